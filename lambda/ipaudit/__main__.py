@@ -1,0 +1,5 @@
+import sys
+
+from ipaudit.cli import main
+
+sys.exit(main())

@@ -1,0 +1,43 @@
+"""The `ipaudit` command: one module per sub-command, each with `register` and `run`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from ipaudit.cli import audit, demo, digest, init_table, max_pods, simulate
+from ipaudit.errors import InputError
+
+_COMMANDS = (audit, demo, simulate, max_pods, digest, init_table)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ipaudit",
+        description="Find EKS clusters running out of pod IP addresses, and the aws-node "
+        "settings that give them back.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in _COMMANDS:
+        command.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        code: int = args.run(args)
+    except InputError as error:
+        print(f"ipaudit: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""The audit report: what the JSON contract in DESIGN.md serializes, field for field.
+
+Fields may be added, never renamed or dropped: outside tools read this.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Severity = Literal["CRITICAL", "WARNING", "INFO"]
+SEVERITY_RANK: dict[str, int] = {"INFO": 0, "WARNING": 1, "CRITICAL": 2}
+
+
+@dataclass(frozen=True)
+class SubnetReport:
+    subnet_id: str
+    cidr: str
+    az: str
+    usable: int
+    free: int
+    free_pct: float
+    free_prefix_blocks: int
+
+
+@dataclass(frozen=True)
+class NodeReport:
+    instance_id: str
+    instance_type: str
+    subnet_id: str
+    enis: int
+    ips_held: int  # every private IPv4 on the node's ENIs, primaries included
+    secondary_ips: int  # addresses (or 16 x prefixes) the CNI holds for pods
+    pods: int | None  # None when Kubernetes was unreachable
+    warm_ips: int | None
+    node_name: str | None = None
+    max_pods: int | None = None
+
+
+@dataclass(frozen=True)
+class LeakedEni:
+    eni_id: str
+    subnet_id: str
+    ips: int
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    settings: dict[str, str]
+    projected_ips_held: int
+    ips_returned: int
+    command: str
+    rationale: str
+    current_ips_held: int | None = None
+    kind: str = "tune"  # "tune" | "keep" | "structural"
+
+
+@dataclass(frozen=True)
+class ClusterReport:
+    account_id: str
+    region: str
+    name: str
+    vpc_id: str
+    cni: dict[str, str]
+    subnets: list[SubnetReport]
+    nodes: list[NodeReport]
+    leaked_enis: list[LeakedEni]
+    ips_held: int
+    pods: int | None
+    warm_ips: int | None
+    recommendation: Recommendation | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.account_id}/{self.region}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Finding:
+    id: str  # stable across runs: the same problem on the same resource keeps its id
+    severity: Severity
+    kind: str
+    account_id: str
+    region: str
+    cluster: str | None
+    resource: str
+    message: str
+    value: float | None = None  # the measured quantity (free addresses, leaked IPs...)
+
+
+@dataclass(frozen=True)
+class Coverage:
+    account_id: str
+    region: str
+    cluster: str | None
+    status: Literal["ok", "error"]
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Report:
+    run_id: str
+    generated_at: str  # ISO 8601, UTC
+    clusters: list[ClusterReport] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    coverage: list[Coverage] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)

@@ -1,0 +1,213 @@
+"""The one validated settings object, read from the environment (DESIGN.md's table).
+
+Every problem becomes a `SettingsError` whose message is one line naming the variable, so the
+CLI and the Lambda handler can stop before anything is written.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
+
+from ipaudit.errors import InputError
+
+ORGANIZATION = "organization"
+DEFAULT_ROLE_NAME = "IpAuditReadOnly"
+
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
+# Partition prefixes AWS uses today: us, eu, ap, ca, sa, me, af, il, mx, cn, us-gov, us-iso...
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
+_ARN = re.compile(r"^arn:aws[\w-]*:([\w-]+):([\w-]*):(\d{12})?:.+$")
+_EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
+
+
+class SettingsError(InputError):
+    """A setting is missing or malformed; the message is one line naming it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    accounts: tuple[str, ...] | None = None  # None: the caller's own account
+    organization: bool = False  # every ACTIVE account of the organization
+    regions: tuple[str, ...] | None = None  # None: the session's region
+    role_name: str = DEFAULT_ROLE_NAME
+    external_id: str | None = None
+    kube_endpoints: Mapping[str, str] = field(default_factory=dict)
+    table: str | None = None
+    sns_topic_arn: str | None = None
+    slack_webhook_url: str | None = field(default=None, repr=False)  # a secret: never printed
+    slack_secret_arn: str | None = None
+    email_from: str | None = None
+    email_to: tuple[str, ...] = ()
+    warn_free_pct: float = 25.0
+    crit_free_pct: float = 10.0
+    renotify_hours: float = 24.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Read and validate every IPAUDIT_* variable; empty values count as unset."""
+
+        def get(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        accounts_raw = get("IPAUDIT_ACCOUNTS")
+        organization = accounts_raw is not None and accounts_raw.lower() == ORGANIZATION
+        accounts = None if organization or accounts_raw is None else _accounts(accounts_raw)
+        regions_raw = get("IPAUDIT_REGIONS")
+        warn = _percent("IPAUDIT_WARN_FREE_PCT", get("IPAUDIT_WARN_FREE_PCT"), 25.0)
+        crit = _percent("IPAUDIT_CRIT_FREE_PCT", get("IPAUDIT_CRIT_FREE_PCT"), 10.0)
+        if crit > warn:
+            raise SettingsError(
+                f"IPAUDIT_CRIT_FREE_PCT: {crit:g} is above IPAUDIT_WARN_FREE_PCT ({warn:g})"
+            )
+        role = get("IPAUDIT_ROLE_NAME") or DEFAULT_ROLE_NAME
+        if not _ROLE_NAME.match(role):
+            raise SettingsError(f"IPAUDIT_ROLE_NAME: {role!r} is not a valid IAM role name")
+        topic = get("IPAUDIT_SNS_TOPIC_ARN")
+        if topic is not None:
+            _arn("IPAUDIT_SNS_TOPIC_ARN", topic, service="sns")
+        secret_arn = get("IPAUDIT_SLACK_SECRET_ARN")
+        if secret_arn is not None:
+            _arn("IPAUDIT_SLACK_SECRET_ARN", secret_arn, service="secretsmanager")
+        webhook = get("IPAUDIT_SLACK_WEBHOOK_URL")
+        if webhook is not None:
+            _webhook(webhook)
+        email_from = get("IPAUDIT_EMAIL_FROM")
+        if email_from is not None:
+            _email("IPAUDIT_EMAIL_FROM", email_from)
+        email_to = tuple(_split(get("IPAUDIT_EMAIL_TO") or ""))
+        for address in email_to:
+            _email("IPAUDIT_EMAIL_TO", address)
+        table = get("IPAUDIT_TABLE")
+        if table is not None and not re.match(r"^[\w.-]{3,255}$", table):
+            raise SettingsError(f"IPAUDIT_TABLE: {table!r} is not a valid DynamoDB table name")
+        return cls(
+            accounts=accounts,
+            organization=organization,
+            regions=None if regions_raw is None else _regions(regions_raw),
+            role_name=role,
+            external_id=get("IPAUDIT_EXTERNAL_ID"),
+            kube_endpoints=_kube_endpoints(get("IPAUDIT_KUBE_ENDPOINTS") or ""),
+            table=table,
+            sns_topic_arn=topic,
+            slack_webhook_url=webhook,
+            slack_secret_arn=secret_arn,
+            email_from=email_from,
+            email_to=email_to,
+            warn_free_pct=warn,
+            crit_free_pct=crit,
+            renotify_hours=_positive("IPAUDIT_RENOTIFY_HOURS", get("IPAUDIT_RENOTIFY_HOURS"), 24.0),
+        )
+
+    def kube_endpoint(self, cluster_name: str, cluster_arn: str) -> str | None:
+        """The overridden API endpoint for a cluster, keyed by its name or ARN."""
+        return self.kube_endpoints.get(cluster_arn) or self.kube_endpoints.get(cluster_name)
+
+
+def _split(raw: str) -> list[str]:
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def _accounts(raw: str) -> tuple[str, ...]:
+    accounts = _split(raw)
+    for account in accounts:
+        if not _ACCOUNT_ID.match(account):
+            raise SettingsError(
+                f"IPAUDIT_ACCOUNTS: {account!r} is not a 12-digit account id "
+                f"(or use '{ORGANIZATION}')"
+            )
+    return tuple(dict.fromkeys(accounts))
+
+
+def _regions(raw: str) -> tuple[str, ...]:
+    regions = _split(raw)
+    if not regions:
+        raise SettingsError("IPAUDIT_REGIONS: no region given")
+    for region in regions:
+        if not _REGION.match(region):
+            raise SettingsError(
+                f"IPAUDIT_REGIONS: {region!r} is not a region name like 'eu-west-1'"
+            )
+    return tuple(dict.fromkeys(regions))
+
+
+def _kube_endpoints(raw: str) -> dict[str, str]:
+    endpoints: dict[str, str] = {}
+    for item in _split(raw):
+        key, sep, url = item.partition("=")
+        key, url = key.strip(), url.strip()
+        if not sep or not key or not url:
+            raise SettingsError(
+                f"IPAUDIT_KUBE_ENDPOINTS: {item!r} is not of the form cluster=https://host"
+            )
+        parsed = urlparse(url)
+        if parsed.scheme not in ("https", "http") or not parsed.hostname:
+            raise SettingsError(f"IPAUDIT_KUBE_ENDPOINTS: {url!r} for {key!r} is not a URL")
+        if parsed.scheme == "http" and not _is_loopback(parsed.hostname):
+            raise SettingsError(
+                f"IPAUDIT_KUBE_ENDPOINTS: {url!r} for {key!r} uses http:// on a host that is "
+                "not loopback; use https://"
+            )
+        endpoints[key] = url.rstrip("/")
+    return endpoints
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _percent(name: str, raw: str | None, default: float) -> float:
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}: {raw!r} is not a number") from None
+    if not 0 <= value <= 100:
+        raise SettingsError(f"{name}: {raw!r} is not a percentage between 0 and 100")
+    return value
+
+
+def _positive(name: str, raw: str | None, default: float) -> float:
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}: {raw!r} is not a number") from None
+    if value <= 0:
+        raise SettingsError(f"{name}: {raw!r} must be above 0")
+    return value
+
+
+def _arn(name: str, value: str, *, service: str) -> None:
+    match = _ARN.match(value)
+    if not match or match.group(1) != service:
+        raise SettingsError(f"{name}: {value!r} is not an {service} ARN")
+
+
+def _webhook(value: str) -> None:
+    # The URL is a secret: the message names the problem, never the value.
+    parsed = urlparse(value)
+    if parsed.scheme == "https" and parsed.hostname:
+        return
+    if parsed.scheme == "http" and parsed.hostname and _is_loopback(parsed.hostname):
+        return
+    raise SettingsError(
+        "IPAUDIT_SLACK_WEBHOOK_URL: not an https:// URL (http:// is allowed only on loopback)"
+    )
+
+
+def _email(name: str, value: str) -> None:
+    if not _EMAIL.match(value):
+        raise SettingsError(f"{name}: {value!r} is not an e-mail address")

@@ -1,0 +1,135 @@
+"""What the collectors saw: plain, frozen data with no clients inside.
+
+Collectors (`ipaudit.aws`, `ipaudit.kube`) produce these; analysis, the CNI model and the
+recommender consume them and never talk to AWS or Kubernetes themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Subnet:
+    subnet_id: str
+    vpc_id: str
+    cidr: str
+    az: str
+    available_ips: int  # EC2's AvailableIpAddressCount
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Eni:
+    eni_id: str
+    subnet_id: str
+    vpc_id: str
+    status: str  # "in-use" | "available" | ...
+    description: str
+    interface_type: str  # "interface", "trunk", "branch", "efa", ...
+    private_ips: tuple[str, ...]  # primary first
+    prefixes: tuple[str, ...] = ()  # IPv4 /28 prefixes (prefix delegation)
+    instance_id: str | None = None
+    device_index: int | None = None
+    network_card_index: int = 0
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def primary_ip(self) -> str | None:
+        return self.private_ips[0] if self.private_ips else None
+
+
+@dataclass(frozen=True)
+class Instance:
+    instance_id: str
+    instance_type: str
+    subnet_id: str
+    vpc_id: str
+    private_ip: str
+    state: str
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InstanceTypeLimits:
+    """An instance type's networking limits, as DescribeInstanceTypes reports them."""
+
+    instance_type: str
+    max_enis: int  # network card 0 / default card's maximum
+    ipv4_per_eni: int
+    vcpus: int
+    hypervisor: str  # "nitro", "xen" or "" (bare metal)
+    bare_metal: bool = False
+
+    @property
+    def supports_prefix_delegation(self) -> bool:
+        # ipamd enables prefix delegation only on Nitro or bare metal (IsPrefixDelegationSupported).
+        return self.hypervisor == "nitro" or self.bare_metal
+
+
+@dataclass(frozen=True)
+class KubeNode:
+    name: str
+    instance_id: str | None  # from spec.providerID aws:///<az>/<instance-id>
+    max_pods: int | None  # status.capacity.pods
+    unschedulable: bool = False
+
+
+@dataclass(frozen=True)
+class KubePod:
+    namespace: str
+    name: str
+    node_name: str | None
+    phase: str
+    host_network: bool
+    pod_ip: str | None
+
+
+@dataclass(frozen=True)
+class EniConfig:
+    name: str
+    subnet_id: str
+    security_groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class KubeView:
+    """What the cluster's Kubernetes API told us."""
+
+    nodes: tuple[KubeNode, ...]
+    pods: tuple[KubePod, ...]
+    cni_env: Mapping[str, str]  # the aws-node container's env, only what is set
+    eni_configs: tuple[EniConfig, ...] = ()
+    api_calls: int = 0  # how many requests it took, to keep it constant as nodes grow
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """One EKS cluster and everything in its VPC that matters for pod addresses."""
+
+    account_id: str
+    region: str
+    name: str
+    arn: str
+    vpc_id: str
+    endpoint: str | None
+    config_subnet_ids: tuple[str, ...]
+    subnets: tuple[Subnet, ...]  # the cluster's subnets (config, tagged, where nodes/ENIs live)
+    enis: tuple[Eni, ...]  # every ENI in the cluster's subnets
+    instances: tuple[Instance, ...]  # the cluster's nodes
+    instance_types: Mapping[str, InstanceTypeLimits]
+    kube: KubeView | None  # None when the API was unreachable or refused us
+    kube_error: str | None = None
+    nodegroups: tuple[str, ...] = ()
+    vpc_cni_addon: str | None = None  # the managed add-on's version, None when self-managed
+
+
+@dataclass(frozen=True)
+class TargetSnapshot:
+    """One account x region."""
+
+    account_id: str
+    region: str
+    clusters: tuple[Cluster, ...] = ()
+    error: str | None = None  # the whole target failed (role not assumable, region errors)
