@@ -1,0 +1,107 @@
+"""Everything in one VPC that holds pod addresses: subnets, ENIs and live instances.
+
+Three paginated calls per VPC whatever its size — filtering by `vpc-id` instead of asking per node
+keeps a 1000-node cluster as cheap to audit as a 3-node one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ipaudit.snapshot import Eni, Instance, Subnet
+
+# Terminated and shutting-down instances no longer hold addresses worth auditing; stopped ones
+# keep their primary ENI, which the ENI listing already covers.
+LIVE_INSTANCE_STATES = ("pending", "running", "stopping")
+
+
+@dataclass(frozen=True)
+class VpcInventory:
+    vpc_id: str
+    subnets: tuple[Subnet, ...]
+    enis: tuple[Eni, ...]
+    instances: tuple[Instance, ...]
+
+
+def describe_vpc(ec2_client: Any, vpc_id: str) -> VpcInventory:
+    """The VPC's subnets, every ENI in it and its live instances."""
+    vpc_filter = [{"Name": "vpc-id", "Values": [vpc_id]}]
+    subnets = tuple(
+        _subnet(item)
+        for page in _pages(ec2_client, "describe_subnets", Filters=vpc_filter)
+        for item in page.get("Subnets", [])
+    )
+    enis = tuple(
+        _eni(item)
+        for page in _pages(ec2_client, "describe_network_interfaces", Filters=vpc_filter)
+        for item in page.get("NetworkInterfaces", [])
+    )
+    instance_filters = [
+        *vpc_filter,
+        {"Name": "instance-state-name", "Values": list(LIVE_INSTANCE_STATES)},
+    ]
+    instances = tuple(
+        _instance(item)
+        for page in _pages(ec2_client, "describe_instances", Filters=instance_filters)
+        for reservation in page.get("Reservations", [])
+        for item in reservation.get("Instances", [])
+    )
+    return VpcInventory(vpc_id=vpc_id, subnets=subnets, enis=enis, instances=instances)
+
+
+def _pages(ec2_client: Any, operation: str, **params: Any) -> Iterator[Mapping[str, Any]]:
+    yield from ec2_client.get_paginator(operation).paginate(**params)
+
+
+def _tags(tags: Iterable[Mapping[str, str]] | None) -> dict[str, str]:
+    return {tag["Key"]: tag.get("Value", "") for tag in tags or []}
+
+
+def _subnet(item: Mapping[str, Any]) -> Subnet:
+    return Subnet(
+        subnet_id=item["SubnetId"],
+        vpc_id=item["VpcId"],
+        cidr=item["CidrBlock"],
+        az=item.get("AvailabilityZone", ""),
+        available_ips=int(item.get("AvailableIpAddressCount", 0)),
+        tags=_tags(item.get("Tags")),
+    )
+
+
+def _eni(item: Mapping[str, Any]) -> Eni:
+    addresses = item.get("PrivateIpAddresses", [])
+    # The primary first (Eni.primary_ip relies on it); AWS lists it first, but does not promise to.
+    ordered = sorted(addresses, key=lambda address: not address.get("Primary", False))
+    private_ips = tuple(a["PrivateIpAddress"] for a in ordered if a.get("PrivateIpAddress"))
+    if not private_ips and item.get("PrivateIpAddress"):
+        private_ips = (item["PrivateIpAddress"],)
+    attachment = item.get("Attachment") or {}
+    device_index = attachment.get("DeviceIndex")
+    return Eni(
+        eni_id=item["NetworkInterfaceId"],
+        subnet_id=item["SubnetId"],
+        vpc_id=item["VpcId"],
+        status=item.get("Status", ""),
+        description=item.get("Description", ""),
+        interface_type=item.get("InterfaceType", "interface"),
+        private_ips=private_ips,
+        prefixes=tuple(p["Ipv4Prefix"] for p in item.get("Ipv4Prefixes", []) if "Ipv4Prefix" in p),
+        instance_id=attachment.get("InstanceId") or None,
+        device_index=None if device_index is None else int(device_index),
+        network_card_index=int(attachment.get("NetworkCardIndex", 0)),
+        tags=_tags(item.get("TagSet")),
+    )
+
+
+def _instance(item: Mapping[str, Any]) -> Instance:
+    return Instance(
+        instance_id=item["InstanceId"],
+        instance_type=item["InstanceType"],
+        subnet_id=item.get("SubnetId", ""),
+        vpc_id=item.get("VpcId", ""),
+        private_ip=item.get("PrivateIpAddress", ""),
+        state=item.get("State", {}).get("Name", ""),
+        tags=_tags(item.get("Tags")),
+    )
