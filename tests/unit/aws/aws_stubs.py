@@ -1,0 +1,34 @@
+"""Real botocore clients whose answers come from a Stubber instead of the network."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+
+REGION = "eu-west-1"
+
+
+def stubbed_client(service: str) -> Any:
+    # Explicit fake credentials and endpoint: the Stubber answers before anything is signed or
+    # sent, and nothing from the developer's environment leaks in.
+    return boto3.Session(
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        aws_session_token="testing",
+        region_name=REGION,
+    ).client(service, endpoint_url=f"https://{service}.{REGION}.amazonaws.com")
+
+
+class SessionWith:
+    """A stand-in session that hands out prepared (stubbed) clients by service name."""
+
+    def __init__(self, region_name: str | None = REGION, **clients: Any) -> None:
+        self.region_name = region_name
+        self._clients = clients
+
+    def client(self, service: str, **_: Any) -> Any:
+        return self._clients[service]
+
+    def get_partition_for_region(self, region: str) -> str:
+        return boto3.Session().get_partition_for_region(region)
