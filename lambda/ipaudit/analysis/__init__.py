@@ -1,0 +1,1 @@
+"""Pure analysis of collected snapshots: no clients, no I/O."""

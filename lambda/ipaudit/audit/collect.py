@@ -1,0 +1,106 @@
+"""Collecting one account x region: EKS, the clusters' VPCs, instance types, Kubernetes.
+
+Every failure is caught at the narrowest scope that still lets the rest be audited: a cluster's
+Kubernetes API failing costs only that cluster's pod counts; an account or region failing costs
+only that target.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ipaudit.audit.assemble import assemble_cluster, cluster_instances
+from ipaudit.aws.ec2 import VpcInventory, describe_vpc
+from ipaudit.aws.eks import EksCluster, describe_clusters
+from ipaudit.aws.instance_types import describe_instance_types
+from ipaudit.aws.session import TargetError, client_config, target_session
+from ipaudit.kube.collect import KubeError, collect_kube
+from ipaudit.kube.token import eks_token
+from ipaudit.settings import Settings
+from ipaudit.snapshot import KubeView, TargetSnapshot
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+
+def one_line(error: BaseException) -> str:
+    """An AWS error as one line for a coverage entry: the code and AWS's own message."""
+    if isinstance(error, ClientError):
+        info = error.response.get("Error", {})
+        operation = error.operation_name
+        return f"{operation}: {info.get('Code', 'Error')}: {info.get('Message', '')}".strip(": ")
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def collect_kube_view(
+    session: boto3.Session, eks: EksCluster, settings: Settings
+) -> tuple[KubeView | None, str | None]:
+    endpoint = settings.kube_endpoint(eks.name, eks.arn) or eks.endpoint
+    if not endpoint:
+        return None, "the cluster has no API endpoint"
+    try:
+        return collect_kube(endpoint, eks_token(session, eks.name), eks.ca_data), None
+    except KubeError as error:
+        return None, str(error)
+
+
+def collect_target(
+    base: boto3.Session,
+    account_id: str,
+    region: str,
+    *,
+    caller_account: str,
+    settings: Settings,
+    progress: Progress | None = None,
+) -> TargetSnapshot:
+    try:
+        session = target_session(
+            base,
+            account_id,
+            caller_account=caller_account,
+            role_name=settings.role_name,
+            external_id=settings.external_id,
+            region=region,
+        )
+        config = client_config()
+        eks_client = session.client("eks", config=config)
+        ec2_client = session.client("ec2", config=config)
+        clusters = describe_clusters(eks_client)
+        inventories: dict[str, VpcInventory] = {
+            vpc_id: describe_vpc(ec2_client, vpc_id) for vpc_id in {c.vpc_id for c in clusters}
+        }
+        kube = {c.name: collect_kube_view(session, c, settings) for c in clusters}
+        instance_types = {
+            instance.instance_type
+            for c in clusters
+            for instance in cluster_instances(c, inventories[c.vpc_id], kube[c.name][0])
+        }
+        limits = describe_instance_types(ec2_client, sorted(instance_types))
+    except TargetError as error:
+        return TargetSnapshot(account_id, region, error=str(error))
+    except (ClientError, BotoCoreError) as error:
+        logger.warning("target %s/%s failed: %s", account_id, region, one_line(error))
+        return TargetSnapshot(account_id, region, error=one_line(error))
+    if progress is not None:
+        progress(f"{account_id}/{region}: {len(clusters)} cluster(s)")
+    return TargetSnapshot(
+        account_id,
+        region,
+        clusters=tuple(
+            assemble_cluster(
+                c,
+                account_id=account_id,
+                region=region,
+                inventory=inventories[c.vpc_id],
+                kube=kube[c.name][0],
+                kube_error=kube[c.name][1],
+                limits=limits,
+            )
+            for c in clusters
+        ),
+    )

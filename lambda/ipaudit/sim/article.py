@@ -1,0 +1,96 @@
+"""The organization ipaudit was born from (DESIGN.md, "The problem, in numbers").
+
+Account `prod` runs cluster `shop-prod` on three private /22 subnets (1019 usable addresses each)
+with m5.8xlarge nodes (8 ENIs x 30 addresses) under the VPC CNI defaults (WARM_ENI_TARGET=1):
+
+- 8 busy nodes run 110 pods each: 4 ENIs for the pods plus 1 warm ENI = 5 ENIs, 150 addresses.
+- 10 nodes once ran ~100 pods and now run 10, spread over all 5 ENIs: none can be released,
+  so each still holds 150 addresses for 10 pods.
+- 2 nodes, one in each exhausted subnet, could not fill their fourth ENI (119 addresses).
+
+That is 1200 pods holding 2938 addresses: subnets a and b have 0 free, subnet c has 109 left
+after a leaked CNI ENI. The management account runs a small, healthy `tools` cluster.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import boto3
+
+from ipaudit.sim.seed import NodeSpec, SeededCluster, SubnetSpec, seed_cluster
+
+REGION = "eu-west-1"
+OTHER_REGION = "us-east-1"  # audited too: nothing runs there
+FULL = (30, 30, 30, 30, 30)  # 5 ENIs x 30 addresses
+PARTIAL = (30, 30, 30, 29)  # the fourth ENI got only 29 before the subnet ran dry
+BUSY_PODS = 110
+CHURNED_PODS = 10
+
+
+@dataclass
+class ArticleOrganization:
+    management_account: str
+    prod_account: str
+    prod: SeededCluster
+    tools: SeededCluster
+
+
+def _prod_nodes() -> list[NodeSpec]:
+    nodes = []
+    # subnet a and b: 6 full nodes and one partial; subnet c: 6 full nodes.
+    churned_per_subnet = (4, 3, 3)
+    for subnet, churned in enumerate(churned_per_subnet):
+        for slot in range(6):
+            pods = CHURNED_PODS if slot < churned else BUSY_PODS
+            nodes.append(NodeSpec(subnet=subnet, eni_addresses=FULL, pods=pods, finished_pods=1))
+        if subnet < 2:
+            nodes.append(NodeSpec(subnet=subnet, eni_addresses=PARTIAL, pods=BUSY_PODS))
+    return nodes
+
+
+def seed_article(management: boto3.Session) -> ArticleOrganization:
+    """Create the organization, its `prod` account and both clusters in moto."""
+    organizations = management.client("organizations")
+    organizations.create_organization(FeatureSet="ALL")
+    management_account = management.client("sts").get_caller_identity()["Account"]
+    created = organizations.create_account(Email="prod@example.com", AccountName="prod")
+    prod_account = created["CreateAccountStatus"]["AccountId"]
+    credentials = management.client("sts").assume_role(
+        RoleArn=f"arn:aws:iam::{prod_account}:role/OrganizationAccountAccessRole",
+        RoleSessionName="seed",
+    )["Credentials"]
+    prod_session = boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=REGION,
+    )
+    prod = seed_cluster(
+        prod_session,
+        name="shop-prod",
+        vpc_cidr="10.0.0.0/16",
+        subnets=[
+            SubnetSpec("10.0.0.0/22", f"{REGION}a"),
+            SubnetSpec("10.0.4.0/22", f"{REGION}b"),
+            SubnetSpec("10.0.8.0/22", f"{REGION}c"),
+        ],
+        nodes=_prod_nodes(),
+        leaked_enis=[(2, 10)],
+    )
+    tools = seed_cluster(
+        management,
+        name="tools",
+        vpc_cidr="10.1.0.0/16",
+        subnets=[SubnetSpec("10.1.0.0/24", f"{REGION}a"), SubnetSpec("10.1.1.0/24", f"{REGION}b")],
+        nodes=[
+            NodeSpec(subnet=0, eni_addresses=(10, 10), pods=5, instance_type="m5.large"),
+            NodeSpec(subnet=1, eni_addresses=(10, 10), pods=5, instance_type="m5.large"),
+        ],
+    )
+    return ArticleOrganization(
+        management_account=management_account,
+        prod_account=prod_account,
+        prod=prod,
+        tools=tools,
+    )

@@ -1,0 +1,703 @@
+"""A local Kubernetes API server for one EKS cluster, speaking the real wire format.
+
+`ipaudit demo` and the tests point the official `kubernetes` client at it. It serves the few
+read paths ipaudit uses (nodes, pods, DaemonSets, ENIConfigs, /version) with `limit`/`continue`
+paging, `fieldSelector` and `Status` errors, and it authenticates bearer tokens the way EKS does:
+it checks the presigned `sts:GetCallerIdentity` URL inside the token and asks STS (the moto
+server) who signed it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import ipaddress
+import itertools
+import json
+import re
+import secrets
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from ipaudit.kube.token import CLUSTER_ID_HEADER, TOKEN_PREFIX
+from ipaudit.sim.aws import FAKE_CREDENTIALS
+
+Obj = dict[str, Any]
+
+_MAX_TOKEN_LIFETIME = 900  # EKS refuses presigned URLs valid for longer than 15 minutes
+_STS_TIMEOUT = 5.0
+_CREATED = "2026-01-05T09:00:00Z"
+_ids = itertools.count(1001)
+
+
+def _next_version() -> str:
+    return str(next(_ids))
+
+
+def _metadata(name: str, namespace: str | None = None, **extra: Any) -> Obj:
+    meta: Obj = {
+        "name": name,
+        "uid": f"00000000-0000-4000-8000-{next(_ids):012d}",
+        "resourceVersion": _next_version(),
+        "creationTimestamp": _CREATED,
+    }
+    if namespace is not None:
+        meta["namespace"] = namespace
+    meta.update(extra)
+    return meta
+
+
+def node_object(
+    name: str,
+    instance_id: str,
+    az: str,
+    max_pods: int,
+    *,
+    internal_ip: str = "10.0.0.10",
+    unschedulable: bool = False,
+    instance_type: str = "m5.large",
+) -> Obj:
+    """A `v1` Node as an EKS worker's kubelet registers it."""
+    labels = {
+        "kubernetes.io/hostname": name,
+        "kubernetes.io/os": "linux",
+        "node.kubernetes.io/instance-type": instance_type,
+        "topology.kubernetes.io/zone": az,
+    }
+    spec: Obj = {"providerID": f"aws:///{az}/{instance_id}"}
+    if unschedulable:
+        spec["unschedulable"] = True
+    resources = {"cpu": "2", "memory": "7851340Ki", "pods": str(max_pods)}
+    return {
+        "kind": "Node",
+        "apiVersion": "v1",
+        "metadata": _metadata(name, labels=labels),
+        "spec": spec,
+        "status": {
+            "capacity": resources,
+            "allocatable": resources,
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "True",
+                    "reason": "KubeletReady",
+                    "message": "kubelet is posting ready status",
+                    "lastHeartbeatTime": _CREATED,
+                    "lastTransitionTime": _CREATED,
+                }
+            ],
+            "addresses": [
+                {"type": "InternalIP", "address": internal_ip},
+                {"type": "Hostname", "address": name},
+            ],
+            "nodeInfo": {
+                "architecture": "amd64",
+                "bootID": "5d3c0c9e-0000-4000-8000-000000000000",
+                "containerRuntimeVersion": "containerd://1.7.27",
+                "kernelVersion": "6.1.128-136.201.amzn2023.x86_64",
+                "kubeProxyVersion": "v1.31.4-eks-aeac579",
+                "kubeletVersion": "v1.31.4-eks-aeac579",
+                "machineID": "ec2" + instance_id.removeprefix("i-").ljust(29, "0"),
+                "operatingSystem": "linux",
+                "osImage": "Amazon Linux 2023.6.20250203",
+                "systemUUID": "ec2" + instance_id.removeprefix("i-").ljust(29, "0"),
+            },
+        },
+    }
+
+
+def pod_object(
+    namespace: str,
+    name: str,
+    node_name: str | None,
+    ip: str | None,
+    phase: str = "Running",
+    host_network: bool = False,
+) -> Obj:
+    """A `v1` Pod; `ip` is its pod IP (the node's address for a hostNetwork pod)."""
+    spec: Obj = {
+        "containers": [
+            {
+                "name": "app",
+                "image": "public.ecr.aws/docker/library/busybox:1.37",
+                "resources": {},
+                "terminationMessagePath": "/dev/termination-log",
+                "terminationMessagePolicy": "File",
+                "imagePullPolicy": "IfNotPresent",
+            }
+        ],
+        "restartPolicy": "Always",
+        "dnsPolicy": "ClusterFirst",
+        "schedulerName": "default-scheduler",
+        "serviceAccountName": "default",
+        "terminationGracePeriodSeconds": 30,
+    }
+    if node_name is not None:
+        spec["nodeName"] = node_name
+    if host_network:  # the real API omits false booleans
+        spec["hostNetwork"] = True
+    status: Obj = {"phase": phase, "qosClass": "BestEffort"}
+    if ip is not None:
+        status.update(podIP=ip, podIPs=[{"ip": ip}], startTime=_CREATED)
+    return {
+        "kind": "Pod",
+        "apiVersion": "v1",
+        "metadata": _metadata(name, namespace, labels={"app": name.rsplit("-", 1)[0]}),
+        "spec": spec,
+        "status": status,
+    }
+
+
+def aws_node_daemonset(env: Mapping[str, str], *, nodes: int = 0) -> Obj:
+    """The `kube-system/aws-node` DaemonSet with `env` set on its `aws-node` container.
+
+    Like the real one it also carries an env var taken from a field reference, which has no
+    literal value.
+    """
+    labels = {"k8s-app": "aws-node"}
+    container_env: list[Obj] = [{"name": key, "value": value} for key, value in env.items()]
+    container_env.append(
+        {
+            "name": "MY_NODE_NAME",
+            "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "spec.nodeName"}},
+        }
+    )
+    image = "602401143452.dkr.ecr.eu-west-1.amazonaws.com/amazon-k8s-cni"
+    return {
+        "kind": "DaemonSet",
+        "apiVersion": "apps/v1",
+        "metadata": _metadata("aws-node", "kube-system", generation=1, labels=labels),
+        "spec": {
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "containers": [
+                        {"name": "aws-node", "image": f"{image}:v1.19.2", "env": container_env}
+                    ],
+                    "initContainers": [
+                        {"name": "aws-vpc-cni-init", "image": f"{image}-init:v1.19.2"}
+                    ],
+                    "hostNetwork": True,
+                    "serviceAccountName": "aws-node",
+                    "priorityClassName": "system-node-critical",
+                },
+            },
+            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "10%"}},
+        },
+        "status": {
+            "currentNumberScheduled": nodes,
+            "desiredNumberScheduled": nodes,
+            "numberMisscheduled": 0,
+            "numberReady": nodes,
+            "observedGeneration": 1,
+        },
+    }
+
+
+def eni_config_object(name: str, subnet_id: str, security_groups: Sequence[str] = ()) -> Obj:
+    """A `crd.k8s.amazonaws.com/v1alpha1` ENIConfig (custom networking), usually named for an AZ."""
+    spec: Obj = {"subnet": subnet_id}
+    if security_groups:
+        spec["securityGroups"] = list(security_groups)
+    return {
+        "apiVersion": "crd.k8s.amazonaws.com/v1alpha1",
+        "kind": "ENIConfig",
+        "metadata": _metadata(name, generation=1),
+        "spec": spec,
+    }
+
+
+class ApiError(Exception):
+    """Answered as a `Status` object."""
+
+    def __init__(self, code: int, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+        self.message = message
+
+
+def status_body(code: int, reason: str, message: str) -> Obj:
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code,
+    }
+
+
+# --- the token check, like EKS's aws-iam-authenticator -------------------------------------
+
+
+class TokenRejected(Exception):
+    pass
+
+
+def _moto_secret_key(access_key_id: str) -> str | None:
+    """The secret STS issued for an access key: moto keeps it, in this process."""
+    if access_key_id == FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"]:
+        return FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
+    from moto.iam.models import iam_backends
+    from moto.utilities.utils import PARTITION_NAMES
+
+    for _, account in list(iam_backends.items()):
+        for partition in PARTITION_NAMES:
+            key = account[partition].access_keys.get(access_key_id)
+            if key is not None:
+                return str(key.secret_access_key)
+    return None
+
+
+def _hmac(key: bytes, message: str) -> bytes:
+    return hmac.new(key, message.encode(), hashlib.sha256).digest()
+
+
+def _expected_signature(
+    url: urllib.parse.SplitResult, params: Sequence[tuple[str, str]], header_value: str, secret: str
+) -> str:
+    """SigV4 of a presigned GET whose signed headers are host and x-k8s-aws-id."""
+    query = dict(params)
+    date, region, service = query["X-Amz-Credential"].split("/")[1:4]
+    canonical_query = "&".join(
+        f"{urllib.parse.quote(k, safe='-_.~')}={urllib.parse.quote(v, safe='-_.~')}"
+        for k, v in sorted(params)
+        if k != "X-Amz-Signature"
+    )
+    canonical_request = "\n".join(
+        [
+            "GET",
+            url.path or "/",
+            canonical_query,
+            f"host:{url.netloc}\n{CLUSTER_ID_HEADER}:{header_value}\n",
+            f"host;{CLUSTER_ID_HEADER}",
+            hashlib.sha256(b"").hexdigest(),
+        ]
+    )
+    scope = f"{date}/{region}/{service}/aws4_request"
+    string_to_sign = "\n".join(
+        [
+            "AWS4-HMAC-SHA256",
+            query["X-Amz-Date"],
+            scope,
+            hashlib.sha256(canonical_request.encode()).hexdigest(),
+        ]
+    )
+    key = f"AWS4{secret}".encode()
+    for part in (date, region, service, "aws4_request"):
+        key = _hmac(key, part)
+    return hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+
+
+def _canonical_principal(arn: str) -> str:
+    """An assumed-role session's ARN as the role ARN EKS access entries name (path dropped)."""
+    assumed = re.fullmatch(r"arn:([^:]+):sts::(\d{12}):assumed-role/([^/]+)/.+", arn)
+    if assumed:
+        partition, account, role = assumed.groups()
+        return f"arn:{partition}:iam::{account}:role/{role}"
+    role = re.fullmatch(r"arn:([^:]+):iam::(\d{12}):role/(?:.*/)?([^/]+)", arn)
+    if role:
+        partition, account, name = role.groups()
+        return f"arn:{partition}:iam::{account}:role/{name}"
+    return arn
+
+
+@dataclass(frozen=True)
+class _Verified:
+    arn: str
+    expires_at: float
+
+
+class EksTokenVerifier:
+    """Checks `k8s-aws-v1.` tokens for one cluster and returns the caller's ARN."""
+
+    def __init__(
+        self,
+        cluster_name: str,
+        sts_endpoint: str | None,
+        allowed_arns: Collection[str] | None,
+        secret_key: Callable[[str], str | None] = _moto_secret_key,
+    ) -> None:
+        self._cluster = cluster_name
+        self._sts_host = urllib.parse.urlsplit(sts_endpoint).netloc if sts_endpoint else None
+        self._allowed = (
+            None if allowed_arns is None else {_canonical_principal(a) for a in allowed_arns}
+        )
+        self._secret_key = secret_key
+        self._cache: dict[str, _Verified] = {}
+        self._lock = threading.Lock()
+
+    def verify(self, token: str) -> str:
+        now = time.time()
+        with self._lock:
+            cached = self._cache.get(token)
+        if cached is not None and cached.expires_at > now:
+            return cached.arn
+        url, params, expires_at = self._parse(token, now)
+        self._check_signature(url, params)
+        arn = self._ask_sts(url, params)
+        if self._allowed is not None and _canonical_principal(arn) not in self._allowed:
+            raise TokenRejected(f"{arn} is not allowed on cluster {self._cluster}")
+        with self._lock:
+            self._cache[token] = _Verified(arn, expires_at)
+        return arn
+
+    def _parse(
+        self, token: str, now: float
+    ) -> tuple[urllib.parse.SplitResult, list[tuple[str, str]], float]:
+        if not token.startswith(TOKEN_PREFIX):
+            raise TokenRejected(f"token does not start with {TOKEN_PREFIX}")
+        body = token.removeprefix(TOKEN_PREFIX)
+        try:
+            raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode()
+        except (ValueError, UnicodeDecodeError) as error:
+            raise TokenRejected("token is not base64url") from error
+        url = urllib.parse.urlsplit(raw)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise TokenRejected("token is not a URL")
+        if not self._is_trusted_sts(url):
+            raise TokenRejected(f"token points at {url.netloc}, which is not STS")
+        params = urllib.parse.parse_qsl(url.query, keep_blank_values=True, strict_parsing=True)
+        query = dict(params)
+        if len(query) != len(params):
+            raise TokenRejected("token URL repeats a parameter")
+        if query.get("Action") != "GetCallerIdentity" or query.get("Version") != "2011-06-15":
+            raise TokenRejected("token URL is not sts:GetCallerIdentity")
+        required = ("X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires", "X-Amz-Signature")
+        if query.get("X-Amz-Algorithm") != "AWS4-HMAC-SHA256" or not all(
+            k in query for k in required
+        ):
+            raise TokenRejected("token URL is not a SigV4 presigned URL")
+        if CLUSTER_ID_HEADER not in query.get("X-Amz-SignedHeaders", "").split(";"):
+            raise TokenRejected(f"token URL does not sign {CLUSTER_ID_HEADER}")
+        try:
+            signed_at = datetime.strptime(query["X-Amz-Date"], "%Y%m%dT%H%M%SZ")
+            lifetime = int(query["X-Amz-Expires"])
+        except ValueError as error:
+            raise TokenRejected("token URL has a malformed date or expiry") from error
+        if not 0 < lifetime <= _MAX_TOKEN_LIFETIME:
+            raise TokenRejected(f"token lifetime {lifetime}s is outside 1..900s")
+        expires_at = signed_at.replace(tzinfo=UTC).timestamp() + lifetime
+        if expires_at <= now:
+            raise TokenRejected("token has expired")
+        return url, params, expires_at
+
+    def _is_trusted_sts(self, url: urllib.parse.SplitResult) -> bool:
+        # Like EKS, never call a URL a client handed us unless it is STS (here: moto).
+        if self._sts_host is not None and url.netloc == self._sts_host:
+            return True
+        try:
+            return ipaddress.ip_address(url.hostname or "").is_loopback
+        except ValueError:
+            return url.hostname == "localhost"
+
+    def _check_signature(
+        self, url: urllib.parse.SplitResult, params: list[tuple[str, str]]
+    ) -> None:
+        # Real STS rejects a signature made for another cluster's header; moto checks no
+        # signatures, so this server does, with the secret moto issued for the key.
+        query = dict(params)
+        if set(query["X-Amz-SignedHeaders"].split(";")) != {"host", CLUSTER_ID_HEADER}:
+            raise TokenRejected("token URL signs headers this server cannot reproduce")
+        access_key_id = query["X-Amz-Credential"].split("/")[0]
+        secret = self._secret_key(access_key_id)
+        if secret is None:
+            raise TokenRejected("token was signed with an unknown access key")
+        expected = _expected_signature(url, params, self._cluster, secret)
+        if not hmac.compare_digest(expected, query["X-Amz-Signature"]):
+            raise TokenRejected(f"token signature does not match cluster {self._cluster}")
+
+    def _ask_sts(self, url: urllib.parse.SplitResult, params: list[tuple[str, str]]) -> str:
+        query = dict(params)
+        headers = {
+            CLUSTER_ID_HEADER: self._cluster,
+            # moto routes a request by its Authorization header and reads the caller's key
+            # from it; a presigned URL alone would land on its S3 fallback. The same scope
+            # and signature go along as the header form.
+            "Authorization": (
+                f"AWS4-HMAC-SHA256 Credential={query['X-Amz-Credential']}, "
+                f"SignedHeaders={query['X-Amz-SignedHeaders']}, "
+                f"Signature={query['X-Amz-Signature']}"
+            ),
+        }
+        request = urllib.request.Request(url.geturl(), headers=headers, method="GET")
+        try:
+            with urllib.request.urlopen(request, timeout=_STS_TIMEOUT) as response:
+                document = ElementTree.fromstring(response.read())
+        except (urllib.error.URLError, OSError, ElementTree.ParseError) as error:
+            raise TokenRejected(f"STS did not confirm the token: {error}") from error
+        arn = next((e.text for e in document.iter() if e.tag.endswith("}Arn")), None)
+        if not arn:
+            raise TokenRejected("STS answered without an ARN")
+        return arn
+
+
+# --- resources and list semantics ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Resource:
+    attribute: str  # which state list on the server holds the objects
+    list_kind: str
+    api_version: str
+    namespaced: bool
+    fields: frozenset[str]  # field selector labels the real API supports for it
+
+
+_COMMON_FIELDS = frozenset({"metadata.name", "metadata.namespace"})
+_RESOURCES = {
+    ("api/v1", "nodes"): _Resource(
+        "nodes", "NodeList", "v1", False, _COMMON_FIELDS | {"spec.unschedulable"}
+    ),
+    ("api/v1", "pods"): _Resource(
+        "pods",
+        "PodList",
+        "v1",
+        True,
+        _COMMON_FIELDS
+        | {
+            "spec.nodeName",
+            "spec.hostNetwork",
+            "spec.restartPolicy",
+            "spec.schedulerName",
+            "spec.serviceAccountName",
+            "status.phase",
+            "status.podIP",
+            "status.nominatedNodeName",
+        },
+    ),
+    ("apis/apps/v1", "daemonsets"): _Resource(
+        "daemonsets", "DaemonSetList", "apps/v1", True, _COMMON_FIELDS
+    ),
+    ("apis/crd.k8s.amazonaws.com/v1alpha1", "eniconfigs"): _Resource(
+        "eni_configs", "ENIConfigList", "crd.k8s.amazonaws.com/v1alpha1", False, _COMMON_FIELDS
+    ),
+}
+_PATH = re.compile(
+    r"/(?P<group>api/v1|apis/[^/]+/[^/]+)"
+    r"(?:/namespaces/(?P<namespace>[^/]+))?/(?P<plural>[a-z]+)(?:/(?P<name>[^/]+))?"
+)
+# metav1.StatusReason for the codes tests make the server answer with.
+_REASONS = {500: "InternalError", 504: "Timeout", 429: "TooManyRequests"}
+_BOOLEAN_FIELDS = {"spec.unschedulable", "spec.hostNetwork"}
+_EXPIRED_CONTINUE = (
+    "The provided continue parameter is too old to display a consistent list result. "
+    "You can start a new list without the continue parameter."
+)
+
+
+def _field_value(obj: Obj, label: str) -> str:
+    value: Any = obj
+    for part in label.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    if label in _BOOLEAN_FIELDS:
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def _field_filter(selector: str, supported: frozenset[str]) -> Callable[[Obj], bool]:
+    terms: list[tuple[str, bool, str]] = []
+    for term in filter(None, selector.split(",")):
+        match = re.fullmatch(r"([^=!]+)(==|=|!=)(.*)", term)
+        if not match:
+            raise ApiError(400, "BadRequest", f"invalid field selector: {term!r}")
+        label, operator, value = match.groups()
+        if label not in supported:
+            raise ApiError(400, "BadRequest", f'field label not supported: "{label}"')
+        terms.append((label, operator != "!=", value))
+    return lambda obj: all((_field_value(obj, l) == v) == eq for l, eq, v in terms)  # noqa: E741
+
+
+# --- the server ---------------------------------------------------------------------------
+
+
+class KubeApiServer:
+    """One cluster's Kubernetes API on 127.0.0.1; set `.nodes`, `.pods`, ... to what it holds."""
+
+    def __init__(
+        self,
+        cluster_name: str,
+        *,
+        sts_endpoint: str | None = None,
+        allowed_arns: Collection[str] | None = None,
+    ) -> None:
+        self.cluster_name = cluster_name
+        self.nodes: list[Obj] = []
+        self.pods: list[Obj] = []
+        self.daemonsets: list[Obj] = []
+        self.eni_configs: list[Obj] = []
+        self.requests: list[str] = []  # every request's target (path and query), in order
+        self.auth_errors: list[str] = []  # why tokens were refused, for tests and the demo
+        self.fail_with: int | None = None  # answer every request with this HTTP status
+        self.url = ""
+        self._verifier = EksTokenVerifier(cluster_name, sts_endpoint, allowed_arns)
+        self._continues: dict[str, tuple[str, list[Obj]]] = {}  # token -> (version, rest)
+        self._lock = threading.Lock()
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> str:
+        handler = type("Handler", (_Handler,), {"api": self})
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, name=f"kube-api-{self.cluster_name}", daemon=True
+        )
+        self._thread.start()
+        host, port = self._httpd.server_address[:2]
+        self.url = f"http://{host!s}:{port}"
+        return self.url
+
+    def stop(self) -> None:
+        """Shut down and close the port: from now on the API is unreachable."""
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def __enter__(self) -> KubeApiServer:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    # One request in, (status, JSON body) out; no HTTP details below this line.
+    def handle(self, target: str, authorization: str | None) -> tuple[int, Obj]:
+        self.requests.append(target)
+        try:
+            if self.fail_with is not None:
+                status = HTTPStatus(self.fail_with)
+                reason = _REASONS.get(status.value, status.phrase.replace(" ", ""))
+                raise ApiError(status.value, reason, status.description)
+            url = urllib.parse.urlsplit(target)
+            if url.path == "/version":
+                return 200, _VERSION
+            self._authenticate(authorization)
+            query = dict(urllib.parse.parse_qsl(url.query))
+            return 200, self._route(url.path, query)
+        except ApiError as error:
+            return error.code, status_body(error.code, error.reason, error.message)
+
+    def _authenticate(self, authorization: str | None) -> None:
+        scheme, _, token = (authorization or "").partition(" ")
+        try:
+            if scheme.lower() != "bearer" or not token:
+                raise TokenRejected("no bearer token")
+            self._verifier.verify(token.strip())
+        except TokenRejected as error:
+            self.auth_errors.append(str(error))
+            raise ApiError(401, "Unauthorized", "Unauthorized") from error
+
+    def _route(self, path: str, query: Mapping[str, str]) -> Obj:
+        match = _PATH.fullmatch(path.rstrip("/"))
+        resource = match and _RESOURCES.get((match["group"], match["plural"]))
+        if not match or resource is None or (match["namespace"] and not resource.namespaced):
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        if "watch" in query or "labelSelector" in query:
+            raise ApiError(400, "BadRequest", "watch and labelSelector are not served here")
+        objects: list[Obj] = getattr(self, resource.attribute)
+        if match["namespace"]:
+            objects = [o for o in objects if o["metadata"].get("namespace") == match["namespace"]]
+        if match["name"]:
+            for obj in objects:
+                if obj["metadata"]["name"] == match["name"]:
+                    return obj
+            raise ApiError(
+                404,
+                "NotFound",
+                f"{match['plural']}.{resource.api_version.split('/')[0]} "
+                f'"{match["name"]}" not found',
+            )
+        return self._list(resource, objects, query)
+
+    def _list(self, resource: _Resource, objects: list[Obj], query: Mapping[str, str]) -> Obj:
+        if "continue" in query:
+            with self._lock:
+                snapshot = self._continues.pop(query["continue"], None)
+            if snapshot is None:
+                raise ApiError(410, "Expired", _EXPIRED_CONTINUE)
+            version, remaining = snapshot
+        else:
+            keep = _field_filter(query.get("fieldSelector", ""), resource.fields)
+            # Sorted by namespace/name like etcd keys, so pages are stable.
+            remaining = sorted(
+                (o for o in objects if keep(o)),
+                key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]),
+            )
+            version = max((o["metadata"]["resourceVersion"] for o in objects), default="1", key=int)
+        limit = int(query.get("limit") or 0)
+        page, rest = (remaining[:limit], remaining[limit:]) if limit > 0 else (remaining, [])
+        metadata: Obj = {"resourceVersion": version}
+        if rest:
+            token = base64.urlsafe_b64encode(
+                json.dumps(
+                    {"v": "meta.k8s.io/v1", "rv": int(version), "s": secrets.token_hex(8)}
+                ).encode()
+            ).decode()
+            with self._lock:
+                self._continues[token] = (version, rest)
+            metadata.update({"continue": token, "remainingItemCount": len(rest)})
+        kind = resource.list_kind
+        return {
+            "kind": kind,
+            "apiVersion": resource.api_version,
+            "metadata": metadata,
+            "items": page,
+        }
+
+
+_VERSION: Obj = {
+    "major": "1",
+    "minor": "31",
+    "gitVersion": "v1.31.4-eks-2d5f260",
+    "gitCommit": "9bcd1fbd8f1d0bf9bd1e2ec0a3a1cd4d5db8ce4c",
+    "gitTreeState": "clean",
+    "buildDate": "2025-01-02T12:00:00Z",
+    "goVersion": "go1.22.10",
+    "compiler": "gc",
+    "platform": "linux/amd64",
+}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    api: KubeApiServer
+    server_version = "kube-apiserver"
+
+    def do_GET(self) -> None:
+        status, body = self.api.handle(self.path, self.headers.get("Authorization"))
+        self._send(status, body)
+
+    def _refuse(self) -> None:
+        self.api.requests.append(self.path)
+        self._send(405, status_body(405, "MethodNotAllowed", "this server only reads"))
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = _refuse
+
+    def _send(self, status: int, body: Obj) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # requests are recorded on the server object instead

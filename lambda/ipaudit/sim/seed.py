@@ -1,0 +1,206 @@
+"""Building simulated EKS clusters in moto (over HTTP) and their Kubernetes objects.
+
+Every address is given explicitly: moto hands out random, non-unique addresses otherwise, and the
+audit's counts and /28 blocks must come out exact.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+from ipaudit.sim.kube_api import aws_node_daemonset, node_object, pod_object
+
+AMI = "ami-12c6146b"  # any id moto knows
+SYSTEM_HOST_NETWORK_PODS = ("aws-node", "kube-proxy")
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One node: the addresses on each of its ENIs (primary included) and what runs on it."""
+
+    subnet: int  # index into the cluster's subnets
+    eni_addresses: Sequence[int]
+    pods: int
+    instance_type: str = "m5.8xlarge"
+    finished_pods: int = 0  # Succeeded job pods: they hold no address
+    registered: bool = True  # joined Kubernetes
+
+
+@dataclass(frozen=True)
+class SubnetSpec:
+    cidr: str
+    az: str
+
+
+@dataclass
+class SeededCluster:
+    name: str
+    vpc_id: str
+    subnet_ids: list[str]
+    instance_ids: list[str] = field(default_factory=list)
+    kube_nodes: list[dict[str, Any]] = field(default_factory=list)
+    kube_pods: list[dict[str, Any]] = field(default_factory=list)
+    kube_daemonsets: list[dict[str, Any]] = field(default_factory=list)
+
+
+class _AddressBook:
+    """Hands out each subnet's addresses in order, after AWS's four reserved ones."""
+
+    def __init__(self, cidr: str) -> None:
+        self._hosts = ipaddress.ip_network(cidr).hosts()
+        for _ in range(3):  # .1 router, .2 DNS, .3 reserved (hosts() already skips .0)
+            next(self._hosts)
+
+    def take(self, count: int) -> list[str]:
+        return [str(next(self._hosts)) for _ in range(count)]
+
+
+def seed_cluster(
+    session: boto3.Session,
+    *,
+    name: str,
+    vpc_cidr: str,
+    subnets: Sequence[SubnetSpec],
+    nodes: Sequence[NodeSpec],
+    cni_env: Mapping[str, str] | None = None,
+    leaked_enis: Sequence[tuple[int, int]] = (),  # (subnet index, addresses)
+    extra_cidrs: Sequence[str] = (),
+) -> SeededCluster:
+    ec2 = session.client("ec2")
+    eks = session.client("eks")
+    vpc_id = ec2.create_vpc(CidrBlock=vpc_cidr)["Vpc"]["VpcId"]
+    for cidr in extra_cidrs:
+        ec2.associate_vpc_cidr_block(VpcId=vpc_id, CidrBlock=cidr)
+    subnet_ids = [
+        ec2.create_subnet(
+            VpcId=vpc_id,
+            CidrBlock=s.cidr,
+            AvailabilityZone=s.az,
+            TagSpecifications=[
+                {
+                    "ResourceType": "subnet",
+                    "Tags": [{"Key": f"kubernetes.io/cluster/{name}", "Value": "shared"}],
+                }
+            ],
+        )["Subnet"]["SubnetId"]
+        for s in subnets
+    ]
+    books = [_AddressBook(s.cidr) for s in subnets]
+    eks.create_cluster(
+        name=name,
+        roleArn=f"arn:aws:iam::{_account(session)}:role/eks-cluster",
+        resourcesVpcConfig={"subnetIds": subnet_ids},
+    )
+    seeded = SeededCluster(name=name, vpc_id=vpc_id, subnet_ids=subnet_ids)
+    seeded.kube_daemonsets.append(aws_node_daemonset(dict(cni_env or {})))
+    for index, node in enumerate(nodes):
+        _seed_node(ec2, seeded, books, subnets, index, node)
+    for subnet_index, count in leaked_enis:
+        addresses = books[subnet_index].take(count)
+        ec2.create_network_interface(
+            SubnetId=subnet_ids[subnet_index],
+            Description="aws-K8S-i-0deadbeefcafe0000",
+            PrivateIpAddresses=_addresses(addresses),
+        )
+    return seeded
+
+
+def _seed_node(
+    ec2: Any,
+    seeded: SeededCluster,
+    books: list[_AddressBook],
+    subnets: Sequence[SubnetSpec],
+    index: int,
+    node: NodeSpec,
+) -> None:
+    subnet_id = seeded.subnet_ids[node.subnet]
+    book = books[node.subnet]
+    primary, *others = node.eni_addresses
+    primary_ips = book.take(primary)
+    instance = ec2.run_instances(
+        ImageId=AMI,
+        MinCount=1,
+        MaxCount=1,
+        InstanceType=node.instance_type,
+        SubnetId=subnet_id,
+        PrivateIpAddress=primary_ips[0],
+        TagSpecifications=[
+            {
+                "ResourceType": "instance",
+                "Tags": [{"Key": "eks:cluster-name", "Value": seeded.name}],
+            }
+        ],
+    )["Instances"][0]
+    instance_id = instance["InstanceId"]
+    seeded.instance_ids.append(instance_id)
+    pod_ips = primary_ips[1:]
+    if len(primary_ips) > 1:
+        eni_id = instance["NetworkInterfaces"][0]["NetworkInterfaceId"]
+        ec2.assign_private_ip_addresses(NetworkInterfaceId=eni_id, PrivateIpAddresses=pod_ips)
+    for device, count in enumerate(others, start=1):
+        addresses = book.take(count)
+        eni = ec2.create_network_interface(
+            SubnetId=subnet_id,
+            Description=f"aws-K8S-{instance_id}",
+            PrivateIpAddresses=_addresses(addresses),
+            TagSpecifications=[
+                {
+                    "ResourceType": "network-interface",
+                    "Tags": [
+                        {"Key": "node.k8s.amazonaws.com/instance_id", "Value": instance_id},
+                        {"Key": "cluster.k8s.amazonaws.com/name", "Value": seeded.name},
+                    ],
+                }
+            ],
+        )["NetworkInterface"]
+        ec2.attach_network_interface(
+            NetworkInterfaceId=eni["NetworkInterfaceId"], InstanceId=instance_id, DeviceIndex=device
+        )
+        pod_ips.extend(addresses[1:])
+    if not node.registered:
+        return
+    node_name = f"ip-{primary_ips[0].replace('.', '-')}.internal"
+    seeded.kube_nodes.append(
+        node_object(node_name, instance_id, subnets[node.subnet].az, max_pods=_max_pods(node))
+    )
+    if node.pods > len(pod_ips):
+        raise ValueError(f"node {index}: {node.pods} pods but only {len(pod_ips)} addresses")
+    for pod in range(node.pods):
+        seeded.kube_pods.append(
+            pod_object("default", f"app-{index}-{pod}", node_name, pod_ips[pod])
+        )
+    for system in SYSTEM_HOST_NETWORK_PODS:
+        seeded.kube_pods.append(
+            pod_object(
+                "kube-system",
+                f"{system}-{index}",
+                node_name,
+                primary_ips[0],
+                host_network=True,
+            )
+        )
+    for job in range(node.finished_pods):
+        seeded.kube_pods.append(
+            pod_object("batch", f"job-{index}-{job}", node_name, None, phase="Succeeded")
+        )
+
+
+def _max_pods(node: NodeSpec) -> int:
+    # Only an annotation for the seeded Node; the audit reads it as kubelet reports it.
+    return {"m5.8xlarge": 234, "m5.large": 29, "t3.medium": 17}.get(node.instance_type, 110)
+
+
+def _addresses(addresses: Sequence[str]) -> list[dict[str, Any]]:
+    return [
+        {"PrivateIpAddress": address, "Primary": position == 0}
+        for position, address in enumerate(addresses)
+    ]
+
+
+def _account(session: boto3.Session) -> str:
+    return str(session.client("sts").get_caller_identity()["Account"])

@@ -1,0 +1,128 @@
+"""The human report printed when `--json` is not given."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from ipaudit.report import ClusterReport, Finding, Report
+
+BAR_WIDTH = 20
+TOP_NODES = 5
+
+
+def free_bar(free: int, usable: int, width: int = BAR_WIDTH) -> str:
+    """`[####------]`: the filled part is the share of addresses still free."""
+    filled = 0 if usable <= 0 else round(width * max(0, min(free, usable)) / usable)
+    if free > 0 and filled == 0:
+        filled = 1  # a sliver left must not look like none
+    return "[" + "#" * filled + "-" * (width - filled) + "]"
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[object]], indent: str = "  ") -> str:
+    cells = [list(map(str, headers)), *([str(c) for c in row] for row in rows)]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = []
+    for row in cells:
+        parts = [cell.rjust(w) if _numeric(cell) else cell.ljust(w) for cell, w in zip(row, widths)]
+        lines.append(indent + "  ".join(parts).rstrip())
+    return "\n".join(lines)
+
+
+def _numeric(cell: str) -> bool:
+    return cell.replace(".", "", 1).replace("%", "").lstrip("-").isdigit()
+
+
+def _maybe(value: int | None) -> str:
+    return "?" if value is None else str(value)
+
+
+def render_cluster(cluster: ClusterReport) -> str:
+    lines = [
+        f"Cluster {cluster.name}  ({cluster.account_id} / {cluster.region} / {cluster.vpc_id})",
+        f"  aws-node: {_settings(cluster.cni) or 'defaults (WARM_ENI_TARGET=1)'}",
+        f"  {len(cluster.nodes)} nodes hold {cluster.ips_held} addresses for "
+        f"{_maybe(cluster.pods)} pods ({_maybe(cluster.warm_ips)} warm)",
+        "",
+        table(
+            ("subnet", "az", "cidr", "free", "usable", "free %", "", "free /28"),
+            (
+                (
+                    s.subnet_id,
+                    s.az,
+                    s.cidr,
+                    s.free,
+                    s.usable,
+                    f"{s.free_pct:g}%",
+                    free_bar(s.free, s.usable),
+                    s.free_prefix_blocks,
+                )
+                for s in cluster.subnets
+            ),
+        ),
+    ]
+    wasting = sorted(
+        cluster.nodes, key=lambda n: (-(n.warm_ips or 0), -n.ips_held, n.instance_id)
+    )[:TOP_NODES]
+    if wasting:
+        lines += [
+            "",
+            f"  Nodes wasting the most ({len(wasting)} of {len(cluster.nodes)}):",
+            table(
+                ("instance", "type", "ENIs", "held", "pods", "warm"),
+                (
+                    (n.instance_id, n.instance_type, n.enis, n.ips_held, _maybe(n.pods),
+                     _maybe(n.warm_ips))
+                    for n in wasting
+                ),
+            ),
+        ]
+    if cluster.leaked_enis:
+        lines += [
+            "",
+            "  Leaked CNI ENIs:",
+            table(
+                ("eni", "subnet", "addresses"),
+                ((e.eni_id, e.subnet_id, e.ips) for e in cluster.leaked_enis),
+            ),
+        ]
+    rec = cluster.recommendation
+    if rec is not None:
+        lines += ["", f"  Recommendation ({rec.kind}): {_settings(rec.settings) or 'no change'}"]
+        if rec.kind == "tune":
+            lines.append(
+                f"    holds {rec.projected_ips_held} addresses instead of "
+                f"{_maybe(rec.current_ips_held)}: {rec.ips_returned} returned to the subnets"
+            )
+            lines.append(f"    $ {rec.command}")
+        lines += [f"    {line}" for line in rec.rationale.splitlines()]
+    return "\n".join(lines)
+
+
+def _settings(settings: dict[str, str]) -> str:
+    return " ".join(f"{k}={v}" for k, v in sorted(settings.items()))
+
+
+def render_findings(findings: Sequence[Finding]) -> str:
+    if not findings:
+        return "Findings: none"
+    return "\n".join(
+        [f"Findings ({len(findings)}):"]
+        + [f"  {f.severity:<8} {f.cluster or '-'}: {f.message}" for f in findings]
+    )
+
+
+def render_report(report: Report) -> str:
+    sections = [render_cluster(c) for c in report.clusters]
+    if not report.clusters:
+        sections.append("No EKS clusters found.")
+    sections.append(render_findings(report.findings))
+    gaps = [c for c in report.coverage if c.status == "error"]
+    covered = len(report.coverage) - len(gaps)
+    coverage = f"Coverage: {covered} of {len(report.coverage)} scopes audited fully"
+    if gaps:
+        coverage += "\n" + "\n".join(
+            f"  {g.account_id}/{g.region}/{g.cluster or '*'}: {g.error}" for g in gaps
+        )
+    sections.append(coverage)
+    sections.append(f"Run {report.run_id} at {report.generated_at}")
+    return "\n\n".join(sections) + "\n"
