@@ -1,0 +1,92 @@
+"""Settings: DESIGN.md's variables, their defaults, and one clear line for every bad value."""
+
+import pytest
+
+from ipaudit.settings import Settings, SettingsError
+
+
+def test_defaults_audit_the_callers_own_account_in_the_sessions_region() -> None:
+    settings = Settings.from_env({})
+    assert settings.accounts is None and not settings.organization and settings.regions is None
+    assert settings.role_name == "IpAuditReadOnly"
+    assert (settings.warn_free_pct, settings.crit_free_pct, settings.renotify_hours) == (25, 10, 24)
+    assert settings.table is None and settings.sns_topic_arn is None
+
+
+def test_every_variable_is_read() -> None:
+    settings = Settings.from_env(
+        {
+            "IPAUDIT_ACCOUNTS": "111111111111, 222222222222",
+            "IPAUDIT_REGIONS": "eu-west-1,us-gov-west-1",
+            "IPAUDIT_ROLE_NAME": "Auditor",
+            "IPAUDIT_EXTERNAL_ID": "xyz",
+            "IPAUDIT_KUBE_ENDPOINTS": "prod=https://k8s.example.com,"
+            "arn:aws:eks:eu-west-1:111111111111:cluster/dev=http://127.0.0.1:8443/",
+            "IPAUDIT_TABLE": "ipaudit",
+            "IPAUDIT_SNS_TOPIC_ARN": "arn:aws:sns:eu-west-1:111111111111:ipaudit",
+            "IPAUDIT_SLACK_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:111111111111:secret:s",
+            "IPAUDIT_EMAIL_FROM": "ipaudit@example.com",
+            "IPAUDIT_EMAIL_TO": "a@example.com,b@example.com",
+            "IPAUDIT_WARN_FREE_PCT": "30",
+            "IPAUDIT_CRIT_FREE_PCT": "5",
+            "IPAUDIT_RENOTIFY_HOURS": "6",
+        }
+    )
+    assert settings.accounts == ("111111111111", "222222222222")
+    assert settings.regions == ("eu-west-1", "us-gov-west-1")
+    assert settings.kube_endpoint("prod", "arn:aws:eks:eu-west-1:1:cluster/prod") == (
+        "https://k8s.example.com"
+    )
+    assert (
+        settings.kube_endpoint("dev", "arn:aws:eks:eu-west-1:111111111111:cluster/dev")
+        == "http://127.0.0.1:8443"
+    )
+    assert settings.email_to == ("a@example.com", "b@example.com")
+    assert (settings.warn_free_pct, settings.crit_free_pct, settings.renotify_hours) == (30, 5, 6)
+
+
+def test_organization_means_every_account_of_the_organization() -> None:
+    settings = Settings.from_env({"IPAUDIT_ACCOUNTS": "organization"})
+    assert settings.organization and settings.accounts is None
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("IPAUDIT_ACCOUNTS", "12345", "IPAUDIT_ACCOUNTS: '12345' is not a 12-digit account id"),
+        ("IPAUDIT_REGIONS", "europe", "IPAUDIT_REGIONS: 'europe' is not a region name"),
+        ("IPAUDIT_REGIONS", "EU-WEST-1", "IPAUDIT_REGIONS: 'EU-WEST-1' is not a region name"),
+        ("IPAUDIT_KUBE_ENDPOINTS", "prod=not a url", "IPAUDIT_KUBE_ENDPOINTS: 'not a url'"),
+        ("IPAUDIT_KUBE_ENDPOINTS", "prod", "IPAUDIT_KUBE_ENDPOINTS: 'prod' is not of the form"),
+        ("IPAUDIT_KUBE_ENDPOINTS", "prod=http://10.0.0.1", "uses http:// on a host"),
+        ("IPAUDIT_WARN_FREE_PCT", "lots", "IPAUDIT_WARN_FREE_PCT: 'lots' is not a number"),
+        ("IPAUDIT_CRIT_FREE_PCT", "120", "IPAUDIT_CRIT_FREE_PCT: '120' is not a percentage"),
+        ("IPAUDIT_CRIT_FREE_PCT", "40", "IPAUDIT_CRIT_FREE_PCT: 40 is above IPAUDIT_WARN_FREE_PCT"),
+        ("IPAUDIT_RENOTIFY_HOURS", "0", "IPAUDIT_RENOTIFY_HOURS: '0' must be above 0"),
+        ("IPAUDIT_SNS_TOPIC_ARN", "my-topic", "IPAUDIT_SNS_TOPIC_ARN: 'my-topic' is not an sns"),
+        ("IPAUDIT_EMAIL_TO", "ops", "IPAUDIT_EMAIL_TO: 'ops' is not an e-mail address"),
+        ("IPAUDIT_ROLE_NAME", "bad role", "IPAUDIT_ROLE_NAME: 'bad role' is not a valid"),
+    ],
+)
+def test_a_bad_value_is_one_line_naming_the_variable(
+    variable: str, value: str, message: str
+) -> None:
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({variable: value})
+    assert message in str(raised.value)
+    assert str(raised.value).startswith(variable) and "\n" not in str(raised.value)
+
+
+def test_a_bad_webhook_url_is_reported_without_its_value() -> None:
+    secret = "http://hooks.slack.example/services/T000/B000/SECRETTOKEN"
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({"IPAUDIT_SLACK_WEBHOOK_URL": secret})
+    assert "IPAUDIT_SLACK_WEBHOOK_URL" in str(raised.value)
+    assert "SECRETTOKEN" not in str(raised.value)
+
+
+def test_the_webhook_url_never_shows_in_the_settings_repr() -> None:
+    settings = Settings.from_env(
+        {"IPAUDIT_SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T0/B0/SECRETTOKEN"}
+    )
+    assert "SECRETTOKEN" not in repr(settings)
