@@ -1,0 +1,255 @@
+"""One cluster's Kubernetes view, read with the official client in a handful of requests.
+
+Nodes and pods are listed in pages (`limit`/`continue`), the aws-node DaemonSet is read once and
+ENIConfigs are listed once when custom networking is on, so the number of requests depends on
+the page size, never on the number of nodes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import re
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import urllib3
+from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
+
+from ipaudit.snapshot import EniConfig, KubeNode, KubePod, KubeView
+
+_T = TypeVar("_T")
+
+# The pool manager's settings as ipamd reads them (pkg/ipamd, pkg/awsutils); nothing else from
+# the container's env is reported.
+_CNI_SETTING = re.compile(
+    r"WARM_.*|MINIMUM_.*|MAX_ENI|ENABLE_PREFIX_DELEGATION|AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG"
+    r"|ENABLE_POD_ENI|ENI_CONFIG_.*|IP_COOLDOWN_PERIOD|AWS_MANAGE_ENIS_NON_SCHEDULABLE"
+    r"|ENABLE_IPv6|ENABLE_IPv4|ENABLE_MULTI_NIC|DISABLE_LEAKED_ENI_CLEANUP"
+)
+# ipamd parses booleans with Go's strconv.ParseBool.
+_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
+_NOT_FINISHED = "status.phase!=Succeeded,status.phase!=Failed"
+_FINISHED = {"Succeeded", "Failed"}
+
+
+class KubeError(Exception):
+    """The cluster's Kubernetes API could not be read; the message is one line for coverage."""
+
+
+def collect_kube(
+    endpoint: str,
+    token: str,
+    ca_data: str | None,
+    *,
+    page_size: int = 500,
+    timeout: float = 10.0,
+) -> KubeView:
+    """Nodes, running pods, aws-node's CNI settings and (with custom networking) ENIConfigs.
+
+    `ca_data` is the cluster's certificate authority as DescribeCluster returns it (base64 of
+    PEM) or PEM text. `timeout` bounds connecting and each read, in seconds.
+    """
+    endpoint = endpoint.rstrip("/")
+    _refuse_plain_http(endpoint)
+    calls = 0
+
+    def call(what: str, request: Callable[..., _T], **params: Any) -> _T | None:
+        """One HTTP request (the client does not retry); None when the object is absent."""
+        nonlocal calls
+        calls += 1
+        try:
+            return request(**params, _request_timeout=(timeout, timeout))
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise KubeError(_api_error_line(endpoint, what, error)) from None
+        except urllib3.exceptions.HTTPError as error:
+            raise KubeError(_transport_error_line(endpoint, error)) from None
+        except ValueError as error:  # an answer the client's models could not read
+            raise KubeError(
+                f"Kubernetes API at {endpoint} sent an unreadable answer {what}: "
+                f"{_first_line(error)}"
+            ) from None
+
+    with _api_client(endpoint, token, ca_data) as api:
+        core = k8s.CoreV1Api(api)
+        nodes = [
+            _node(n)
+            for page in _pages(call, "listing nodes", core.list_node, page_size)
+            for n in page.items
+        ]
+        pods = [
+            pod
+            for page in _pages(
+                call,
+                "listing pods",
+                core.list_pod_for_all_namespaces,
+                page_size,
+                field_selector=_NOT_FINISHED,
+            )
+            for pod in map(_pod, page.items)
+            if pod.phase not in _FINISHED  # the selector is only a saving; never trust it alone
+        ]
+        cni_env = _aws_node_env(call, k8s.AppsV1Api(api))
+        eni_configs: list[EniConfig] = []
+        if cni_env.get("AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG", "") in _TRUE:
+            answer = call(
+                "listing ENIConfigs",
+                k8s.CustomObjectsApi(api).list_cluster_custom_object,
+                group="crd.k8s.amazonaws.com",
+                version="v1alpha1",
+                plural="eniconfigs",
+            )
+            eni_configs = [_eni_config(item) for item in (answer or {}).get("items", [])]
+    return KubeView(
+        nodes=tuple(nodes),
+        pods=tuple(pods),
+        cni_env=cni_env,
+        eni_configs=tuple(eni_configs),
+        api_calls=calls,
+    )
+
+
+def _refuse_plain_http(endpoint: str) -> None:
+    url = urlsplit(endpoint)
+    if url.scheme == "https":
+        return
+    if url.scheme == "http":
+        try:
+            if ipaddress.ip_address(url.hostname or "").is_loopback:
+                return
+        except ValueError:
+            if url.hostname == "localhost":
+                return
+    # The bearer token is a credential: it only travels over TLS, or stays on this machine.
+    raise KubeError(f"Kubernetes API endpoint {endpoint} is not https (http only for loopback)")
+
+
+@contextmanager
+def _api_client(endpoint: str, token: str, ca_data: str | None) -> Iterator[k8s.ApiClient]:
+    configuration = k8s.Configuration()
+    configuration.host = endpoint
+    configuration.api_key = {"BearerToken": token}
+    configuration.api_key_prefix = {"BearerToken": "Bearer"}
+    # One failed request is reported, not retried: the audit carries on without this cluster.
+    configuration.retries = False
+    with tempfile.NamedTemporaryFile("wb", suffix=".pem") as ca_file:
+        if ca_data:
+            ca_file.write(_pem(ca_data))
+            ca_file.flush()
+            configuration.ssl_ca_cert = ca_file.name
+        with k8s.ApiClient(configuration) as api:
+            yield api
+
+
+def _pem(ca_data: str) -> bytes:
+    if ca_data.lstrip().startswith("-----BEGIN"):
+        return ca_data.encode()
+    try:
+        return base64.b64decode(ca_data, validate=True)
+    except binascii.Error:
+        raise KubeError("the cluster's certificate authority data is not base64 PEM") from None
+
+
+def _pages(
+    call: Callable[..., Any],
+    what: str,
+    request: Callable[..., Any],
+    page_size: int,
+    **params: Any,
+) -> Iterator[Any]:
+    token: str | None = None
+    while True:
+        page = call(what, request, limit=page_size, _continue=token, **params)
+        if page is None:
+            raise KubeError(f"Kubernetes API has no such list ({what})")
+        yield page
+        token = page.metadata._continue if page.metadata else None
+        if not token:
+            return
+
+
+def _node(node: Any) -> KubeNode:
+    provider_id = (node.spec.provider_id if node.spec else None) or ""
+    # aws:///<az>/<instance id>
+    instance_id = provider_id.rsplit("/", 1)[-1] if provider_id.startswith("aws://") else ""
+    capacity = (node.status.capacity if node.status else None) or {}
+    max_pods = capacity.get("pods")
+    return KubeNode(
+        name=node.metadata.name,
+        instance_id=instance_id if instance_id.startswith("i-") else None,
+        max_pods=int(max_pods) if max_pods and str(max_pods).isdigit() else None,
+        unschedulable=bool(node.spec and node.spec.unschedulable),
+    )
+
+
+def _pod(pod: Any) -> KubePod:
+    spec, status = pod.spec, pod.status
+    return KubePod(
+        namespace=pod.metadata.namespace,
+        name=pod.metadata.name,
+        node_name=spec.node_name if spec else None,
+        phase=(status.phase if status else None) or "Unknown",
+        host_network=bool(spec and spec.host_network),
+        pod_ip=status.pod_ip if status else None,
+    )
+
+
+def _aws_node_env(call: Callable[..., Any], apps: k8s.AppsV1Api) -> dict[str, str]:
+    daemonset = call(
+        "reading kube-system/aws-node",
+        apps.read_namespaced_daemon_set,
+        name="aws-node",
+        namespace="kube-system",
+    )
+    if daemonset is None:  # no aws-node: another CNI, so no settings to report
+        return {}
+    containers = daemonset.spec.template.spec.containers or []
+    container = next((c for c in containers if c.name == "aws-node"), None)
+    env = (container.env if container else None) or []
+    # Only literal values are settings "as set"; valueFrom entries are resolved per node.
+    return {e.name: e.value for e in env if e.value is not None and _CNI_SETTING.fullmatch(e.name)}
+
+
+def _eni_config(item: dict[str, Any]) -> EniConfig:
+    spec = item.get("spec") or {}
+    return EniConfig(
+        name=item["metadata"]["name"],
+        subnet_id=spec.get("subnet", ""),
+        security_groups=tuple(spec.get("securityGroups") or ()),
+    )
+
+
+def _api_error_line(endpoint: str, what: str, error: ApiException) -> str:
+    status = error.status or 0
+    if status in (401, 403):
+        return f"Kubernetes API refused the token ({status} {error.reason})"
+    if status == 0:  # the client's wrapper for TLS failures
+        return f"Kubernetes API at {endpoint} failed TLS verification: {_first_line(error.reason)}"
+    return f"Kubernetes API at {endpoint} answered {status} {error.reason} {what}"
+
+
+def _transport_error_line(endpoint: str, failure: urllib3.exceptions.HTTPError) -> str:
+    error: Exception = failure
+    if isinstance(failure, urllib3.exceptions.MaxRetryError) and failure.reason is not None:
+        error = failure.reason
+    if isinstance(error, urllib3.exceptions.SSLError):
+        detail = f"TLS verification failed ({_first_line(error)})"
+    elif isinstance(error, urllib3.exceptions.NewConnectionError):
+        detail = "connection refused" if "refused" in str(error).lower() else "cannot connect"
+    elif isinstance(error, urllib3.exceptions.TimeoutError):
+        detail = "timed out"
+    else:
+        detail = type(error).__name__
+    return f"Kubernetes API unreachable at {endpoint}: {detail}"
+
+
+def _first_line(value: object) -> str:
+    text = str(value).strip()
+    return text.splitlines()[0] if text else "no detail"
