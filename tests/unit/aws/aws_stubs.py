@@ -20,10 +20,13 @@ def stubbed_client(service: str) -> Any:
     ).client(service, endpoint_url=f"https://{service}.{REGION}.amazonaws.com")
 
 
-class SessionWith:
-    """A stand-in session that hands out prepared (stubbed) clients by service name."""
+def session_with(region_name: str | None = REGION, **clients: Any) -> Any:
+    """A stand-in for a boto3.Session that hands out prepared (stubbed) clients by service name."""
+    return _PreparedSession(region_name, clients)
 
-    def __init__(self, region_name: str | None = REGION, **clients: Any) -> None:
+
+class _PreparedSession:
+    def __init__(self, region_name: str | None, clients: dict[str, Any]) -> None:
         self.region_name = region_name
         self._clients = clients
 
