@@ -1,0 +1,173 @@
+"""The alert lifecycle as pure decisions: from this run's findings and the stored alert states
+to the transitions to commit.
+
+Per finding id: new -> notify; unchanged -> quiet until `renotify_hours` have passed, then one
+reminder; escalated (WARNING -> CRITICAL, or a subnet's free addresses halved since the last
+message) -> notify; resolved (absent from a complete audit of its scope) -> notify once. INFO
+findings never alert. A finding whose scope this run did not fully audit is left alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Literal
+
+from ipaudit.report import SEVERITY_RANK, Coverage, Finding, Report, Severity
+
+Change = Literal["new", "escalated", "reminded", "resolved"]
+Status = Literal["open", "resolved"]
+
+# Kinds whose `value` is free addresses: a drop to this share of the last announced value is as
+# urgent as a severity step, even when the severity stays the same.
+FREE_ADDRESS_KINDS = frozenset({"subnet_headroom"})
+SHARP_DROP_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class AlertState:
+    finding: Finding  # as last seen
+    status: Status
+    opened_at: datetime
+    notified_at: datetime  # the last message about it, whatever the change
+    notified_severity: Severity
+    notified_value: float | None
+    run_id: str  # the run that last changed this state
+    version: int  # optimistic lock: every committed transition increments it
+
+
+@dataclass(frozen=True)
+class AlertChange:
+    change: Change
+    finding: Finding
+    previous_severity: Severity | None = None
+    previous_value: float | None = None
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A state to write only if the stored one still has `expected_version` (None: absent)."""
+
+    alert: AlertChange
+    state: AlertState
+    expected_version: int | None
+
+
+def alerting(findings: Iterable[Finding]) -> dict[str, Finding]:
+    """The findings on-call hears about, by id (the first one wins on a duplicate id)."""
+    result: dict[str, Finding] = {}
+    for finding in findings:
+        if SEVERITY_RANK[finding.severity] >= SEVERITY_RANK["WARNING"]:
+            result.setdefault(finding.id, finding)
+    return result
+
+
+def plan(
+    report: Report,
+    states: Mapping[str, AlertState],
+    *,
+    now: datetime,
+    renotify_hours: float,
+) -> list[Transition]:
+    current = alerting(report.findings)
+    transitions: list[Transition] = []
+    for finding_id, finding in current.items():
+        state = states.get(finding_id)
+        if state is not None and state.run_id == report.run_id:
+            continue  # an earlier attempt of this very run already handled it
+        transition = _for_present(finding, state, report.run_id, now, renotify_hours)
+        if transition is not None:
+            transitions.append(transition)
+    for finding_id, state in states.items():
+        if finding_id in current or state.status != "open" or state.run_id == report.run_id:
+            continue
+        if covered(report.coverage, state.finding):
+            transitions.append(
+                Transition(
+                    alert=AlertChange("resolved", state.finding, state.finding.severity),
+                    state=replace(
+                        state,
+                        status="resolved",
+                        notified_at=now,
+                        run_id=report.run_id,
+                        version=state.version + 1,
+                    ),
+                    expected_version=state.version,
+                )
+            )
+    return transitions
+
+
+def stateless(report: Report) -> list[AlertChange]:
+    """Without a table there is no memory: every alerting finding counts as new."""
+    return [AlertChange("new", finding) for finding in alerting(report.findings).values()]
+
+
+def covered(coverage: Iterable[Coverage], finding: Finding) -> bool:
+    """Whether this run audited the finding's whole scope (its account x region, and its
+    cluster when it has one) without an error."""
+    entries = [
+        c for c in coverage if (c.account_id, c.region) == (finding.account_id, finding.region)
+    ]
+    if not entries:
+        return False  # the account x region was not part of this run
+    return not any(
+        c.status == "error" and (c.cluster is None or c.cluster == finding.cluster) for c in entries
+    )
+
+
+def _for_present(
+    finding: Finding,
+    state: AlertState | None,
+    run_id: str,
+    now: datetime,
+    renotify_hours: float,
+) -> Transition | None:
+    if state is None or state.status == "resolved":
+        return Transition(
+            alert=AlertChange("new", finding),
+            state=AlertState(
+                finding=finding,
+                status="open",
+                opened_at=now,
+                notified_at=now,
+                notified_severity=finding.severity,
+                notified_value=finding.value,
+                run_id=run_id,
+                version=1 if state is None else state.version + 1,
+            ),
+            expected_version=None if state is None else state.version,
+        )
+    if _escalated(finding, state):
+        change: Change = "escalated"
+    elif now - state.notified_at >= timedelta(hours=renotify_hours):
+        change = "reminded"
+    else:
+        return None
+    return Transition(
+        alert=AlertChange(change, finding, state.notified_severity, state.notified_value),
+        # A message re-bases severity and value: the next escalation is measured from here.
+        state=replace(
+            state,
+            finding=finding,
+            notified_at=now,
+            notified_severity=finding.severity,
+            notified_value=finding.value,
+            run_id=run_id,
+            version=state.version + 1,
+        ),
+        expected_version=state.version,
+    )
+
+
+def _escalated(finding: Finding, state: AlertState) -> bool:
+    if SEVERITY_RANK[finding.severity] > SEVERITY_RANK[state.notified_severity]:
+        return True
+    return (
+        finding.kind in FREE_ADDRESS_KINDS
+        and finding.value is not None
+        and state.notified_value is not None
+        and state.notified_value > 0
+        and finding.value <= state.notified_value * SHARP_DROP_SHARE
+    )

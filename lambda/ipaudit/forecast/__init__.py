@@ -1,0 +1,1 @@
+"""Days until a subnet runs out of addresses, from the stored history (pure)."""

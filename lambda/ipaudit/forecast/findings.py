@@ -1,0 +1,83 @@
+"""Forecast findings: a subnet due to fill within 14 days is a WARNING, within 3 CRITICAL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from ipaudit.analysis.findings import finding_id
+from ipaudit.forecast.trend import Forecast, Point, forecast
+from ipaudit.report import ClusterReport, Finding, Report, Severity
+
+KIND = "subnet_forecast"
+WARNING_DAYS = 14.0
+CRITICAL_DAYS = 3.0
+
+SubnetKey = tuple[str, str, str, str]  # account, region, cluster, subnet id
+
+
+def subnet_series(runs: Iterable[tuple[datetime, ClusterReport]]) -> dict[SubnetKey, list[Point]]:
+    """Free addresses over time, per subnet of each cluster."""
+    series: dict[SubnetKey, list[Point]] = {}
+    for moment, cluster in runs:
+        for subnet in cluster.subnets:
+            key = (cluster.account_id, cluster.region, cluster.name, subnet.subnet_id)
+            series.setdefault(key, []).append((moment, float(subnet.free)))
+    return series
+
+
+def cluster_series(runs: Iterable[tuple[datetime, ClusterReport]]) -> dict[str, list[Point]]:
+    """A cluster's free addresses over time (all its subnets), keyed by `ClusterReport.key`."""
+    series: dict[str, list[Point]] = {}
+    for moment, cluster in runs:
+        total = float(sum(subnet.free for subnet in cluster.subnets))
+        series.setdefault(cluster.key, []).append((moment, total))
+    return series
+
+
+def forecast_findings(
+    report: Report, history: Iterable[tuple[datetime, ClusterReport]], now: datetime
+) -> list[Finding]:
+    """Findings for the report's subnets, from earlier runs plus the report itself."""
+    generated = datetime.fromisoformat(report.generated_at)
+    series = subnet_series([*history, *((generated, c) for c in report.clusters)])
+    findings = []
+    for cluster in report.clusters:
+        for subnet in cluster.subnets:
+            key = (cluster.account_id, cluster.region, cluster.name, subnet.subnet_id)
+            outlook = forecast(series[key], now)
+            severity = _severity(outlook)
+            if severity is None:
+                continue
+            assert outlook.slope_per_day is not None and outlook.days_until_zero is not None
+            findings.append(
+                Finding(
+                    id=finding_id(
+                        KIND, cluster.account_id, cluster.region, cluster.name, subnet.subnet_id
+                    ),
+                    severity=severity,
+                    kind=KIND,
+                    account_id=cluster.account_id,
+                    region=cluster.region,
+                    cluster=cluster.name,
+                    resource=subnet.subnet_id,
+                    message=(
+                        f"subnet {subnet.subnet_id} ({subnet.cidr}, {subnet.az}) is forecast to "
+                        f"run out of addresses in ~{outlook.days_until_zero:.1f} days: "
+                        f"{subnet.free} free, losing ~{-outlook.slope_per_day:.0f} a day over "
+                        f"the last {outlook.days_of_data} days"
+                    ),
+                    value=round(outlook.days_until_zero, 1),
+                )
+            )
+    return findings
+
+
+def _severity(outlook: Forecast) -> Severity | None:
+    if outlook.status != "ok" or outlook.days_until_zero is None:
+        return None
+    if outlook.days_until_zero <= CRITICAL_DAYS:
+        return "CRITICAL"
+    if outlook.days_until_zero <= WARNING_DAYS:
+        return "WARNING"
+    return None

@@ -1,0 +1,116 @@
+"""SNS: one message per new, escalated or resolved finding, with attributes to filter on.
+
+Reminders go to Slack only: SNS subscribers (pagers, ticket systems) act on changes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ipaudit.alerts.lifecycle import AlertChange
+from ipaudit.report import ClusterReport, Report
+
+if TYPE_CHECKING:
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sns.type_defs import PublishBatchRequestEntryTypeDef
+
+MAX_SUBJECT = 99  # SNS allows fewer than 100 characters
+BATCH = 10  # PublishBatch's limit
+PUBLISHED_CHANGES = frozenset({"new", "escalated", "resolved"})
+NO_CLUSTER = "-"  # attribute values cannot be empty; account-level findings name no cluster
+
+
+@dataclass(frozen=True)
+class SnsMessage:
+    subject: str
+    body: dict[str, Any]
+    attributes: dict[str, str]
+
+    def entry(self, entry_id: str) -> PublishBatchRequestEntryTypeDef:
+        return {
+            "Id": entry_id,
+            "Subject": self.subject,
+            "Message": json.dumps(self.body, sort_keys=True),
+            "MessageAttributes": {
+                name: {"DataType": "String", "StringValue": value}
+                for name, value in self.attributes.items()
+            },
+        }
+
+
+def build_messages(changes: Sequence[AlertChange], report: Report) -> list[SnsMessage]:
+    clusters: dict[tuple[str, str, str | None], ClusterReport] = {
+        (c.account_id, c.region, c.name): c for c in report.clusters
+    }
+    messages = []
+    for change in changes:
+        if change.change not in PUBLISHED_CHANGES:
+            continue
+        finding = change.finding
+        cluster = clusters.get((finding.account_id, finding.region, finding.cluster))
+        summary = None
+        if cluster is not None:
+            summary = dataclasses.asdict(cluster)
+            del summary["nodes"]  # a cluster's node list can exceed SNS's 256 KB
+            del summary["recommendation"]
+        recommendation = None if cluster is None else cluster.recommendation
+        messages.append(
+            SnsMessage(
+                subject=_subject(change),
+                body={
+                    "change": change.change,
+                    "previous_severity": change.previous_severity,
+                    "finding": dataclasses.asdict(finding),
+                    "cluster": summary,
+                    "recommendation": (
+                        None if recommendation is None else dataclasses.asdict(recommendation)
+                    ),
+                    "run_id": report.run_id,
+                    "generated_at": report.generated_at,
+                },
+                attributes={
+                    "severity": finding.severity,
+                    "account_id": finding.account_id,
+                    "region": finding.region,
+                    "cluster": finding.cluster or NO_CLUSTER,
+                    "kind": finding.kind,
+                    "change": change.change,
+                },
+            )
+        )
+    return messages
+
+
+def publish(client: SNSClient, topic_arn: str, messages: Sequence[SnsMessage]) -> int:
+    """Publish in batches of ten; the number SNS accepted. Raises on a failed entry."""
+    published = 0
+    failures: list[str] = []
+    for start in range(0, len(messages), BATCH):
+        batch = messages[start : start + BATCH]
+        response = client.publish_batch(
+            TopicArn=topic_arn,
+            PublishBatchRequestEntries=[m.entry(str(i)) for i, m in enumerate(batch)],
+        )
+        published += len(response.get("Successful", []))
+        failures.extend(f"{f['Code']}: {f.get('Message', '')}" for f in response.get("Failed", []))
+    if failures:
+        raise SnsError(f"{len(failures)} of {len(messages)} SNS message(s) failed: {failures[0]}")
+    return published
+
+
+class SnsError(Exception):
+    pass
+
+
+def _subject(change: AlertChange) -> str:
+    finding = change.finding
+    where = "/".join(p for p in (finding.account_id, finding.region, finding.cluster) if p)
+    verb = "RESOLVED" if change.change == "resolved" else f"{finding.severity} {change.change}"
+    subject = f"ipaudit {verb}: {finding.kind} {finding.resource} in {where}"
+    # Subjects must be one line of printable ASCII.
+    subject = "".join(ch if " " <= ch <= "~" else "?" for ch in subject)
+    return subject if len(subject) <= MAX_SUBJECT else subject[: MAX_SUBJECT - 1] + "~"

@@ -1,0 +1,1 @@
+"""Run history and alert state in one DynamoDB table (layout: docs/alerts.md)."""

@@ -1,0 +1,64 @@
+"""Plain Python values to and from DynamoDB attribute values, and the timestamps in keys.
+
+DynamoDB has no floats: numbers travel as Decimal and come back as int when whole.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+
+_SERIALIZER = TypeSerializer()
+_DESERIALIZER = TypeDeserializer()
+
+
+def to_item(values: Mapping[str, Any]) -> dict[str, AttributeValueTypeDef]:
+    return {key: _SERIALIZER.serialize(_decimals(value)) for key, value in values.items()}
+
+
+def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: _numbers(_DESERIALIZER.deserialize(value)) for key, value in item.items()}
+
+
+def key_time(moment: datetime) -> str:
+    """A UTC timestamp that sorts as text, to the second: the form every key uses."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO 8601 timestamp (with Z or an offset; naive means UTC) as an aware datetime."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def epoch(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def _decimals(value: Any) -> Any:
+    if isinstance(value, float):
+        # NaN and infinity have no DynamoDB form; a missing measurement is the honest value.
+        return Decimal(repr(value)) if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {key: _decimals(inner) for key, inner in value.items()}
+    if isinstance(value, list | tuple):
+        return [_decimals(inner) for inner in value]
+    return value
+
+
+def _numbers(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {key: _numbers(inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [_numbers(inner) for inner in value]
+    return value
