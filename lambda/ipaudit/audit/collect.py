@@ -70,7 +70,7 @@ def collect_target(
         config = client_config()
         eks_client = session.client("eks", config=config)
         ec2_client = session.client("ec2", config=config)
-        clusters = describe_clusters(eks_client)
+        clusters = describe_clusters(eks_client, ec2_client)
         inventories: dict[str, VpcInventory] = {
             vpc_id: describe_vpc(ec2_client, vpc_id) for vpc_id in {c.vpc_id for c in clusters}
         }

@@ -166,7 +166,14 @@ def _seed_node(
         return
     node_name = f"ip-{primary_ips[0].replace('.', '-')}.internal"
     seeded.kube_nodes.append(
-        node_object(node_name, instance_id, subnets[node.subnet].az, max_pods=_max_pods(node))
+        node_object(
+            node_name,
+            instance_id,
+            subnets[node.subnet].az,
+            max_pods=_max_pods(node),
+            internal_ip=primary_ips[0],
+            instance_type=node.instance_type,
+        )
     )
     if node.pods > len(pod_ips):
         raise ValueError(f"node {index}: {node.pods} pods but only {len(pod_ips)} addresses")
