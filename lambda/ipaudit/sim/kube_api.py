@@ -555,7 +555,10 @@ class KubeApiServer:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name=f"kube-api-{self.cluster_name}", daemon=True
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},  # how long stop() waits for the loop to notice
+            name=f"kube-api-{self.cluster_name}",
+            daemon=True,
         )
         self._thread.start()
         host, port = self._httpd.server_address[:2]
