@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -26,13 +26,19 @@ class EksCluster:
     vpc_cni_addon: str | None  # the managed add-on's version; None when self-managed
 
 
-def describe_clusters(eks_client: Any) -> list[EksCluster]:
-    """Every cluster the client's account and region hold, in name order."""
+def describe_clusters(eks_client: Any, ec2_client: Any | None = None) -> list[EksCluster]:
+    """Every cluster the client's account and region hold, in name order.
+
+    With `ec2_client`, a cluster whose description lacks its VPC id gets it from its subnets.
+    """
     names: list[str] = []
     for page in eks_client.get_paginator("list_clusters").paginate():
         names.extend(page.get("clusters", []))
     described = (_describe_cluster(eks_client, name) for name in sorted(set(names)))
-    return [cluster for cluster in described if cluster is not None]
+    clusters = [cluster for cluster in described if cluster is not None]
+    if ec2_client is not None and any(not c.vpc_id and c.subnet_ids for c in clusters):
+        clusters = _vpc_from_subnets(ec2_client, clusters)
+    return clusters
 
 
 def _describe_cluster(eks_client: Any, name: str) -> EksCluster | None:
@@ -55,6 +61,23 @@ def _describe_cluster(eks_client: Any, name: str) -> EksCluster | None:
         nodegroups=_nodegroups(eks_client, name),
         vpc_cni_addon=_vpc_cni_addon(eks_client, name),
     )
+
+
+def _vpc_from_subnets(ec2_client: Any, clusters: list[EksCluster]) -> list[EksCluster]:
+    # AWS always names the VPC in DescribeCluster; moto (the demo, the tests) leaves it out.
+    # One paginated DescribeSubnets covers every such cluster of the target.
+    wanted = sorted({s for c in clusters if not c.vpc_id for s in c.subnet_ids})
+    vpc_of: dict[str, str] = {}
+    paginator = ec2_client.get_paginator("describe_subnets")
+    for page in paginator.paginate(Filters=[{"Name": "subnet-id", "Values": wanted}]):
+        for subnet in page.get("Subnets", []):
+            vpc_of[subnet["SubnetId"]] = subnet["VpcId"]
+    return [
+        replace(c, vpc_id=next((vpc_of[s] for s in c.subnet_ids if s in vpc_of), ""))
+        if not c.vpc_id
+        else c
+        for c in clusters
+    ]
 
 
 def _nodegroups(eks_client: Any, cluster: str) -> tuple[str, ...]:
