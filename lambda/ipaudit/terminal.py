@@ -23,7 +23,10 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[object]], indent: str 
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     lines = []
     for row in cells:
-        parts = [cell.rjust(w) if _numeric(cell) else cell.ljust(w) for cell, w in zip(row, widths)]
+        parts = [
+            cell.rjust(w) if _numeric(cell) else cell.ljust(w)
+            for cell, w in zip(row, widths, strict=True)
+        ]
         lines.append(indent + "  ".join(parts).rstrip())
     return "\n".join(lines)
 
@@ -60,9 +63,9 @@ def render_cluster(cluster: ClusterReport) -> str:
             ),
         ),
     ]
-    wasting = sorted(
-        cluster.nodes, key=lambda n: (-(n.warm_ips or 0), -n.ips_held, n.instance_id)
-    )[:TOP_NODES]
+    wasting = sorted(cluster.nodes, key=lambda n: (-(n.warm_ips or 0), -n.ips_held, n.instance_id))[
+        :TOP_NODES
+    ]
     if wasting:
         lines += [
             "",
@@ -70,8 +73,14 @@ def render_cluster(cluster: ClusterReport) -> str:
             table(
                 ("instance", "type", "ENIs", "held", "pods", "warm"),
                 (
-                    (n.instance_id, n.instance_type, n.enis, n.ips_held, _maybe(n.pods),
-                     _maybe(n.warm_ips))
+                    (
+                        n.instance_id,
+                        n.instance_type,
+                        n.enis,
+                        n.ips_held,
+                        _maybe(n.pods),
+                        _maybe(n.warm_ips),
+                    )
                     for n in wasting
                 ),
             ),

@@ -13,8 +13,9 @@ import pytest
 from ipaudit.sim.aws import MotoServer
 
 ACCESS_DENIED = """<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
-<Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User: arn:aws:iam::123456789012:user/moto
-is not authorized to perform: sts:AssumeRole on resource: {role}</Message></Error>
+<Error><Type>Sender</Type><Code>AccessDenied</Code>
+<Message>User: arn:aws:iam::123456789012:user/moto is not authorized to perform:
+sts:AssumeRole on resource: {role}</Message></Error>
 <RequestId>c6104cbe-af31-11e0-8154-cbc7ccf896c7</RequestId></ErrorResponse>"""
 
 

@@ -66,10 +66,18 @@ def audit(moto_server: MotoServer, denying_proxy: Any) -> Iterator[dict[str, Any
             assume(management, prod_id, EU),
             name="payments",
             vpc_cidr="10.10.0.0/16",
-            subnets=[SubnetSpec("10.10.0.0/24", "eu-west-1a"), SubnetSpec("10.10.1.0/24", "eu-west-1b")],
+            subnets=[
+                SubnetSpec("10.10.0.0/24", "eu-west-1a"),
+                SubnetSpec("10.10.1.0/24", "eu-west-1b"),
+            ],
             nodes=[
-                NodeSpec(subnet=0, eni_addresses=(10, 10), pods=12, instance_type="m5.large",
-                         finished_pods=1),
+                NodeSpec(
+                    subnet=0,
+                    eni_addresses=(10, 10),
+                    pods=12,
+                    instance_type="m5.large",
+                    finished_pods=1,
+                ),
                 NodeSpec(subnet=1, eni_addresses=(10,), pods=3, instance_type="m5.large"),
             ],
             cni_env={"WARM_ENI_TARGET": "1", "AWS_VPC_K8S_CNI_LOGLEVEL": "DEBUG"},
@@ -125,8 +133,11 @@ def test_every_cluster_of_every_reachable_account_and_region_is_audited(
 ) -> None:
     ids = audit["_ids"]
     assert sorted((c["account_id"], c["region"], c["name"]) for c in audit["clusters"]) == sorted(
-        [(ids["prod"], EU, "payments"), (ids["management"], EU, "dev"),
-         (ids["management"], US, "edge")]
+        [
+            (ids["prod"], EU, "payments"),
+            (ids["management"], EU, "dev"),
+            (ids["management"], US, "edge"),
+        ]
     )
 
 
@@ -141,13 +152,24 @@ def test_subnets_report_exact_free_addresses_and_free_28_blocks(audit: dict[str,
 
 def test_nodes_count_only_pods_with_a_vpc_address(audit: dict[str, Any]) -> None:
     payments = cluster(audit, "payments")
-    nodes = sorted(payments["nodes"], key=lambda n: n["subnet_id"] != payments["subnets"][0]["subnet_id"])
+    nodes = sorted(
+        payments["nodes"], key=lambda n: n["subnet_id"] != payments["subnets"][0]["subnet_id"]
+    )
     big, small = sorted(payments["nodes"], key=lambda n: -n["ips_held"])
     # hostNetwork (aws-node, kube-proxy) and Succeeded pods hold no address of the pool.
     assert (big["enis"], big["ips_held"], big["secondary_ips"], big["pods"], big["warm_ips"]) == (
-        2, 20, 18, 12, 6,
+        2,
+        20,
+        18,
+        12,
+        6,
     )
-    assert (small["enis"], small["ips_held"], small["secondary_ips"], small["pods"]) == (1, 10, 9, 3)
+    assert (small["enis"], small["ips_held"], small["secondary_ips"], small["pods"]) == (
+        1,
+        10,
+        9,
+        3,
+    )
     assert len(nodes) == 2 and big["instance_type"] == "m5.large"
     assert (payments["ips_held"], payments["pods"], payments["warm_ips"]) == (30, 15, 12)
     assert payments["cni"] == {"WARM_ENI_TARGET": "1", "AWS_VPC_K8S_CNI_LOGLEVEL": "DEBUG"}
@@ -187,15 +209,37 @@ def test_a_tiny_subnet_that_cannot_fit_another_node_is_critical(audit: dict[str,
     # (WARM_ENI_TARGET=1 fills its primary ENI), more than the 5 left.
     [subnet] = cluster(audit, "edge")["subnets"]
     assert (subnet["usable"], subnet["free"]) == (11, 5)
-    [finding] = [f for f in audit["findings"] if f["cluster"] == "edge" and f["kind"] == "subnet_headroom"]
+    [finding] = [
+        f for f in audit["findings"] if f["cluster"] == "edge" and f["kind"] == "subnet_headroom"
+    ]
     assert finding["severity"] == "CRITICAL"
 
 
 def test_the_report_keeps_the_design_contract_fields(audit: dict[str, Any]) -> None:
     assert {"run_id", "generated_at", "clusters", "findings", "coverage"} <= set(audit)
     payments = cluster(audit, "payments")
-    assert {"account_id", "region", "name", "vpc_id", "cni", "subnets", "nodes", "leaked_enis",
-            "ips_held", "pods", "warm_ips", "recommendation"} <= set(payments)
+    assert {
+        "account_id",
+        "region",
+        "name",
+        "vpc_id",
+        "cni",
+        "subnets",
+        "nodes",
+        "leaked_enis",
+        "ips_held",
+        "pods",
+        "warm_ips",
+        "recommendation",
+    } <= set(payments)
     for finding in audit["findings"]:
-        assert {"id", "severity", "kind", "account_id", "region", "cluster", "resource",
-                "message"} <= set(finding)
+        assert {
+            "id",
+            "severity",
+            "kind",
+            "account_id",
+            "region",
+            "cluster",
+            "resource",
+            "message",
+        } <= set(finding)

@@ -90,9 +90,8 @@ def leak_findings(cluster: ClusterReport) -> list[Finding]:
     ips = sum(leak.ips for leak in cluster.leaked_enis)
     ids = ", ".join(leak.eni_id for leak in cluster.leaked_enis[:5])
     more = len(cluster.leaked_enis) - 5
-    message = (
-        f"{len(cluster.leaked_enis)} leaked CNI ENI(s) hold {ips} addresses: {ids}"
-        + (f" and {more} more" if more > 0 else "")
+    message = f"{len(cluster.leaked_enis)} leaked CNI ENI(s) hold {ips} addresses: {ids}" + (
+        f" and {more} more" if more > 0 else ""
     )
     return [_finding("leaked_enis", "WARNING", cluster, cluster.vpc_id, message, ips)]
 
@@ -111,7 +110,9 @@ def waste_findings(cluster: ClusterReport, under_pressure: bool) -> list[Finding
         message += (
             f"; the recommended settings return {cluster.recommendation.ips_returned} addresses"
         )
-    return [_finding("warm_pool_waste", "WARNING", cluster, cluster.name, message, cluster.warm_ips)]
+    return [
+        _finding("warm_pool_waste", "WARNING", cluster, cluster.name, message, cluster.warm_ips)
+    ]
 
 
 def cluster_findings(

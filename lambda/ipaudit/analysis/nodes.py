@@ -63,11 +63,8 @@ def node_reports(
     reports = []
     for instance in instances:
         node_name, max_pods = by_instance.get(instance.instance_id, (None, None))
-        if kube is None:
-            pods = None
-        else:
-            # A node not (or no longer) registered runs no pods but may still hold addresses.
-            pods = counts[node_name] if node_name else 0
+        # A node not (or no longer) registered runs no pods but may still hold addresses.
+        pods = None if kube is None else (counts[node_name] if node_name else 0)
         reports.append(
             node_report(instance, eni_list, node_name=node_name, pods=pods, max_pods=max_pods)
         )

@@ -30,9 +30,7 @@ def build_report(
     coverage: list[Coverage] = []
     for target in sorted(targets, key=lambda t: (t.account_id, t.region)):
         if target.error is not None:
-            coverage.append(
-                Coverage(target.account_id, target.region, None, "error", target.error)
-            )
+            coverage.append(Coverage(target.account_id, target.region, None, "error", target.error))
             continue
         if not target.clusters:
             coverage.append(Coverage(target.account_id, target.region, None, "ok"))
@@ -40,9 +38,14 @@ def build_report(
             report = cluster_report(cluster)
             clusters.append(report)
             findings.extend(cluster_findings(report, settings, cluster.instance_types))
-            status = "error" if cluster.kube_error else "ok"
             coverage.append(
-                Coverage(target.account_id, target.region, cluster.name, status, cluster.kube_error)
+                Coverage(
+                    target.account_id,
+                    target.region,
+                    cluster.name,
+                    "error" if cluster.kube_error else "ok",
+                    cluster.kube_error,
+                )
             )
     findings.extend(coverage_findings(coverage))
     findings.sort(key=lambda f: (-SEVERITY_RANK[f.severity], f.id))

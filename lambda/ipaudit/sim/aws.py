@@ -43,9 +43,7 @@ class MotoServer:
             pass
 
 
-def point_environment_at(
-    url: str, region: str, env: MutableMapping[str, str] = os.environ
-) -> None:
+def point_environment_at(url: str, region: str, env: MutableMapping[str, str] = os.environ) -> None:
     """Aim boto3 (and so the real product code) at the moto server."""
     env.update(FAKE_CREDENTIALS)
     env["AWS_ENDPOINT_URL"] = url

@@ -202,7 +202,7 @@ def _max_pods(node: NodeSpec) -> int:
     return {"m5.8xlarge": 234, "m5.large": 29, "t3.medium": 17}.get(node.instance_type, 110)
 
 
-def _addresses(addresses: Sequence[str]) -> list[dict[str, Any]]:
+def _addresses(addresses: Sequence[str]) -> Any:
     return [
         {"PrivateIpAddress": address, "Primary": position == 0}
         for position, address in enumerate(addresses)
