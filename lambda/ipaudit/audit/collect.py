@@ -8,6 +8,7 @@ only that target.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 
 import boto3
@@ -27,6 +28,10 @@ logger = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
 
+# boto3 sessions are not thread-safe (their clients are): targets share the base session, so
+# building sessions and clients from it is serialized; the calls themselves run in parallel.
+_SESSION_LOCK = threading.Lock()
+
 
 def one_line(error: BaseException) -> str:
     """An AWS error as one line for a coverage entry: the code and AWS's own message."""
@@ -43,8 +48,10 @@ def collect_kube_view(
     endpoint = settings.kube_endpoint(eks.name, eks.arn) or eks.endpoint
     if not endpoint:
         return None, "the cluster has no API endpoint"
+    with _SESSION_LOCK:  # presigning is local: holding the lock costs nothing
+        token = eks_token(session, eks.name)
     try:
-        return collect_kube(endpoint, eks_token(session, eks.name), eks.ca_data), None
+        return collect_kube(endpoint, token, eks.ca_data), None
     except KubeError as error:
         return None, str(error)
 
@@ -59,17 +66,17 @@ def collect_target(
     progress: Progress | None = None,
 ) -> TargetSnapshot:
     try:
-        session = target_session(
-            base,
-            account_id,
-            caller_account=caller_account,
-            role_name=settings.role_name,
-            external_id=settings.external_id,
-            region=region,
-        )
-        config = client_config()
-        eks_client = session.client("eks", config=config)
-        ec2_client = session.client("ec2", config=config)
+        with _SESSION_LOCK:
+            session = target_session(
+                base,
+                account_id,
+                caller_account=caller_account,
+                role_name=settings.role_name,
+                external_id=settings.external_id,
+                region=region,
+            )
+            eks_client = session.client("eks", config=client_config())
+            ec2_client = session.client("ec2", config=client_config())
         clusters = describe_clusters(eks_client, ec2_client)
         inventories: dict[str, VpcInventory] = {
             vpc_id: describe_vpc(ec2_client, vpc_id) for vpc_id in {c.vpc_id for c in clusters}
