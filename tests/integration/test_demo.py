@@ -1,0 +1,61 @@
+"""`ipaudit demo`: the article's organization, audited for real, shows the article's numbers."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def demo() -> dict[str, Any]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "IPAUDIT_"))}
+    done = subprocess.run(
+        [sys.executable, "-m", "ipaudit", "demo", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    report: dict[str, Any] = json.loads(done.stdout)
+    return report
+
+
+def test_two_of_the_three_22_subnets_are_exhausted(demo: dict[str, Any]) -> None:
+    [prod] = [c for c in demo["clusters"] if c["name"] == "shop-prod"]
+    subnets = sorted(prod["subnets"], key=lambda s: s["cidr"])
+    assert [s["cidr"] for s in subnets] == ["10.0.0.0/22", "10.0.4.0/22", "10.0.8.0/22"]
+    assert [s["usable"] for s in subnets] == [1019, 1019, 1019]
+    assert [s["free"] for s in subnets] == [0, 0, 109]
+    critical = {f["resource"] for f in demo["findings"] if f["severity"] == "CRITICAL"}
+    assert {subnets[0]["subnet_id"], subnets[1]["subnet_id"]} <= critical
+
+
+def test_churned_nodes_hold_150_addresses_for_10_pods(demo: dict[str, Any]) -> None:
+    [prod] = [c for c in demo["clusters"] if c["name"] == "shop-prod"]
+    churned = [n for n in prod["nodes"] if n["pods"] == 10]
+    assert len(churned) == 10
+    assert all(
+        (n["enis"], n["ips_held"], n["instance_type"]) == (5, 150, "m5.8xlarge") for n in churned
+    )
+    assert prod["pods"] == 1200 and prod["ips_held"] == 2938
+
+
+def test_the_article_cluster_gets_a_recommendation_that_returns_addresses(
+    demo: dict[str, Any],
+) -> None:
+    [prod] = [c for c in demo["clusters"] if c["name"] == "shop-prod"]
+    recommendation = prod["recommendation"]
+    assert recommendation["ips_returned"] > 0
+    assert recommendation["projected_ips_held"] == prod["ips_held"] - recommendation["ips_returned"]
+    assert "aws-node" in recommendation["command"] or "update-addon" in recommendation["command"]
+
+
+def test_everything_in_the_organization_was_covered(demo: dict[str, Any]) -> None:
+    assert demo["coverage"] and all(c["status"] == "ok" for c in demo["coverage"])
