@@ -582,8 +582,8 @@ class KubeApiServer:
     def __exit__(self, *_: object) -> None:
         self.stop()
 
-    # One request in, (status, JSON body) out; no HTTP details below this line.
     def handle(self, target: str, authorization: str | None) -> tuple[int, Obj]:
+        """One request in, (status, JSON body) out: everything but the HTTP framing."""
         self.requests.append(target)
         try:
             if self.fail_with is not None:
@@ -591,7 +591,7 @@ class KubeApiServer:
                 reason = _REASONS.get(status.value, status.phrase.replace(" ", ""))
                 raise ApiError(status.value, reason, status.description)
             url = urllib.parse.urlsplit(target)
-            if url.path == "/version":
+            if url.path.rstrip("/") == "/version":
                 return 200, _VERSION
             self._authenticate(authorization)
             query = dict(urllib.parse.parse_qsl(url.query))
@@ -646,7 +646,10 @@ class KubeApiServer:
                 key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]),
             )
             version = max((o["metadata"]["resourceVersion"] for o in objects), default="1", key=int)
-        limit = int(query.get("limit") or 0)
+        try:
+            limit = int(query.get("limit") or 0)
+        except ValueError:
+            raise ApiError(400, "BadRequest", f"invalid limit: {query['limit']!r}") from None
         page, rest = (remaining[:limit], remaining[limit:]) if limit > 0 else (remaining, [])
         metadata: Obj = {"resourceVersion": version}
         if rest:
@@ -658,9 +661,8 @@ class KubeApiServer:
             with self._lock:
                 self._continues[token] = (version, rest)
             metadata.update({"continue": token, "remainingItemCount": len(rest)})
-        kind = resource.list_kind
         return {
-            "kind": kind,
+            "kind": resource.list_kind,
             "apiVersion": resource.api_version,
             "metadata": metadata,
             "items": page,

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
+
 from ipaudit.sim.aws import MotoServer
 from ipaudit.sim.kube_api import KubeApiServer
 

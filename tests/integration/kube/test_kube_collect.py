@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
+
 from ipaudit.kube.collect import KubeError, collect_kube
 from ipaudit.kube.token import eks_token
 from ipaudit.sim.kube_api import (

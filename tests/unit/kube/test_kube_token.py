@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import pytest
+
 from ipaudit.kube.token import eks_token
 
 SIGNED_AT = datetime(2026, 3, 2, 8, 30, 0)  # botocore's clock is naive UTC
