@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
+
 from ipaudit.aws.ec2 import describe_vpc
 from ipaudit.aws.session import client_config
 

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from aws_stubs import session_with, stubbed_client
 from botocore.stub import Stubber
+
 from ipaudit.aws.targets import resolve_accounts, resolve_regions
 from ipaudit.settings import Settings, SettingsError
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from aws_stubs import stubbed_client
 from botocore.stub import Stubber
+
 from ipaudit.aws.ec2 import describe_vpc
 
 VPC = "vpc-0abc"

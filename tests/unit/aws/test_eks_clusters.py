@@ -8,6 +8,7 @@ import pytest
 from aws_stubs import stubbed_client
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
+
 from ipaudit.aws.eks import describe_clusters
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from aws_stubs import stubbed_client
 from botocore.stub import Stubber
+
 from ipaudit.aws.instance_types import UnknownInstanceTypeError, describe_instance_types
 from ipaudit.errors import InputError
 

@@ -6,6 +6,7 @@ import boto3
 import pytest
 from aws_stubs import session_with, stubbed_client
 from botocore.stub import Stubber
+
 from ipaudit.aws.session import TargetError, caller_account, client_config, target_session
 from ipaudit.errors import InputError
 
