@@ -1,0 +1,59 @@
+"""What the audit may read in an account: the same statements for the auditor's own account and
+for the read-only role in every member account, so the two can never drift apart."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+
+# These accept no resource-level permissions (the service authorizes them on "*" only).
+UNSCOPED_READ_ACTIONS = (
+    "ec2:DescribeSubnets",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeInstances",
+    "ec2:DescribeInstanceTypes",
+    "eks:ListClusters",
+    "sts:GetCallerIdentity",
+)
+CLUSTER_READ_ACTIONS = ("eks:DescribeCluster", "eks:ListNodegroups")
+ADDON_READ_ACTIONS = ("eks:DescribeAddon",)
+ORGANIZATIONS_READ_ACTIONS = ("organizations:ListAccounts",)
+
+READ_ONLY_ACTIONS = UNSCOPED_READ_ACTIONS + CLUSTER_READ_ACTIONS + ADDON_READ_ACTIONS
+
+
+def account_read_statements() -> list[iam.PolicyStatement]:
+    """Read EC2 networking and EKS clusters of the stack's own account, in any region."""
+    eks = f"arn:{cdk.Aws.PARTITION}:eks:*:{cdk.Aws.ACCOUNT_ID}"
+    return [
+        iam.PolicyStatement(
+            sid="ReadNetworkAndClusterList",
+            actions=list(UNSCOPED_READ_ACTIONS),
+            resources=["*"],
+        ),
+        iam.PolicyStatement(
+            sid="ReadClusters",
+            actions=list(CLUSTER_READ_ACTIONS),
+            resources=[f"{eks}:cluster/*"],
+        ),
+        iam.PolicyStatement(
+            sid="ReadAddons",
+            actions=list(ADDON_READ_ACTIONS),
+            resources=[f"{eks}:addon/*"],
+        ),
+    ]
+
+
+def account_read_acknowledgments() -> list[cdk.Acknowledgment]:
+    """cdk-nag's IAM5 findings on `account_read_statements`, each with its reason."""
+    eks = "arn:<AWS::Partition>:eks:*:<AWS::AccountId>"
+    return [
+        cdk.Acknowledgment(
+            id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{eks}:cluster/*]",
+            reason="The audit describes every EKS cluster of the account, in every region.",
+        ),
+        cdk.Acknowledgment(
+            id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{eks}:addon/*]",
+            reason="The audit reads the vpc-cni add-on of every cluster of the account.",
+        ),
+    ]
