@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from ipaudit.analysis.findings import finding_id
 from ipaudit.forecast.trend import Forecast, Point, forecast
 from ipaudit.report import ClusterReport, Finding, Report, Severity
 
@@ -14,6 +13,11 @@ WARNING_DAYS = 14.0
 CRITICAL_DAYS = 3.0
 
 SubnetKey = tuple[str, str, str, str]  # account, region, cluster, subnet id
+
+
+def finding_id(account_id: str, region: str, cluster: str, subnet_id: str) -> str:
+    # The analysis' id scheme (kind:account:region:cluster:resource), so ids read alike.
+    return ":".join((KIND, account_id, region, cluster, subnet_id))
 
 
 def subnet_series(runs: Iterable[tuple[datetime, ClusterReport]]) -> dict[SubnetKey, list[Point]]:
@@ -52,9 +56,7 @@ def forecast_findings(
             assert outlook.slope_per_day is not None and outlook.days_until_zero is not None
             findings.append(
                 Finding(
-                    id=finding_id(
-                        KIND, cluster.account_id, cluster.region, cluster.name, subnet.subnet_id
-                    ),
+                    id=finding_id(*key),
                     severity=severity,
                     kind=KIND,
                     account_id=cluster.account_id,

@@ -1,0 +1,162 @@
+"""What happens after an audit: forecast, store, alert lifecycle, notify.
+
+The CLI (`ipaudit audit`, `ipaudit demo`) and the Lambda handler call `after_audit` with the
+audit's report. Order matters: the run is stored before anything is posted, so a notification
+failure never loses findings, and a Slack failure never keeps SNS from publishing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ipaudit.alerts.lifecycle import AlertChange, plan, stateless
+from ipaudit.forecast.findings import KIND as FORECAST_KIND
+from ipaudit.forecast.findings import forecast_findings
+from ipaudit.forecast.trend import WINDOW_DAYS
+from ipaudit.notify import slack
+from ipaudit.notify.slack_blocks import build_payload
+from ipaudit.notify.sns import SnsError, SnsMessage, build_messages, publish
+from ipaudit.report import SEVERITY_RANK, ClusterReport, Report
+from ipaudit.settings import Settings
+from ipaudit.store.alert_state import commit, load_states
+from ipaudit.store.runs import cluster_history, store_run
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AfterAudit:
+    report: Report  # the audit's report plus the forecast findings
+    stored: bool  # the run is in the table (written now or by an earlier attempt)
+    changes: Sequence[AlertChange] = ()  # what on-call hears about (would hear, on a dry run)
+    slack_payload: dict[str, Any] | None = None
+    slack_posted: bool = False
+    slack_error: str | None = None
+    sns_messages: Sequence[SnsMessage] = ()
+    sns_published: int = 0
+    sns_error: str | None = None
+    dry_run: bool = False
+
+    def summary(self) -> dict[str, Any]:
+        """Short and JSON-able, for the Lambda's return value and logs; holds no secret."""
+        severities = {name: 0 for name in sorted(SEVERITY_RANK, key=SEVERITY_RANK.__getitem__)}
+        for finding in self.report.findings:
+            severities[finding.severity] += 1
+        changes = {"new": 0, "escalated": 0, "reminded": 0, "resolved": 0}
+        for change in self.changes:
+            changes[change.change] += 1
+        return {
+            "run_id": self.report.run_id,
+            "clusters": len(self.report.clusters),
+            "findings": severities,
+            "forecast_findings": sum(f.kind == FORECAST_KIND for f in self.report.findings),
+            "coverage_errors": sum(c.status == "error" for c in self.report.coverage),
+            "stored": self.stored,
+            "dry_run": self.dry_run,
+            "changes": changes,
+            "slack_posted": self.slack_posted,
+            "slack_error": self.slack_error,
+            "sns_published": self.sns_published,
+            "sns_error": self.sns_error,
+        }
+
+
+def after_audit(
+    report: Report,
+    settings: Settings,
+    session: boto3.Session,
+    *,
+    notify: bool = True,
+    dry_run: bool = False,
+    now: datetime | None = None,
+) -> AfterAudit:
+    """Forecast, store (with IPAUDIT_TABLE), run the alert lifecycle and notify.
+
+    `notify=False` stores only: alert state stays as last announced, so nothing is lost for
+    the next notifying run. `dry_run=True` stores the run but neither changes alert state nor
+    posts; it returns exactly what would have been posted, whether or not a destination is set.
+    """
+    now = now or datetime.now(UTC)
+    dynamodb = session.client("dynamodb") if settings.table else None
+
+    history: list[tuple[datetime, ClusterReport]] = []
+    if dynamodb is not None and settings.table:
+        since = now - timedelta(days=WINDOW_DAYS)
+        for cluster in report.clusters:
+            runs = cluster_history(
+                dynamodb, settings.table, cluster.account_id, cluster.region, cluster.name, since
+            )
+            history += [(r.generated_at, r.cluster) for r in runs if r.run_id != report.run_id]
+    findings = [*report.findings, *forecast_findings(report, history, now)]
+    findings.sort(key=lambda f: (-SEVERITY_RANK[f.severity], f.id))
+    report = replace(report, findings=findings)
+
+    stored = False
+    if dynamodb is not None and settings.table:
+        if not store_run(dynamodb, settings.table, report):
+            logger.info("run %s was already stored by an earlier attempt", report.run_id)
+        stored = True
+
+    if not notify:
+        return AfterAudit(report=report, stored=stored, dry_run=dry_run)
+
+    if dynamodb is not None and settings.table:
+        states = load_states(dynamodb, settings.table)
+        transitions = plan(report, states, now=now, renotify_hours=settings.renotify_hours)
+        if dry_run:
+            changes = [t.alert for t in transitions]
+        else:
+            # Only the run whose conditional write wins a transition announces it.
+            changes = [t.alert for t in transitions if commit(dynamodb, settings.table, t)]
+    else:
+        changes = stateless(report)
+
+    wants_slack = bool(settings.slack_webhook_url or settings.slack_secret_arn)
+    slack_payload = build_payload(changes, report) if changes and (wants_slack or dry_run) else None
+    sns_messages = build_messages(changes, report) if settings.sns_topic_arn or dry_run else []
+    outcome = AfterAudit(
+        report=report,
+        stored=stored,
+        changes=tuple(changes),
+        slack_payload=slack_payload,
+        sns_messages=tuple(sns_messages),
+        dry_run=dry_run,
+    )
+    if dry_run:
+        return outcome
+
+    if slack_payload is not None:
+        outcome = replace(outcome, **_post_slack(slack_payload, settings, session))
+    if sns_messages and settings.sns_topic_arn:
+        try:
+            published = publish(session.client("sns"), settings.sns_topic_arn, sns_messages)
+            outcome = replace(outcome, sns_published=published)
+        except (SnsError, ClientError, BotoCoreError) as error:
+            logger.error("SNS publish failed: %s", error)
+            outcome = replace(outcome, sns_error=str(error))
+    return outcome
+
+
+def _post_slack(
+    payload: dict[str, Any], settings: Settings, session: boto3.Session
+) -> dict[str, Any]:
+    try:
+        url = slack.webhook_url(settings, session)
+        if url is None:
+            return {}
+        slack.post(url, payload)
+    except slack.SlackError as error:
+        logger.error("Slack post failed: %s", error)
+        return {"slack_error": str(error)}
+    except Exception as error:
+        # Nothing about Slack may block SNS, and an unknown error's text may quote the URL.
+        logger.error("Slack post failed: %s", type(error).__name__)
+        return {"slack_error": f"Slack post failed ({type(error).__name__})"}
+    return {"slack_posted": True}
