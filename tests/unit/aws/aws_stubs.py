@@ -9,15 +9,19 @@ import boto3
 REGION = "eu-west-1"
 
 
+# One session for every stubbed client: its loader caches the service models, which take far
+# longer to parse than any test takes to run. Explicit fake credentials and endpoints keep the
+# developer's environment out; the Stubber answers before anything is signed or sent.
+_SESSION = boto3.Session(
+    aws_access_key_id="testing",
+    aws_secret_access_key="testing",
+    aws_session_token="testing",
+    region_name=REGION,
+)
+
+
 def stubbed_client(service: str) -> Any:
-    # Explicit fake credentials and endpoint: the Stubber answers before anything is signed or
-    # sent, and nothing from the developer's environment leaks in.
-    return boto3.Session(
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        aws_session_token="testing",
-        region_name=REGION,
-    ).client(service, endpoint_url=f"https://{service}.{REGION}.amazonaws.com")
+    return _SESSION.client(service, endpoint_url=f"https://{service}.{REGION}.amazonaws.com")
 
 
 def session_with(region_name: str | None = REGION, **clients: Any) -> Any:
@@ -34,4 +38,4 @@ class _PreparedSession:
         return self._clients[service]
 
     def get_partition_for_region(self, region: str) -> str:
-        return boto3.Session().get_partition_for_region(region)
+        return _SESSION.get_partition_for_region(region)
