@@ -65,17 +65,13 @@ def collect_kube(
         calls += 1
         try:
             return request(**params, _request_timeout=(timeout, timeout))
-        except ApiException as error:
-            if error.status == 404:
+        except Exception as error:
+            if isinstance(error, ApiException) and error.status == 404:
                 return None
-            raise KubeError(_api_error_line(endpoint, what, error)) from None
-        except urllib3.exceptions.HTTPError as error:
-            raise KubeError(_transport_error_line(endpoint, error)) from None
-        except ValueError as error:  # an answer the client's models could not read
-            raise KubeError(
-                f"Kubernetes API at {endpoint} sent an unreadable answer {what}: "
-                f"{_first_line(error)}"
-            ) from None
+            line = _failure_line(endpoint, what, error)
+            if line is None:
+                raise
+            raise KubeError(line) from None
 
     with _api_client(endpoint, token, ca_data) as api:
         core = k8s.CoreV1Api(api)
@@ -226,28 +222,36 @@ def _eni_config(item: dict[str, Any]) -> EniConfig:
     )
 
 
-def _api_error_line(endpoint: str, what: str, error: ApiException) -> str:
-    status = error.status or 0
-    if status in (401, 403):
-        return f"Kubernetes API refused the token ({status} {error.reason})"
-    if status == 0:  # the client's wrapper for TLS failures
-        return f"Kubernetes API at {endpoint} failed TLS verification: {_first_line(error.reason)}"
-    return f"Kubernetes API at {endpoint} answered {status} {error.reason} {what}"
+def _failure_line(endpoint: str, what: str, error: BaseException) -> str | None:
+    """One line for a failed request, from the first cause it recognises in the chain.
 
-
-def _transport_error_line(endpoint: str, failure: urllib3.exceptions.HTTPError) -> str:
-    error: Exception = failure
-    if isinstance(failure, urllib3.exceptions.MaxRetryError) and failure.reason is not None:
-        error = failure.reason
-    if isinstance(error, urllib3.exceptions.SSLError):
-        detail = f"TLS verification failed ({_first_line(error)})"
-    elif isinstance(error, urllib3.exceptions.NewConnectionError):
-        detail = "connection refused" if "refused" in str(error).lower() else "cannot connect"
-    elif isinstance(error, urllib3.exceptions.TimeoutError):
-        detail = "timed out"
-    else:
-        detail = type(error).__name__
-    return f"Kubernetes API unreachable at {endpoint}: {detail}"
+    The client wraps transport errors in its own (a TLS failure even surfaces as an
+    AttributeError raised while it handles one), so the chain is walked, not the outer type.
+    """
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, ApiException) and cause.status:
+            if cause.status in (401, 403):
+                return f"Kubernetes API refused the token ({cause.status} {cause.reason})"
+            return f"Kubernetes API at {endpoint} answered {cause.status} {cause.reason} {what}"
+        if isinstance(cause, urllib3.exceptions.MaxRetryError) and cause.reason is not None:
+            cause = cause.reason
+        if isinstance(cause, urllib3.exceptions.SSLError):
+            return f"Kubernetes API at {endpoint} failed TLS verification: {_first_line(cause)}"
+        if isinstance(cause, urllib3.exceptions.NewConnectionError):
+            refused = "refused" in str(cause).lower()
+            detail = "connection refused" if refused else "cannot connect"
+            return f"Kubernetes API unreachable at {endpoint}: {detail}"
+        if isinstance(cause, urllib3.exceptions.TimeoutError):
+            return f"Kubernetes API unreachable at {endpoint}: timed out"
+        if isinstance(cause, urllib3.exceptions.HTTPError):
+            return f"Kubernetes API unreachable at {endpoint}: {type(cause).__name__}"
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(error, ValueError):  # an answer the client's models could not read
+        return (
+            f"Kubernetes API at {endpoint} sent an unreadable answer {what}: {_first_line(error)}"
+        )
+    return None
 
 
 def _first_line(value: object) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import UTC, datetime, timedelta
 
 import boto3
@@ -253,3 +254,26 @@ def test_the_token_never_travels_over_plain_http_beyond_this_machine(
 ) -> None:
     with pytest.raises(KubeError, match="is not https"):
         collect_kube("http://10.20.30.40", eks_token(aws, "prod"), None)
+
+
+def test_an_endpoint_that_does_not_speak_tls_fails_tls_verification(
+    aws: boto3.Session, kube: KubeApiServer
+) -> None:
+    endpoint = kube.url.replace("http://", "https://")
+
+    with pytest.raises(KubeError) as failed:
+        collect_kube(endpoint, eks_token(aws, "prod"), None, timeout=2)
+
+    assert str(failed.value).startswith(f"Kubernetes API at {endpoint} failed TLS verification: ")
+    assert "\n" not in str(failed.value)
+
+
+def test_an_api_that_never_answers_times_out(aws: boto3.Session) -> None:
+    # The kernel accepts the connection; nobody ever reads the request.
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        endpoint = f"http://127.0.0.1:{silent.getsockname()[1]}"
+
+        with pytest.raises(KubeError) as failed:
+            collect_kube(endpoint, eks_token(aws, "prod"), None, timeout=0.2)
+
+    assert str(failed.value) == f"Kubernetes API unreachable at {endpoint}: timed out"
