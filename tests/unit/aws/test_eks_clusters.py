@@ -103,3 +103,33 @@ def test_a_refused_add_on_lookup_is_not_taken_for_a_self_managed_cni() -> None:
         )
         with pytest.raises(ClientError, match="AccessDenied"):
             describe_clusters(eks)
+
+
+def test_clusters_missing_their_vpc_id_get_it_from_one_subnet_lookup() -> None:
+    # AWS always names the VPC; moto does not, and the demo runs on moto.
+    def without_vpc(name: str, subnet: str) -> dict[str, Any]:
+        described = cluster(name)
+        described["cluster"]["resourcesVpcConfig"] = {"subnetIds": [subnet]}
+        return described
+
+    eks = stubbed_client("eks")
+    ec2 = stubbed_client("ec2")
+    with Stubber(eks) as eks_stub, Stubber(ec2) as ec2_stub:
+        eks_stub.add_response("list_clusters", {"clusters": ["blue", "green"]}, {})
+        for name, subnet in (("blue", "subnet-b"), ("green", "subnet-g")):
+            eks_stub.add_response("describe_cluster", without_vpc(name, subnet), {"name": name})
+            eks_stub.add_response("list_nodegroups", {"nodegroups": []}, {"clusterName": name})
+            no_addon(eks_stub, name)
+        ec2_stub.add_response(
+            "describe_subnets",
+            {
+                "Subnets": [
+                    {"SubnetId": "subnet-b", "VpcId": "vpc-blue", "CidrBlock": "10.0.0.0/24"},
+                    {"SubnetId": "subnet-g", "VpcId": "vpc-green", "CidrBlock": "10.1.0.0/24"},
+                ]
+            },
+            {"Filters": [{"Name": "subnet-id", "Values": ["subnet-b", "subnet-g"]}]},
+        )
+        blue, green = describe_clusters(eks, ec2)
+        ec2_stub.assert_no_pending_responses()
+    assert (blue.vpc_id, green.vpc_id) == ("vpc-blue", "vpc-green")
