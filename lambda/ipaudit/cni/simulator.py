@@ -1,0 +1,198 @@
+"""Run ipamd's pool manager on one node through a sequence of pod counts (DESIGN.md scenario).
+
+A step sets the pods wanted on the node and runs 5-second passes, with ipamd's timers and
+cooldowns, until nothing can change any more; then it reports that steady state. Passes in
+which nothing can happen are skipped to the next timer (a cooldown ending, an ENI coming of
+age, the decrease interval passing), so a quiet node costs nothing to simulate.
+
+Kubelet admits at most max_pods - 2 pods with a VPC address: the +2 of E*(I-1)+2 is aws-node
+and kube-proxy, which use the host network. Admitted pods without an address wait (pending)
+and retry on every pass, as kubelet does; the CNI never allocates on demand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from ipaudit.cni.datastore import Node
+from ipaudit.cni.max_pods import max_pods as default_max_pods
+from ipaudit.cni.placement import Placement
+from ipaudit.cni.pool import EC2_APIS, PoolManager
+from ipaudit.cni.settings import CniSettings
+from ipaudit.errors import InputError
+from ipaudit.snapshot import InstanceTypeLimits
+
+TICK = 5  # seconds between pool-manager passes
+HOST_NETWORK_PODS = 2
+# ipamd never settles in some configurations (WARM_ENI_TARGET=0 or WARM_PREFIX_TARGET=0 with a
+# full last ENI or prefix detaches and re-adds it forever); a step reports its state after this.
+MAX_STEP_SECONDS = 2 * 60 * 60
+
+
+@dataclass(frozen=True)
+class StepResult:
+    pods_wanted: int
+    pods: int  # pods with an address
+    pending: int
+    enis: int
+    secondary_ips: int
+    prefixes: int
+    ips_held: int
+    warm_ips: int
+    ec2_calls: int  # during this step
+    seconds_to_place: int | None  # until every admitted pod had an address; None: never
+    seconds: int  # until the step settled (or gave up)
+    settled: bool
+
+    def to_dict(self) -> dict[str, int]:
+        """The step as DESIGN.md's scenario output shows it."""
+        return {
+            "pods_wanted": self.pods_wanted,
+            "pods": self.pods,
+            "pending": self.pending,
+            "enis": self.enis,
+            "secondary_ips": self.secondary_ips,
+            "prefixes": self.prefixes,
+            "ips_held": self.ips_held,
+            "warm_ips": self.warm_ips,
+        }
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    steps: tuple[StepResult, ...]
+    ec2_calls: Mapping[str, int]  # per EC2 API, plus "total"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"steps": [step.to_dict() for step in self.steps], "ec2_calls": dict(self.ec2_calls)}
+
+
+def simulate(
+    limits: InstanceTypeLimits,
+    settings: CniSettings,
+    steps: Sequence[int],
+    *,
+    max_pods: int | None = None,
+    placement: str = "spread",
+    seed: int = 0,
+) -> SimulationResult:
+    """The node's steady state after each step; the same inputs always give the same result."""
+    return _simulate(
+        limits,
+        settings,
+        tuple(steps),
+        default_max_pods(limits) if max_pods is None else max_pods,
+        placement,
+        seed,
+    )
+
+
+@lru_cache(maxsize=4096)
+def _simulate(
+    limits: InstanceTypeLimits,
+    settings: CniSettings,
+    steps: tuple[int, ...],
+    max_pods: int,
+    placement: str,
+    seed: int,
+) -> SimulationResult:
+    if settings.ipv6:
+        raise InputError("ENABLE_IPv6: the model covers IPv4 pod addresses only")
+    return _Run(limits, settings, max_pods, Placement(placement, seed)).run(steps)
+
+
+class _Run:
+    def __init__(
+        self, limits: InstanceTypeLimits, settings: CniSettings, max_pods: int, place: Placement
+    ) -> None:
+        prefix_mode = settings.prefix_delegation and limits.supports_prefix_delegation
+        max_enis = limits.max_enis
+        if settings.max_eni >= 1:
+            max_enis = min(settings.max_eni, max_enis)
+        self.node = Node(limits, prefix_mode=prefix_mode, max_enis=max_enis)
+        self.settings = settings
+        self.max_pods = max_pods
+        self.place = place
+        self.pool = PoolManager(self.node, settings, max_pods=max_pods, placement=place)
+        self.now = 0
+        self.admitted = 0  # pods kubelet runs on the node, with or without an address
+
+    def run(self, steps: tuple[int, ...]) -> SimulationResult:
+        results = tuple(self._step(wanted) for wanted in steps)
+        calls = {api: self.pool.ec2_calls[api] for api in EC2_APIS}
+        calls["total"] = sum(calls.values())
+        return SimulationResult(results, calls)
+
+    def _step(self, wanted: int) -> StepResult:
+        start = self.now
+        calls_before = self.pool.ec2_calls.total()
+        self._set_pods(min(wanted, max(self.max_pods - HOST_NETWORK_PODS, 0)))
+        placed_at: int | None = start if self._pending() == 0 else None
+        changed = True
+        settled = False
+        while True:
+            at = self._next_pass(changed)
+            if at is None:
+                settled = True
+                break
+            if at - start > MAX_STEP_SECONDS:
+                break
+            self.now = at
+            changed = self.pool.run_pass(at)
+            changed = self._place_pending() or changed
+            changed = self.place.rebalance(self.node, at) or changed
+            if placed_at is None and self._pending() == 0:
+                placed_at = at
+        stats = self.node.stats()
+        return StepResult(
+            pods_wanted=wanted,
+            pods=stats.assigned,
+            pending=wanted - stats.assigned,
+            enis=len(self.node.enis),
+            secondary_ips=stats.total,
+            prefixes=stats.prefixes,
+            ips_held=len(self.node.enis) + stats.total,
+            warm_ips=stats.total - stats.assigned,
+            ec2_calls=self.pool.ec2_calls.total() - calls_before,
+            seconds_to_place=None if placed_at is None else placed_at - start,
+            seconds=self.now - start,
+            settled=settled,
+        )
+
+    def _pending(self) -> int:
+        return self.admitted - self.node.stats().assigned
+
+    def _set_pods(self, admitted: int) -> None:
+        running = self.node.stats().assigned
+        self.admitted = admitted
+        if admitted < running:
+            cooling_until = self.now + self.settings.ip_cooldown_seconds
+            self.place.remove_pods(self.node, running - admitted, cooling_until)
+            self.place.rebalance(self.node, self.now)
+        self._place_pending()
+
+    def _place_pending(self) -> bool:
+        pending = self._pending()
+        return pending > 0 and self.place.add_pods(self.node, pending, self.now) > 0
+
+    def _next_pass(self, changed: bool) -> int | None:
+        """The next pass worth running: the next tick after a change, else the next timer."""
+        if changed:
+            return self.now + TICK
+        event = self.pool.next_event(self.now)
+        if event is None:
+            return None
+        return max(-(-event // TICK) * TICK, self.now + TICK)
+
+
+def startup_ips_held(
+    limits: InstanceTypeLimits, cni_env: Mapping[str, str], max_pods: int | None = None
+) -> int:
+    """Addresses (primaries included) a brand-new node takes from its subnet before any pod."""
+    settings = CniSettings.from_env(cni_env)
+    if settings.ipv6:
+        return 1  # ipamd keeps no IPv4 warm pool in IPv6 mode: the primary address only
+    return simulate(limits, settings, (0,), max_pods=max_pods, placement="pack").steps[0].ips_held
