@@ -102,6 +102,8 @@ class AuditorStack(cdk.Stack):
             timeout=cdk.Duration.minutes(config.audit_timeout_minutes),
             description="ipaudit: hourly audit of pod IP headroom across accounts and regions",
         )
+        if config.vpc_subnet_ids:  # only the audit talks to clusters' private endpoints
+            self._place_in_vpc(self.audit_function, self.audit_role, config)
         self.digest_role = self._digest_role(config)
         self.digest_function = self._function(
             "Digest",
@@ -397,8 +399,6 @@ class AuditorStack(cdk.Stack):
             log_group=log_group,
             description=description,
         )
-        if config.vpc_subnet_ids:
-            self._place_in_vpc(function, role, config)
         cdk.Validations.of(function).acknowledge(
             cdk.Acknowledgment(
                 id="AwsSolutions::AwsSolutions-L1",
