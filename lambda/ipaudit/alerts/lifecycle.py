@@ -46,6 +46,16 @@ class AlertChange:
 
 
 @dataclass(frozen=True)
+class AlertEvent:
+    """A message that went out, as the history keeps it (the digest counts these)."""
+
+    at: datetime
+    change: Change
+    finding: Finding
+    run_id: str
+
+
+@dataclass(frozen=True)
 class Transition:
     """A state to write only if the stored one still has `expected_version` (None: absent)."""
 

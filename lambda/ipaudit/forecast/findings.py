@@ -48,6 +48,8 @@ def forecast_findings(
     findings = []
     for cluster in report.clusters:
         for subnet in cluster.subnets:
+            if subnet.free <= 0:
+                continue  # already out of addresses: the headroom finding says so
             key = (cluster.account_id, cluster.region, cluster.name, subnet.subnet_id)
             outlook = forecast(series[key], now)
             severity = _severity(outlook)

@@ -9,14 +9,12 @@ overlapping or retried runs exactly one wins each transition, and only the winne
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from ipaudit.alerts.lifecycle import AlertState, Change, Transition
-from ipaudit.report import Finding
+from ipaudit.alerts.lifecycle import AlertEvent, AlertState, Transition
 from ipaudit.store.codec import epoch, from_item, key_time, parse_time, to_item
 from ipaudit.store.runs import HISTORY_DAYS, finding_dict, finding_from, query_items
 from ipaudit.store.table import GSI
@@ -24,14 +22,6 @@ from ipaudit.store.table import GSI
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import PutTypeDef
-
-
-@dataclass(frozen=True)
-class AlertEvent:
-    at: datetime
-    change: Change
-    finding: Finding
-    run_id: str
 
 
 def load_states(client: DynamoDBClient, table: str) -> dict[str, AlertState]:
