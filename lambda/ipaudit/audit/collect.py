@@ -8,7 +8,6 @@ only that target.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 
 import boto3
@@ -17,8 +16,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ipaudit.audit.assemble import assemble_cluster, cluster_instances
 from ipaudit.aws.ec2 import VpcInventory, describe_vpc
 from ipaudit.aws.eks import EksCluster, describe_clusters
-from ipaudit.aws.instance_types import describe_instance_types
-from ipaudit.aws.session import TargetError, client_config, target_session
+from ipaudit.aws.instance_types import UnknownInstanceTypeError, describe_instance_types
+from ipaudit.aws.session import SESSION_LOCK, TargetError, make_client, target_session
 from ipaudit.kube.collect import KubeError, collect_kube
 from ipaudit.kube.token import eks_token
 from ipaudit.settings import Settings
@@ -27,10 +26,6 @@ from ipaudit.snapshot import KubeView, TargetSnapshot
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
-
-# boto3 sessions are not thread-safe (their clients are): targets share the base session, so
-# building sessions and clients from it is serialized; the calls themselves run in parallel.
-_SESSION_LOCK = threading.Lock()
 
 
 def one_line(error: BaseException) -> str:
@@ -48,7 +43,7 @@ def collect_kube_view(
     endpoint = settings.kube_endpoint(eks.name, eks.arn) or eks.endpoint
     if not endpoint:
         return None, "the cluster has no API endpoint"
-    with _SESSION_LOCK:  # presigning is local: holding the lock costs nothing
+    with SESSION_LOCK:  # presigning is local: holding the lock costs nothing
         token = eks_token(session, eks.name)
     try:
         return collect_kube(endpoint, token, eks.ca_data), None
@@ -66,17 +61,16 @@ def collect_target(
     progress: Progress | None = None,
 ) -> TargetSnapshot:
     try:
-        with _SESSION_LOCK:
-            session = target_session(
-                base,
-                account_id,
-                caller_account=caller_account,
-                role_name=settings.role_name,
-                external_id=settings.external_id,
-                region=region,
-            )
-            eks_client = session.client("eks", config=client_config())
-            ec2_client = session.client("ec2", config=client_config())
+        session = target_session(
+            base,
+            account_id,
+            caller_account=caller_account,
+            role_name=settings.role_name,
+            external_id=settings.external_id,
+            region=region,
+        )
+        eks_client = make_client(session, "eks")
+        ec2_client = make_client(session, "ec2")
         clusters = describe_clusters(eks_client, ec2_client)
         inventories: dict[str, VpcInventory] = {
             vpc_id: describe_vpc(ec2_client, vpc_id) for vpc_id in {c.vpc_id for c in clusters}
@@ -88,7 +82,7 @@ def collect_target(
             for instance in cluster_instances(c, inventories[c.vpc_id], kube[c.name][0])
         }
         limits = describe_instance_types(ec2_client, sorted(instance_types))
-    except TargetError as error:
+    except (TargetError, UnknownInstanceTypeError) as error:
         return TargetSnapshot(account_id, region, error=str(error))
     except (ClientError, BotoCoreError) as error:
         logger.warning("target %s/%s failed: %s", account_id, region, one_line(error))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import boto3
@@ -15,6 +16,17 @@ from ipaudit.errors import InputError
 ROLE_SESSION_NAME = "ipaudit"
 # Only to reach STS when nothing names a region; resolve_regions still insists on one.
 _FALLBACK_STS_REGION = "us-east-1"
+
+
+# boto3 sessions are not thread-safe (their clients are). Parallel targets share the base session,
+# so making clients and sessions is serialized while the calls themselves run in parallel.
+SESSION_LOCK = threading.Lock()
+
+
+def make_client(session: boto3.Session, service: str, **kwargs: Any) -> Any:
+    """A client with the one configuration, safe to call from any thread."""
+    with SESSION_LOCK:
+        return session.client(service, config=client_config(), **kwargs)  # type: ignore[call-overload]
 
 
 class TargetError(Exception):
@@ -55,10 +67,11 @@ def target_session(
 ) -> boto3.Session:
     """A session for one account x region; raises TargetError when the role cannot be assumed."""
     if account_id == caller_account:
-        return _same_credentials(base, region)
+        with SESSION_LOCK:
+            return _same_credentials(base, region)
     partition = base.get_partition_for_region(region)
     role_arn = f"arn:{partition}:iam::{account_id}:role/{role_name}"
-    sts = base.client("sts", region_name=region, config=client_config())
+    sts = make_client(base, "sts", region_name=region)
     request: dict[str, Any] = {"RoleArn": role_arn, "RoleSessionName": ROLE_SESSION_NAME}
     if external_id:
         request["ExternalId"] = external_id
