@@ -112,17 +112,19 @@ def collect_kube(
     )
 
 
+def is_loopback(host: str | None) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
+
+
 def _refuse_plain_http(endpoint: str) -> None:
     url = urlsplit(endpoint)
-    if url.scheme == "https":
+    if url.scheme == "https" or (url.scheme == "http" and is_loopback(url.hostname)):
         return
-    if url.scheme == "http":
-        try:
-            if ipaddress.ip_address(url.hostname or "").is_loopback:
-                return
-        except ValueError:
-            if url.hostname == "localhost":
-                return
     # The bearer token is a credential: it only travels over TLS, or stays on this machine.
     raise KubeError(f"Kubernetes API endpoint {endpoint} is not https (http only for loopback)")
 

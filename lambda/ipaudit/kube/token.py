@@ -20,7 +20,7 @@ _EXPIRES_IN = 60
 
 def eks_token(session: boto3.Session, cluster_name: str) -> str:
     """A bearer token for `cluster_name`'s Kubernetes API, valid for 60 seconds."""
-    sts = session.client("sts", region_name=session.region_name)
+    sts = session.client("sts")  # the session's region, and AWS_ENDPOINT_URL when set
 
     def add_cluster_header(request: Any, **_: Any) -> None:
         request.headers[CLUSTER_ID_HEADER] = cluster_name

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import ipaddress
 import itertools
 import json
 import re
@@ -30,6 +29,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from ipaudit.kube.collect import is_loopback
 from ipaudit.kube.token import CLUSTER_ID_HEADER, TOKEN_PREFIX
 from ipaudit.sim.aws import FAKE_CREDENTIALS
 
@@ -398,12 +398,7 @@ class EksTokenVerifier:
 
     def _is_trusted_sts(self, url: urllib.parse.SplitResult) -> bool:
         # Like EKS, never call a URL a client handed us unless it is STS (here: moto).
-        if self._sts_host is not None and url.netloc == self._sts_host:
-            return True
-        try:
-            return ipaddress.ip_address(url.hostname or "").is_loopback
-        except ValueError:
-            return url.hostname == "localhost"
+        return url.netloc == self._sts_host or is_loopback(url.hostname)
 
     def _check_signature(
         self, url: urllib.parse.SplitResult, params: list[tuple[str, str]]
