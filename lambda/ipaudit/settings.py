@@ -6,13 +6,13 @@ CLI and the Lambda handler can stop before anything is written.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 from ipaudit.errors import InputError
+from ipaudit.loopback import is_loopback
 
 ORGANIZATION = "organization"
 DEFAULT_ROLE_NAME = "IpAuditReadOnly"
@@ -148,22 +148,13 @@ def _kube_endpoints(raw: str) -> dict[str, str]:
         parsed = urlparse(url)
         if parsed.scheme not in ("https", "http") or not parsed.hostname:
             raise SettingsError(f"IPAUDIT_KUBE_ENDPOINTS: {url!r} for {key!r} is not a URL")
-        if parsed.scheme == "http" and not _is_loopback(parsed.hostname):
+        if parsed.scheme == "http" and not is_loopback(parsed.hostname):
             raise SettingsError(
                 f"IPAUDIT_KUBE_ENDPOINTS: {url!r} for {key!r} uses http:// on a host that is "
                 "not loopback; use https://"
             )
         endpoints[key] = url.rstrip("/")
     return endpoints
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _percent(name: str, raw: str | None, default: float) -> float:
@@ -201,7 +192,7 @@ def _webhook(value: str) -> None:
     parsed = urlparse(value)
     if parsed.scheme == "https" and parsed.hostname:
         return
-    if parsed.scheme == "http" and parsed.hostname and _is_loopback(parsed.hostname):
+    if parsed.scheme == "http" and parsed.hostname and is_loopback(parsed.hostname):
         return
     raise SettingsError(
         "IPAUDIT_SLACK_WEBHOOK_URL: not an https:// URL (http:// is allowed only on loopback)"

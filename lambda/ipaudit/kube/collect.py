@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import ipaddress
 import re
 import tempfile
 from collections.abc import Callable, Iterator
@@ -21,6 +20,7 @@ import urllib3
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
+from ipaudit.loopback import is_loopback
 from ipaudit.snapshot import EniConfig, KubeNode, KubePod, KubeView
 
 _T = TypeVar("_T")
@@ -110,15 +110,6 @@ def collect_kube(
         eni_configs=tuple(eni_configs),
         api_calls=calls,
     )
-
-
-def is_loopback(host: str | None) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host or "").is_loopback
-    except ValueError:
-        return False
 
 
 def _refuse_plain_http(endpoint: str) -> None:

@@ -29,8 +29,8 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from ipaudit.kube.collect import is_loopback
 from ipaudit.kube.token import CLUSTER_ID_HEADER, TOKEN_PREFIX
+from ipaudit.loopback import is_loopback
 from ipaudit.sim.aws import FAKE_CREDENTIALS
 
 Obj = dict[str, Any]
