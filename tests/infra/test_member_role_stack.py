@@ -1,0 +1,92 @@
+"""The member accounts' read-only role: who may assume it, and exactly what it may read."""
+
+from __future__ import annotations
+
+from cdk_harness import Synth, actions_of, logical_id, policy_statements
+
+# The audit's read-only actions in a member account (Organizations is read by the auditor only).
+MEMBER_ACTIONS = {
+    "ec2:DescribeSubnets",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeInstances",
+    "ec2:DescribeInstanceTypes",
+    "eks:ListClusters",
+    "eks:DescribeCluster",
+    "eks:ListNodegroups",
+    "eks:DescribeAddon",
+    "sts:GetCallerIdentity",
+}
+AUDITOR = "123456789012"
+
+
+def test_the_role_grants_exactly_the_audits_read_only_actions(synth: Synth) -> None:
+    member = synth(auditor_account=AUDITOR).member
+    role = logical_id(member, "AWS::IAM::Role", "ReadOnlyRole")
+    granted = {a for s in policy_statements(member, role) for a in actions_of(s)}
+    assert granted == MEMBER_ACTIONS
+    member.resource_count_is("AWS::IAM::Role", 1)
+
+
+def test_only_the_auditors_function_role_may_assume_it(synth: Synth) -> None:
+    member = synth(auditor_account=AUDITOR).member
+    member.has_resource_properties(
+        "AWS::IAM::Role",
+        {
+            "RoleName": "IpAuditReadOnly",
+            "MaxSessionDuration": 3600,
+            "AssumeRolePolicyDocument": {
+                "Statement": [
+                    {
+                        "Action": "sts:AssumeRole",
+                        "Effect": "Allow",
+                        "Principal": {
+                            "AWS": {
+                                "Fn::Join": [
+                                    "",
+                                    ["arn:", {"Ref": "AWS::Partition"}, f":iam::{AUDITOR}:root"],
+                                ]
+                            }
+                        },
+                        "Condition": {
+                            "ArnEquals": {
+                                "aws:PrincipalArn": {
+                                    "Fn::Join": [
+                                        "",
+                                        [
+                                            "arn:",
+                                            {"Ref": "AWS::Partition"},
+                                            f":iam::{AUDITOR}:role/IpAuditAuditor",
+                                        ],
+                                    ]
+                                }
+                            }
+                        },
+                    }
+                ]
+            },
+        },
+    )
+
+
+def test_an_external_id_is_required_when_configured(synth: Synth) -> None:
+    member = synth(auditor_account=AUDITOR, external_id="ipaudit-ext-1").member
+    (role,) = member.find_resources("AWS::IAM::Role").values()
+    (statement,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert statement["Condition"]["StringEquals"] == {"sts:ExternalId": "ipaudit-ext-1"}
+
+
+def test_role_names_follow_context(synth: Synth) -> None:
+    member = synth(
+        auditor_account=AUDITOR, role_name="AuditReader", auditor_role_name="OrgAuditor"
+    ).member
+    (role,) = member.find_resources("AWS::IAM::Role").values()
+    assert role["Properties"]["RoleName"] == "AuditReader"
+    (statement,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    principal_arn = statement["Condition"]["ArnEquals"]["aws:PrincipalArn"]["Fn::Join"][1]
+    assert principal_arn[-1] == f":iam::{AUDITOR}:role/OrgAuditor"
+
+
+def test_without_an_auditor_account_the_role_trusts_its_own_account(synth: Synth) -> None:
+    (role,) = synth().member.find_resources("AWS::IAM::Role").values()
+    (statement,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert {"Ref": "AWS::AccountId"} in statement["Principal"]["AWS"]["Fn::Join"][1]
