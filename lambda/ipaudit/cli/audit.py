@@ -12,6 +12,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from ipaudit.audit import run_audit
 from ipaudit.cli.options import add_aws_flags, add_setting_flags, session_from, settings_from
 from ipaudit.errors import InputError
+from ipaudit.pipeline import AfterAudit, after_audit
 from ipaudit.report import SEVERITY_RANK, Report
 from ipaudit.terminal import render_report
 
@@ -23,6 +24,11 @@ def register(sub: Any) -> None:
         "audit", help="audit every configured account and region (read-only)"
     )
     add_output_flags(parser)
+    parser.add_argument(
+        "--no-notify",
+        action="store_true",
+        help="store the run but post nothing, even when Slack or SNS is configured",
+    )
     add_aws_flags(parser)
     add_setting_flags(parser)
     parser.set_defaults(run=run)
@@ -61,9 +67,28 @@ def run(args: argparse.Namespace) -> int:
     session = session_from(args)
     try:
         report = run_audit(settings, session, progress=progress)
+        outcome = after_audit(report, settings, session, notify=not args.no_notify)
     except NoCredentialsError:
         raise InputError("AWS credentials: none found (set AWS_PROFILE or use --profile)") from None
     except (ClientError, BotoCoreError) as error:
         # Only the caller's own identity or target list can fail here; targets fail softly.
         raise InputError(f"AWS: {error}") from None
-    return emit(report, args)
+    for line in delivery_lines(outcome):
+        progress(line)
+    return emit(outcome.report, args)
+
+
+def delivery_lines(outcome: AfterAudit) -> list[str]:
+    """What happened to the findings after the audit, for the terminal (never the webhook)."""
+    lines = []
+    if outcome.stored:
+        lines.append("run stored")
+    if outcome.slack_posted:
+        lines.append(f"Slack: posted {len(outcome.changes)} change(s)")
+    if outcome.slack_error:
+        lines.append(f"Slack: failed: {outcome.slack_error}")
+    if outcome.sns_published:
+        lines.append(f"SNS: published {outcome.sns_published} message(s)")
+    if outcome.sns_error:
+        lines.append(f"SNS: failed: {outcome.sns_error}")
+    return lines
