@@ -1,0 +1,87 @@
+"""The weekly digest from a seeded week in moto, sent through SES v2 and read back."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import urllib.request
+from dataclasses import replace
+from datetime import timedelta
+from email.message import Message
+
+import boto3
+import pytest
+from unit.alerts.factories import T0, cluster, report, subnet
+
+from ipaudit.digest import weekly_digest
+from ipaudit.errors import InputError
+from ipaudit.pipeline import after_audit
+from ipaudit.settings import Settings
+from ipaudit.sim.aws import MotoServer
+from ipaudit.sim.history import seed_history
+from ipaudit.store.table import create_table
+
+TABLE = "ipaudit-digest"
+SENDER = "ipaudit@example.com"
+RECIPIENTS = ("platform@example.com", "em@example.com")
+
+
+@pytest.fixture
+def seeded(aws: boto3.Session) -> Settings:
+    """A week of daily runs shrinking toward today's audit, and today's run stored."""
+    create_table(aws.client("dynamodb"), TABLE)
+    settings = Settings(table=TABLE, email_from=SENDER, email_to=RECIPIENTS)
+    today = report(
+        [cluster(subnets=[subnet("subnet-a", free=60), subnet("subnet-b", free=700)])], at=T0
+    )
+    seed_history(today, settings, aws, days=7)
+    outcome = after_audit(today, settings, aws, now=T0)
+    assert outcome.stored
+    forecast = [f for f in outcome.report.findings if f.kind == "subnet_forecast"]
+    assert [f.resource for f in forecast] == ["subnet-a"]  # ~15/day lost, 60 left
+    return settings
+
+
+def sent_mail(server: MotoServer) -> list[Message]:
+    with urllib.request.urlopen(f"{server.url}/moto-api/data.json", timeout=10) as response:
+        data = json.load(response)
+    return [
+        email.message_from_string(m["raw_data"], policy=email.policy.default)
+        for m in data["ses"]["RawMessage"]
+    ]
+
+
+def parts(message: Message) -> dict[str, str]:
+    found = {}
+    for part in message.walk():
+        if part.get_content_maintype() == "text":
+            payload = part.get_payload(decode=True)
+            assert isinstance(payload, bytes)
+            found[part.get_content_type()] = payload.decode(part.get_content_charset() or "utf-8")
+    return found
+
+
+def test_the_digest_is_sent_as_html_and_text_and_read_back(
+    aws: boto3.Session, seeded: Settings, moto_server: MotoServer
+) -> None:
+    aws.client("sesv2").create_email_identity(EmailIdentity=SENDER)
+    digest = weekly_digest(seeded, aws, now=T0 + timedelta(minutes=5), send=True)
+    assert digest.message_id
+
+    (message,) = sent_mail(moto_server)
+    assert message["Subject"] == digest.subject
+    assert message["From"] == SENDER and message["To"] == ", ".join(RECIPIENTS)
+    body = parts(message)
+    assert set(body) == {"text/plain", "text/html"}
+    assert "== prod (111111111111 / eu-west-1)" in body["text/plain"]
+    assert "days until full:" in body["text/plain"]
+    html = body["text/html"]
+    assert "<script" not in html.lower() and "<img" not in html.lower()
+    assert html.count('bgcolor="') == 2 * 7  # a bar per subnet per day of the week
+    assert 'title="60 free"' in html
+
+
+def test_sending_needs_a_sender_and_recipients(aws: boto3.Session, seeded: Settings) -> None:
+    with pytest.raises(InputError, match="IPAUDIT_EMAIL_TO: not set"):
+        weekly_digest(replace(seeded, email_to=()), aws, send=True)
