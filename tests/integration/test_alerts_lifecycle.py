@@ -220,3 +220,12 @@ def test_no_notify_stores_the_run_and_keeps_the_news_for_the_next_run(world: Wor
     assert quiet.stored and quiet.changes == () and world.slack_posts() == []
     run(world, audit(50, "r2", 1), 1)
     assert len(world.slack_posts()) == 1
+
+
+def test_without_a_table_every_alerting_finding_is_posted_each_run(world: World) -> None:
+    slack_ok(world)
+    world.settings = replace(world.settings, table=None)
+    for n in range(2):
+        outcome = run(world, audit(50, f"r{n}", n), n)
+        assert not outcome.stored and [c.change for c in outcome.changes] == ["new"]
+    assert len(world.slack_posts()) == 2
