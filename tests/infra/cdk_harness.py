@@ -65,11 +65,16 @@ class CloudAssembly:
         template: dict[str, Any] = json.loads((self.path / f"{stack}.template.json").read_text())
         return template
 
+    def report(self) -> dict[str, Any]:
+        """The policy validation report (cdk-nag's findings and acknowledgments)."""
+        report: dict[str, Any] = json.loads((self.path / "validation-report.json").read_text())
+        return report
+
     def asset_dir(self) -> Path:
         """The directory of the functions' code asset."""
         manifest = json.loads((self.path / f"{AUDITOR_STACK}.assets.json").read_text())
-        dirs = {
-            self.path / entry["source"]["path"]
+        dirs: set[Path] = {
+            self.path / str(entry["source"]["path"])
             for entry in manifest["files"].values()
             if entry["source"].get("packaging") == "zip"
         }
