@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
 import pytest
-from unit.alerts.factories import T0, cluster, report, subnet
+from unit.alerts.factories import cluster, report, subnet
 
 from ipaudit.cli import main
 from ipaudit.settings import Settings
@@ -20,7 +21,9 @@ TABLE = "ipaudit-cli"
 def seeded(aws: boto3.Session) -> Settings:
     create_table(aws.client("dynamodb"), TABLE)
     settings = Settings(table=TABLE)
-    seed_history(report([cluster(subnets=[subnet("subnet-a", free=60)])], at=T0), settings, aws)
+    # The command reports on the week before the real now.
+    today = report([cluster(subnets=[subnet("subnet-a", free=60)])], at=datetime.now(UTC))
+    seed_history(today, settings, aws)
     return settings
 
 
