@@ -10,7 +10,7 @@ from html import escape
 
 from ipaudit.digest.week import ClusterWeek, SubnetWeek, Week
 
-BAR_HEIGHT = 60  # pixels for a fully free subnet
+BAR_HEIGHT = 60  # pixels for a subnet's best day of the week
 FONT = "font-family:Arial,Helvetica,sans-serif;"
 CELL = "padding:4px 8px;border-bottom:1px solid #e5e7eb;"
 RED, AMBER, GREEN, GREY = "#dc2626", "#d97706", "#16a34a", "#9ca3af"
@@ -120,7 +120,10 @@ def _chart(subnets: list[SubnetWeek], week: Week) -> str:
         f'<tr><td style="{FONT}font-size:11px;color:#6b7280">free addresses</td>{day_heads}</tr>'
     ]
     for subnet in subnets:
-        bars = "".join(_bar(low, subnet.usable) for _, low in subnet.daily_low)
+        # One scale per subnet (its best day = full height) so a week's decline shows even in
+        # a subnet that was tight all week; the colour tells how tight against its size.
+        scale = max([low for _, low in subnet.daily_low if low is not None] + [1])
+        bars = "".join(_bar(low, subnet.usable, scale) for _, low in subnet.daily_low)
         label = (
             f"{escape(subnet.subnet_id)}<br><span style='color:#6b7280'>{escape(subnet.az)} · "
             f"{subnet.free_now} of {subnet.usable} free</span>"
@@ -135,12 +138,11 @@ def _chart(subnets: list[SubnetWeek], week: Week) -> str:
     )
 
 
-def _bar(free: int | None, usable: int) -> str:
+def _bar(free: int | None, usable: int, scale: int) -> str:
     if free is None:
         inner = f'<span style="{FONT}font-size:10px;color:{GREY}">&ndash;</span>'
     else:
-        height = 0 if usable <= 0 else round(BAR_HEIGHT * max(0, min(free, usable)) / usable)
-        height = max(height, 2)  # an empty subnet still shows a red sliver
+        height = max(round(BAR_HEIGHT * max(0, free) / scale), 2)  # 0 free: a red sliver
         colour = _colour(free, usable)
         inner = (
             '<table role="presentation" cellpadding="0" cellspacing="0" width="22" '
