@@ -1,0 +1,241 @@
+"""Recommend aws-node settings for a cluster and prove them with the CNI model.
+
+Every candidate, and the current settings, is simulated on every node's observed pods under
+`spread`. A candidate is rejected when it leaves pods without an address, when it needs more
+addresses than the subnets have at the peak (or, for prefix delegation, more free /28 blocks),
+or when it costs more EC2 calls per pod start than the budget. Of the rest, the one returning
+the most addresses wins. When even that leaves the subnets short, tuning cannot help and the
+structural fix is recommended instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ipaudit.cni.settings import CniSettings
+from ipaudit.errors import InputError
+from ipaudit.recommend.candidates import Candidate, candidates
+from ipaudit.recommend.command import apply_command
+from ipaudit.recommend.evaluate import NodeLoad, Outcome, evaluate, node_loads
+from ipaudit.report import ClusterReport, Recommendation
+from ipaudit.snapshot import InstanceTypeLimits
+
+# ipamd's defaults cost ~0.15 EC2 calls per pod start on a burst; EC2 throttles per account and
+# region, and a throttled ipamd attaches nothing anywhere, so a tighter pool may cost at most:
+EC2_CALLS_PER_POD_START = 0.5
+PRESSURE_FREE_PCT = 25.0  # DESIGN.md's default warning threshold
+STRUCTURAL_FREE_PCT = 10.0  # still below this after tuning: tuning cannot help
+SECONDARY_CIDR = "100.64.0.0/16"  # a piece of 100.64.0.0/10 (RFC 6598), as EKS docs use
+CUSTOM_NETWORKING = {
+    "AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG": "true",
+    "ENI_CONFIG_LABEL_DEF": "topology.kubernetes.io/zone",
+}
+
+
+def recommend(
+    cluster: ClusterReport,
+    limits: Mapping[str, InstanceTypeLimits],
+    *,
+    managed_addon: bool,
+) -> Recommendation | None:
+    """None when the model cannot judge: no pods known (Kubernetes unreachable), no known
+    instance type, IPv6, or aws-node settings it cannot read."""
+    try:
+        current = CniSettings.from_env(cluster.cni)
+    except InputError:
+        return None
+    if current.ipv6:
+        return None
+    loads = node_loads(cluster, limits, current)
+    if not loads:
+        return None
+    return _Recommender(cluster, current, loads, managed_addon).recommend()
+
+
+class _Recommender:
+    def __init__(
+        self,
+        cluster: ClusterReport,
+        current: CniSettings,
+        loads: list[NodeLoad],
+        managed_addon: bool,
+    ) -> None:
+        self.cluster = cluster
+        self.loads = loads
+        self.managed_addon = managed_addon
+        self.now = evaluate(current, loads)
+        self.free = sum(subnet.free for subnet in cluster.subnets)
+        self.usable = sum(subnet.usable for subnet in cluster.subnets)
+        self.observed_held = sum(node.ips_held for node in cluster.nodes)
+        self.pods = sum(load.pods for load in loads)
+        self.peak = sum(load.peak for load in loads)
+
+    def recommend(self) -> Recommendation:
+        current = self.now.settings
+        pressure = any(subnet.free_pct < PRESSURE_FREE_PCT for subnet in self.cluster.subnets)
+        large_warm_pool = self.now.warm_ips > self.pods
+        if not (pressure or large_warm_pool or current.starves_pods):
+            return self._keep("the subnets have room and the warm pool is smaller than the pods")
+        best = self._best()
+        returned = 0 if best is None else self.now.ips_held - best[1].ips_held
+        if pressure and self._free_pct(self.free + max(returned, 0)) < STRUCTURAL_FREE_PCT:
+            return self._structural(best)
+        if best is not None and (current.starves_pods or returned >= self._worthwhile()):
+            return self._tune(*best)
+        return self._keep("no setting returns enough addresses to be worth its cost")
+
+    # -- choosing ---------------------------------------------------------------------------
+
+    def _best(self) -> tuple[Candidate, Outcome] | None:
+        budget = max(EC2_CALLS_PER_POD_START, self.now.calls_per_pod_start)
+        fits = self.free + self.observed_held
+        free_blocks = sum(subnet.free_prefix_blocks for subnet in self.cluster.subnets)
+        switching_to_prefixes = not self.now.settings.prefix_delegation
+        accepted = []
+        for candidate in candidates(self.cluster.cni, self.now.settings, self.loads):
+            outcome = evaluate(candidate.settings, self.loads)
+            if outcome.pending > self.now.pending or outcome.peak_ips_held > fits:
+                continue
+            if outcome.calls_per_pod_start > budget:
+                continue
+            if (
+                candidate.settings.prefix_delegation
+                and switching_to_prefixes
+                and outcome.peak_prefixes > free_blocks
+            ):
+                continue
+            accepted.append((candidate, outcome))
+        if not accepted:
+            return None
+        return min(
+            accepted,
+            key=lambda pair: (
+                pair[1].ips_held,
+                pair[1].calls_per_pod_start,
+                pair[1].burst_seconds if pair[1].burst_seconds is not None else 1 << 30,
+            ),
+        )
+
+    def _worthwhile(self) -> int:
+        """Fewer returned addresses than this are not worth a change: one per node, or 5%."""
+        return max(len(self.loads), self.now.ips_held // 20)
+
+    def _free_pct(self, free: int) -> float:
+        return 100.0 * free / self.usable if self.usable else 0.0
+
+    # -- the three answers ------------------------------------------------------------------
+
+    def _keep(self, why: str) -> Recommendation:
+        now = self.now
+        return Recommendation(
+            settings={},
+            projected_ips_held=now.ips_held,
+            ips_returned=0,
+            command="",
+            rationale=(
+                f"Keep the current settings ({now.settings.describe()}): {why}. "
+                f"Simulated on the {len(self.loads)} nodes' {self.pods} pods, they hold "
+                f"{now.ips_held} addresses ({now.warm_ips} warm); the subnets have {self.free} "
+                f"of {self.usable} free."
+            ),
+            current_ips_held=now.ips_held,
+            kind="keep",
+        )
+
+    def _tune(self, candidate: Candidate, outcome: Outcome) -> Recommendation:
+        now = self.now
+        returned = now.ips_held - outcome.ips_held
+        settings = outcome.settings.describe()
+        starving = (
+            f" The current settings set MINIMUM_IP_TARGET without WARM_IP_TARGET, which caps "
+            f"each node at {now.settings.minimum_ip_target} addresses and starves the pods "
+            f"beyond it (aws/amazon-vpc-cni-k8s#2650)."
+            if now.settings.starves_pods
+            else ""
+        )
+        rationale = (
+            f"Simulated each of the {len(self.loads)} nodes through its peak and its observed "
+            f"pods ({self.peak} pods at the peak, {self.pods} now), pods spread evenly over "
+            f"their ENIs (the worst case). Under {settings} they would hold "
+            f"{outcome.ips_held} addresses instead of {now.ips_held} under "
+            f"{now.settings.describe()} (the nodes report {self.observed_held} now): "
+            f"{returned} addresses back, and the subnets' free addresses go from {self.free} "
+            f"to {self.free + returned} of {self.usable}.{starving} The trade-off: a smaller "
+            f"warm pool costs more EC2 calls ({outcome.calls_per_pod_start:.2f} per pod start "
+            f"against {now.calls_per_pod_start:.2f} now; budget {EC2_CALLS_PER_POD_START}) and "
+            f"slower pod starts on bursts (the peak's pods all have an address after "
+            f"{_seconds(outcome.burst_seconds)} against {_seconds(now.burst_seconds)} now)."
+        )
+        return Recommendation(
+            settings=candidate.changes,
+            projected_ips_held=outcome.ips_held,
+            ips_returned=returned,
+            command=apply_command(
+                self.cluster.name,
+                candidate.changes,
+                current_env=self.cluster.cni,
+                managed_addon=self.managed_addon,
+            ),
+            rationale=rationale,
+            current_ips_held=now.ips_held,
+            kind="tune",
+        )
+
+    def _structural(self, best: tuple[Candidate, Outcome] | None) -> Recommendation:
+        now = self.now
+        tuning = (
+            "no setting returns any"
+            if best is None
+            else f"the best setting ({best[1].settings.describe()}) returns only "
+            f"{now.ips_held - best[1].ips_held}"
+        )
+        why = (
+            f"The subnets have {self.free} of {self.usable} addresses free and {tuning}: the "
+            f"{self.pods} pods themselves need more room than the subnets have (simulated on "
+            f"{len(self.loads)} nodes, {now.ips_held} addresses held now)."
+        )
+        if now.settings.custom_networking:
+            return Recommendation(
+                settings={},
+                projected_ips_held=now.ips_held,
+                ips_returned=0,
+                command=(
+                    f"aws ec2 associate-vpc-cidr-block --vpc-id {self.cluster.vpc_id} "
+                    f"--cidr-block {SECONDARY_CIDR}"
+                ),
+                rationale=f"{why} Pods already use custom networking: give the ENIConfig "
+                f"subnets more room (a further secondary CIDR, larger subnets).",
+                current_ips_held=now.ips_held,
+                kind="structural",
+            )
+        # With custom networking the nodes' own subnets keep only each primary ENI's address.
+        projected = len(self.loads)
+        cni = apply_command(
+            self.cluster.name,
+            CUSTOM_NETWORKING,
+            current_env=self.cluster.cni,
+            managed_addon=self.managed_addon,
+        )
+        return Recommendation(
+            settings=dict(CUSTOM_NETWORKING),
+            projected_ips_held=projected,
+            ips_returned=now.ips_held - projected,
+            command=(
+                f"aws ec2 associate-vpc-cidr-block --vpc-id {self.cluster.vpc_id} "
+                f"--cidr-block {SECONDARY_CIDR} && {cni}"
+            ),
+            rationale=(
+                f"{why} Add a secondary CIDR from 100.64.0.0/10 to the VPC, create a subnet in "
+                f"it per availability zone and an ENIConfig named after each zone, turn on "
+                f"custom networking and replace the nodes: pods then take their addresses "
+                f"there and the nodes' subnets keep only one address per node ({projected} "
+                f"instead of {now.ips_held}). Each node loses its primary ENI for pods (max "
+                f"pods (E-1)*(I-1)+2). The alternative is larger subnets."
+            ),
+            current_ips_held=now.ips_held,
+            kind="structural",
+        )
+
+
+def _seconds(seconds: int | None) -> str:
+    return "never" if seconds is None else f"{seconds} s"
