@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,16 +27,21 @@ from cdk_harness import (
 from infra.app import build
 
 
-@pytest.fixture
-def synth(tmp_path: Path) -> Synth:
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     """Synthesize both stacks with cdk.json's context plus overrides, skipping asset bundling
-    (the real CLI synth covers the asset)."""
+    (the real CLI synth covers the asset). Templates are read-only, so equal overrides share one
+    synthesis across the session."""
+    cache: dict[str, Synthesized] = {}
 
     def run(**overrides: Any) -> Synthesized:
-        context = {**cdk_json_context(), **overrides, "aws:cdk:bundling-stacks": []}
-        app = cdk.App(context=context, outdir=str(tmp_path / "cdk.out"))
-        auditor, member = build(app)
-        return Synthesized(Template.from_stack(auditor), Template.from_stack(member))
+        key = json.dumps(overrides, sort_keys=True)
+        if key not in cache:
+            context = {**cdk_json_context(), **overrides, "aws:cdk:bundling-stacks": []}
+            app = cdk.App(context=context, outdir=str(tmp_path_factory.mktemp("app")))
+            auditor, member = build(app)
+            cache[key] = Synthesized(Template.from_stack(auditor), Template.from_stack(member))
+        return cache[key]
 
     return run
 
