@@ -33,5 +33,8 @@ def build(app: cdk.App, *, root: Path = ROOT) -> tuple[AuditorStack, MemberRoleS
         MEMBER_ROLE_STACK,
         config=config,
         description="ipaudit: read-only role for the auditor, one per member account",
+        # No assets: deploys with the caller's credentials, needs no `cdk bootstrap` in member
+        # accounts, and its template (no bootstrap version rule) works as a StackSet as is.
+        synthesizer=cdk.CliCredentialsStackSynthesizer(),
     )
     return auditor, member

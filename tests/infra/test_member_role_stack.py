@@ -90,3 +90,9 @@ def test_without_an_auditor_account_the_role_trusts_its_own_account(synth: Synth
     (role,) = synth().member.find_resources("AWS::IAM::Role").values()
     (statement,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert {"Ref": "AWS::AccountId"} in statement["Principal"]["AWS"]["Fn::Join"][1]
+
+
+def test_the_template_needs_no_cdk_bootstrap_so_it_deploys_as_a_stackset(synth: Synth) -> None:
+    template = synth().member.to_json()
+    assert "Parameters" not in template  # no BootstrapVersion parameter
+    assert "Rules" not in template  # no CheckBootstrapVersion rule
