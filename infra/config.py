@@ -105,8 +105,6 @@ class DeployConfig:
                 "context 'external_id' (IPAUDIT_EXTERNAL_ID): not 2-1224 characters of "
                 "letters, digits and +=,.@:/-"
             )
-        if settings.slack_webhook_url is not None:  # pragma: no cover - no key maps to it
-            raise ContextError("a literal Slack webhook URL cannot be deployed; use a secret")
 
         architecture = text("architecture") or "arm64"
         if architecture not in ARCHITECTURES:
