@@ -7,6 +7,7 @@ secondary-IP mode an ENI's secondary addresses (released one by one), in prefix 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ipaudit.snapshot import InstanceTypeLimits
@@ -102,7 +103,7 @@ class Node:
                 assigned += block.assigned
                 if self.prefix_mode:
                     prefixes += 1
-                    free_prefixes += block.assigned == 0
+                    free_prefixes += int(block.assigned == 0)
         return PoolStats(total, assigned, prefixes, free_prefixes)
 
     def used_slots(self, eni: Eni) -> int:
@@ -124,6 +125,14 @@ class Node:
         self.enis.append(eni)
         self.enis.sort(key=lambda e: e.device)
         return eni
+
+    def restore(self, slots_per_eni: Sequence[int]) -> None:
+        """Replace the pool by one that has been there for a while (old enough to detach)."""
+        self.enis = []
+        for device, slots in enumerate(list(slots_per_eni)[: self.max_enis] or [0]):
+            eni = Eni(device, -MIN_ENI_LIFETIME, device == 0, self._no_blocks())
+            self.add_to_eni(eni, min(slots, self.slots_per_eni))
+            self.enis.append(eni)
 
     def detach_eni(self, eni: Eni) -> None:
         self.enis.remove(eni)

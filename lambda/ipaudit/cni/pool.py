@@ -15,6 +15,8 @@ from ipaudit.cni.placement import Placement
 from ipaudit.cni.settings import CniSettings
 
 DECREASE_INTERVAL = 30  # seconds between pool decreases (decreaseIPPoolInterval)
+# After InsufficientFreeAddressesInSubnet / InsufficientCidrBlocks, no increase for this long.
+INSUFFICIENT_ADDRESSES_BACKOFF = 120
 
 # The EC2 calls behind each pool action (awsutils: AllocIPAddresses, AllocENI, FreeENI, ...).
 ASSIGN = ("AssignPrivateIpAddresses",)
@@ -35,14 +37,23 @@ def _ceil_div(x: int, y: int) -> int:
 
 class PoolManager:
     def __init__(
-        self, node: Node, settings: CniSettings, *, max_pods: int, placement: Placement
+        self,
+        node: Node,
+        settings: CniSettings,
+        *,
+        max_pods: int,
+        placement: Placement,
+        max_ips_held: int | None = None,
     ) -> None:
         self.node = node
         self.settings = settings
         self.max_pods = max_pods
         self.placement = placement
+        # The most addresses the node's subnet lets it hold (primaries included); None: no limit.
+        self.max_ips_held = max_ips_held
         self.ec2_calls: Counter[str] = Counter()
         self.last_decrease: int | None = None
+        self.last_insufficient: int | None = None
 
     def run_pass(self, now: int) -> bool:
         """One pool-manager pass; whether the pool changed."""
@@ -71,6 +82,9 @@ class PoolManager:
         ]
         if self.last_decrease is not None and self.last_decrease + DECREASE_INTERVAL >= now:
             times.append(self.last_decrease + DECREASE_INTERVAL + 1)
+        backoff = self.last_insufficient
+        if backoff is not None and backoff + INSUFFICIENT_ADDRESSES_BACKOFF >= now:
+            times.append(backoff + INSUFFICIENT_ADDRESSES_BACKOFF + 1)
         return min(times) if times else None
 
     # -- decisions --------------------------------------------------------------------------
@@ -138,7 +152,7 @@ class PoolManager:
 
     def _increase(self, now: int, stats: PoolStats) -> bool:
         wanted = self._wanted(stats)
-        if wanted <= 0:
+        if wanted <= 0 or self._in_backoff(now):
             return False
         node = self.node
         skip_primary = self.settings.custom_networking
@@ -149,14 +163,41 @@ class PoolManager:
         ]
         if allocatable:
             eni = self.placement.first(allocatable)
-            node.add_to_eni(eni, min(node.slots_per_eni - node.used_slots(eni), wanted))
+            amount = min(node.slots_per_eni - node.used_slots(eni), wanted)
+            if self._room() < amount * self._unit():
+                # EC2 refuses the whole request; ipamd retries once with a single one.
+                self._called(ASSIGN)
+                amount = 1
+                if self._room() < self._unit():
+                    self._called(ASSIGN)
+                    self.last_insufficient = now
+                    return False
+            node.add_to_eni(eni, amount)
             self._called(ASSIGN)
             return True
         if len(node.enis) >= node.max_enis:
             return False
-        node.attach_eni(now, min(wanted, node.slots_per_eni))
+        amount = min(wanted, node.slots_per_eni)
+        if self._room() < 1 + amount * self._unit():  # the new ENI's primary address too
+            self._called(ALLOCATE_ENI[1:2])
+            self.last_insufficient = now
+            return False
+        node.attach_eni(now, amount)
         self._called(ALLOCATE_ENI)
         return True
+
+    def _unit(self) -> int:
+        return IPS_PER_PREFIX if self.node.prefix_mode else 1
+
+    def _room(self) -> int:
+        """Addresses the subnet can still give this node."""
+        if self.max_ips_held is None:
+            return 1 << 62
+        return self.max_ips_held - self.node.ips_held
+
+    def _in_backoff(self, now: int) -> bool:
+        since = self.last_insufficient
+        return since is not None and now - since <= INSUFFICIENT_ADDRESSES_BACKOFF
 
     def _decrease(self, now: int) -> bool:
         """tryUnassignCidrsFromAll: give back the unused addresses (prefixes) over the target."""

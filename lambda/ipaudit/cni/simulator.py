@@ -78,8 +78,16 @@ def simulate(
     max_pods: int | None = None,
     placement: str = "spread",
     seed: int = 0,
+    max_ips_held: int | None = None,
+    start: Sequence[int] | None = None,
 ) -> SimulationResult:
-    """The node's steady state after each step; the same inputs always give the same result."""
+    """The node's steady state after each step; the same inputs always give the same result.
+
+    `max_ips_held` is the most addresses the node's subnet lets it hold, primaries included;
+    beyond it EC2 answers InsufficientFreeAddressesInSubnet and ipamd backs off for 120 s.
+    `start` is the pool of a node that has been running a while: per ENI (the primary first),
+    the secondary addresses, or prefixes in prefix mode, it holds. None: a brand-new node.
+    """
     return _simulate(
         limits,
         settings,
@@ -87,6 +95,8 @@ def simulate(
         default_max_pods(limits) if max_pods is None else max_pods,
         placement,
         seed,
+        max_ips_held,
+        None if start is None else tuple(start),
     )
 
 
@@ -98,15 +108,25 @@ def _simulate(
     max_pods: int,
     placement: str,
     seed: int,
+    max_ips_held: int | None,
+    start: tuple[int, ...] | None,
 ) -> SimulationResult:
     if settings.ipv6:
         raise InputError("ENABLE_IPv6: the model covers IPv4 pod addresses only")
-    return _Run(limits, settings, max_pods, Placement(placement, seed)).run(steps)
+    run = _Run(limits, settings, max_pods, Placement(placement, seed), max_ips_held)
+    if start is not None:
+        run.node.restore(start)
+    return run.run(steps)
 
 
 class _Run:
     def __init__(
-        self, limits: InstanceTypeLimits, settings: CniSettings, max_pods: int, place: Placement
+        self,
+        limits: InstanceTypeLimits,
+        settings: CniSettings,
+        max_pods: int,
+        place: Placement,
+        max_ips_held: int | None,
     ) -> None:
         prefix_mode = settings.prefix_delegation and limits.supports_prefix_delegation
         max_enis = limits.max_enis
@@ -116,7 +136,9 @@ class _Run:
         self.settings = settings
         self.max_pods = max_pods
         self.place = place
-        self.pool = PoolManager(self.node, settings, max_pods=max_pods, placement=place)
+        self.pool = PoolManager(
+            self.node, settings, max_pods=max_pods, placement=place, max_ips_held=max_ips_held
+        )
         self.now = 0
         self.admitted = 0  # pods kubelet runs on the node, with or without an address
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from ipaudit.cni.settings import CniSettings
 from ipaudit.recommend.evaluate import NodeLoad
 
-WARM_IP_TARGETS = (1, 2, 4, 8)
+# The CNI docs advise against WARM_IP_TARGET=1 (EC2 throttling on churn); 2 is their example.
+WARM_IP_TARGETS = (2, 4, 8)
 
 
 @dataclass(frozen=True)

@@ -1,36 +1,38 @@
 """What a set of aws-node settings would do to a cluster's nodes, by simulating every node.
 
-Each node is simulated under `spread` (the realistic worst case) through its peak and then its
-observed pods. The peak is what the node's pool shows it once served: the fewest pods that make
-the current settings hold the addresses the node holds now (at least its pods). Simulations are
-memoized by (limits, settings, pods), so nodes alike cost one run.
+Two runs per node, both with pods spread evenly over its ENIs or prefixes (the realistic worst
+case) and bounded by what the node's subnet can still give it:
+- the node as it is (its ENIs and addresses, its observed pods) under the settings: the
+  addresses it holds once ipamd has settled. A change of address mode (prefix delegation on or
+  off) only reaches new nodes, so those run as brand-new nodes.
+- a brand-new node receiving its observed pods at once: the price of the settings on a burst,
+  in EC2 calls and seconds until every pod has an address.
+Simulations are memoized by (limits, settings, pods, ...), so nodes alike cost one run.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 from ipaudit.cni.max_pods import max_pods as default_max_pods
 from ipaudit.cni.settings import CniSettings
-from ipaudit.cni.simulator import HOST_NETWORK_PODS, simulate
-from ipaudit.report import ClusterReport
+from ipaudit.cni.simulator import StepResult, simulate
+from ipaudit.report import ClusterReport, NodeReport
 from ipaudit.snapshot import InstanceTypeLimits
 
 PLACEMENT = "spread"
+IPS_PER_PREFIX = 16
 
 
 @dataclass(frozen=True)
 class NodeLoad:
     limits: InstanceTypeLimits
     pods: int
-    peak: int
     max_pods: int
-
-    @property
-    def steps(self) -> tuple[int, ...]:
-        return (self.peak, self.pods) if self.peak > self.pods else (self.pods,)
+    max_ips_held: int | None  # what it holds plus its subnet's free addresses
+    layout: tuple[int, ...]  # per ENI: secondary addresses, or prefixes in prefix mode
+    prefix_mode: bool  # how the node's pool is held now
 
 
 @dataclass(frozen=True)
@@ -38,14 +40,14 @@ class Outcome:
     """The cluster's nodes under one set of settings."""
 
     settings: CniSettings
-    ips_held: int  # after the peak, with the observed pods
+    ips_held: int  # once ipamd has settled on the nodes as they are
     warm_ips: int
-    peak_ips_held: int
-    peak_prefixes: int
-    pending: int  # pods left without an address, at the peak or after
-    ec2_calls: int
+    pending: int  # pods left without an address, settled or on a burst
+    burst_ips_held: int
+    burst_prefixes: int
+    ec2_calls: int  # on the burst
     pod_starts: int
-    burst_seconds: int | None  # the slowest node to give all its peak pods an address
+    burst_seconds: int | None  # the slowest node to give every pod an address; None: never
 
     @property
     def calls_per_pod_start(self) -> float:
@@ -56,56 +58,79 @@ def node_loads(
     cluster: ClusterReport, limits: Mapping[str, InstanceTypeLimits], current: CniSettings
 ) -> list[NodeLoad]:
     """The nodes the model can run: a known type and a known pod count."""
+    free = {subnet.subnet_id: subnet.free for subnet in cluster.subnets}
     loads = []
     for node in cluster.nodes:
         node_limits = limits.get(node.instance_type)
         if node_limits is None or node.pods is None:
             continue
-        cap = node.max_pods or default_max_pods(node_limits)
-        peak = _peak(node_limits, current, node.pods, node.secondary_ips, cap)
-        loads.append(NodeLoad(node_limits, node.pods, peak, cap))
+        room = free.get(node.subnet_id)
+        prefix_mode = current.prefix_delegation and node_limits.supports_prefix_delegation
+        loads.append(
+            NodeLoad(
+                limits=node_limits,
+                pods=node.pods,
+                max_pods=node.max_pods or default_max_pods(node_limits),
+                max_ips_held=None if room is None else node.ips_held + room,
+                layout=_layout(node, node_limits, current, prefix_mode),
+                prefix_mode=prefix_mode,
+            )
+        )
     return loads
 
 
 def evaluate(settings: CniSettings, loads: Sequence[NodeLoad]) -> Outcome:
-    held = warm = peak_held = peak_prefixes = pending = calls = starts = 0
-    burst: int | None = 0
+    held = warm = pending = burst_held = burst_prefixes = calls = starts = 0
+    burst_seconds: int | None = 0
     for load in loads:
-        result = simulate(
-            load.limits, settings, load.steps, max_pods=load.max_pods, placement=PLACEMENT
-        )
-        first, last = result.steps[0], result.steps[-1]
-        held += last.ips_held
-        warm += last.warm_ips
-        peak_held += first.ips_held
-        peak_prefixes += first.prefixes
-        pending += max(step.pending for step in result.steps)
-        calls += result.ec2_calls["total"]
-        starts += first.pods_wanted
-        if burst is not None:
-            burst = None if first.seconds_to_place is None else max(burst, first.seconds_to_place)
-    return Outcome(settings, held, warm, peak_held, peak_prefixes, pending, calls, starts, burst)
+        prefix_mode = settings.prefix_delegation and load.limits.supports_prefix_delegation
+        settled = _run(load, settings, load.layout if prefix_mode == load.prefix_mode else None)
+        burst = _run(load, settings, None)
+        held += settled.ips_held
+        warm += settled.warm_ips
+        pending += max(settled.pending, burst.pending)
+        burst_held += burst.ips_held
+        burst_prefixes += burst.prefixes
+        calls += burst.ec2_calls
+        starts += burst.pods
+        if burst_seconds is not None:
+            took = burst.seconds_to_place
+            burst_seconds = None if took is None else max(burst_seconds, took)
+    return Outcome(
+        settings,
+        held,
+        warm,
+        pending,
+        burst_held,
+        burst_prefixes,
+        calls,
+        starts,
+        burst_seconds,
+    )
 
 
-@lru_cache(maxsize=4096)
-def _peak(
-    limits: InstanceTypeLimits, settings: CniSettings, pods: int, observed: int, max_pods: int
-) -> int:
-    """The fewest pods (>= pods) for which the settings hold `observed` secondary addresses."""
+def _run(load: NodeLoad, settings: CniSettings, start: tuple[int, ...] | None) -> StepResult:
+    return simulate(
+        load.limits,
+        settings,
+        (load.pods,),
+        max_pods=load.max_pods,
+        placement=PLACEMENT,
+        max_ips_held=load.max_ips_held,
+        start=start,
+    ).steps[0]
 
-    def held(peak: int) -> int:
-        result = simulate(limits, settings, (peak,), max_pods=max_pods, placement=PLACEMENT)
-        return result.steps[0].secondary_ips
 
-    if settings.ipv6 or held(pods) >= observed:
-        return pods
-    low, high = pods, max(max_pods - HOST_NETWORK_PODS, pods)
-    if held(high) < observed:
-        return high
-    while high - low > 1:  # held(low) < observed <= held(high)
-        middle = (low + high) // 2
-        if held(middle) >= observed:
-            high = middle
-        else:
-            low = middle
-    return high
+def _layout(
+    node: NodeReport, limits: InstanceTypeLimits, current: CniSettings, prefix_mode: bool
+) -> tuple[int, ...]:
+    """The node's pool as ipamd fills it: ENIs in order (not the primary under custom
+    networking), each up to its limit."""
+    per_eni = limits.ipv4_per_eni - 1
+    left = node.secondary_ips // IPS_PER_PREFIX if prefix_mode else node.secondary_ips
+    layout = []
+    for device in range(max(node.enis, 1)):
+        take = 0 if current.custom_networking and device == 0 else min(per_eni, left)
+        layout.append(take)
+        left -= take
+    return tuple(layout)

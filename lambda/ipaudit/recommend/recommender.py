@@ -68,7 +68,6 @@ class _Recommender:
         self.usable = sum(subnet.usable for subnet in cluster.subnets)
         self.observed_held = sum(node.ips_held for node in cluster.nodes)
         self.pods = sum(load.pods for load in loads)
-        self.peak = sum(load.peak for load in loads)
 
     def recommend(self) -> Recommendation:
         current = self.now.settings
@@ -94,14 +93,15 @@ class _Recommender:
         accepted = []
         for candidate in candidates(self.cluster.cni, self.now.settings, self.loads):
             outcome = evaluate(candidate.settings, self.loads)
-            if outcome.pending > self.now.pending or outcome.peak_ips_held > fits:
+            needs = max(outcome.ips_held, outcome.burst_ips_held)
+            if outcome.pending > self.now.pending or needs > fits:
                 continue
             if outcome.calls_per_pod_start > budget:
                 continue
             if (
                 candidate.settings.prefix_delegation
                 and switching_to_prefixes
-                and outcome.peak_prefixes > free_blocks
+                and outcome.burst_prefixes > free_blocks
             ):
                 continue
             accepted.append((candidate, outcome))
@@ -153,18 +153,24 @@ class _Recommender:
             if now.settings.starves_pods
             else ""
         )
+        replaced = (
+            " (a change of address mode reaches new nodes only: replace the nodes)"
+            if outcome.settings.prefix_delegation != now.settings.prefix_delegation
+            else ""
+        )
         rationale = (
-            f"Simulated each of the {len(self.loads)} nodes through its peak and its observed "
-            f"pods ({self.peak} pods at the peak, {self.pods} now), pods spread evenly over "
-            f"their ENIs (the worst case). Under {settings} they would hold "
+            f"Simulated each of the {len(self.loads)} nodes as it is with its observed pods "
+            f"({self.pods} in all) spread evenly over its ENIs, the worst case. Under "
+            f"{settings}{replaced} they would hold "
             f"{outcome.ips_held} addresses instead of {now.ips_held} under "
             f"{now.settings.describe()} (the nodes report {self.observed_held} now): "
             f"{returned} addresses back, and the subnets' free addresses go from {self.free} "
             f"to {self.free + returned} of {self.usable}.{starving} The trade-off: a smaller "
             f"warm pool costs more EC2 calls ({outcome.calls_per_pod_start:.2f} per pod start "
             f"against {now.calls_per_pod_start:.2f} now; budget {EC2_CALLS_PER_POD_START}) and "
-            f"slower pod starts on bursts (the peak's pods all have an address after "
-            f"{_seconds(outcome.burst_seconds)} against {_seconds(now.burst_seconds)} now)."
+            f"slower pod starts on bursts (a new node given its pods at once has them all "
+            f"addressed after {_seconds(outcome.burst_seconds)} against "
+            f"{_seconds(now.burst_seconds)} now)."
         )
         return Recommendation(
             settings=candidate.changes,
