@@ -1,15 +1,25 @@
-"""`ipaudit demo`: the real audit, run on the embedded simulated organization."""
+"""`ipaudit demo`: the real audit, run on the embedded simulated organization.
+
+After the audit it does what the Lambda does next, without posting anything: a week of history
+is seeded so the forecast and the digest have data, the alerts on-call would get are shown, and
+the weekly digest is written as HTML for a browser.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from ipaudit.audit import run_audit
 from ipaudit.cli.audit import add_output_flags, emit, progress
+from ipaudit.digest import weekly_digest
+from ipaudit.pipeline import AfterAudit, after_audit
 from ipaudit.settings import Settings
+
+DEFAULT_DIGEST = Path("ipaudit-demo-digest.html")
 
 
 def register(sub: Any) -> None:
@@ -17,11 +27,30 @@ def register(sub: Any) -> None:
         "demo", help="audit an embedded simulated AWS organization (moto + a local Kubernetes API)"
     )
     add_output_flags(parser)
+    parser.add_argument(
+        "--digest-html",
+        type=Path,
+        default=DEFAULT_DIGEST,
+        metavar="FILE",
+        help=f"where to write the weekly digest (default: {DEFAULT_DIGEST})",
+    )
     parser.set_defaults(run=run)
+
+
+def render_alerts(outcome: AfterAudit) -> str:
+    """What Slack and SNS would receive, as on-call would read it."""
+    if not outcome.changes:
+        return "Alerts: nothing new, worse or resolved: nothing would be posted\n"
+    lines = [f"Alerts that would be posted ({len(outcome.changes)} change(s)):"]
+    if outcome.slack_payload is not None:
+        lines.append(f"  Slack: {outcome.slack_payload.get('text', '')}")
+    lines += [f"  SNS:   {message.subject}" for message in outcome.sns_messages]
+    return "\n".join(lines) + "\n"
 
 
 def run(args: argparse.Namespace) -> int:
     try:
+        from ipaudit.sim.history import seed_history
         from ipaudit.sim.world import article_world
     except ImportError as error:  # moto is a development dependency only
         print(f"ipaudit: error: the demo needs the development install ({error})", file=sys.stderr)
@@ -31,4 +60,13 @@ def run(args: argparse.Namespace) -> int:
     with article_world(os.environ) as world:
         settings = Settings.from_env(world.env)
         report = run_audit(settings, world.session, progress=say)
-        return emit(report, args)
+        seed_history(report, settings, world.session)
+        outcome = after_audit(report, settings, world.session, dry_run=True)
+        code = emit(outcome.report, args)
+        digest = weekly_digest(settings, world.session, html_path=args.digest_html)
+    if not args.json:
+        sys.stdout.write("\n" + render_alerts(outcome))
+        sys.stdout.write(
+            f"\nWeekly digest ({digest.subject!r}) written to {args.digest_html.resolve()}\n"
+        )
+    return code

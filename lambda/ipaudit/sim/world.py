@@ -18,6 +18,7 @@ from ipaudit.sim.article import OTHER_REGION, REGION, ArticleOrganization, seed_
 from ipaudit.sim.aws import point_environment_at, running_moto
 from ipaudit.sim.kube_api import KubeApiServer
 from ipaudit.sim.seed import SeededCluster
+from ipaudit.store.table import create_table
 
 DEMO_TABLE = "ipaudit-demo"
 DEMO_SENDER = "ipaudit@example.com"
@@ -58,6 +59,7 @@ def article_world(env: MutableMapping[str, str] = os.environ) -> Iterator[World]
         for name, server in servers.items():
             endpoints.append(f"{name}={server.start()}")
             stack.callback(server.stop)
+        create_table(session.client("dynamodb"), DEMO_TABLE)
         topic = session.client("sns").create_topic(Name="ipaudit-warnings")["TopicArn"]
         session.client("sesv2").create_email_identity(EmailIdentity=DEMO_SENDER)
         settings_env = {
