@@ -1,10 +1,8 @@
 """Recommend aws-node settings for a cluster and prove them with the CNI model.
 
 Every candidate, and the current settings, is simulated on every node's observed pods under
-`spread`. A candidate is rejected when it leaves pods without an address, when it needs more
-addresses than the subnets have at the peak (or, for prefix delegation, more free /28 blocks),
-or when it costs more EC2 calls per pod start than the budget. Of the rest, the one returning
-the most addresses wins. When even that leaves the subnets short, tuning cannot help and the
+`spread` (see `evaluate`); `choose` keeps the acceptable candidates and picks the one returning
+the most addresses. When even that leaves the subnets short, tuning cannot help and the
 structural fix is recommended instead.
 """
 
@@ -15,14 +13,12 @@ from collections.abc import Mapping
 from ipaudit.cni.settings import CniSettings
 from ipaudit.errors import InputError
 from ipaudit.recommend.candidates import Candidate, candidates
+from ipaudit.recommend.choose import EC2_CALLS_PER_POD_START, Room, choose
 from ipaudit.recommend.command import apply_command
 from ipaudit.recommend.evaluate import NodeLoad, Outcome, evaluate, node_loads
 from ipaudit.report import ClusterReport, Recommendation
 from ipaudit.snapshot import InstanceTypeLimits
 
-# ipamd's defaults cost ~0.15 EC2 calls per pod start on a burst; EC2 throttles per account and
-# region, and a throttled ipamd attaches nothing anywhere, so a tighter pool may cost at most:
-EC2_CALLS_PER_POD_START = 0.5
 PRESSURE_FREE_PCT = 25.0  # DESIGN.md's default warning threshold
 STRUCTURAL_FREE_PCT = 10.0  # still below this after tuning: tuning cannot help
 SECONDARY_CIDR = "100.64.0.0/16"  # a piece of 100.64.0.0/10 (RFC 6598), as EKS docs use
@@ -86,35 +82,12 @@ class _Recommender:
     # -- choosing ---------------------------------------------------------------------------
 
     def _best(self) -> tuple[Candidate, Outcome] | None:
-        budget = max(EC2_CALLS_PER_POD_START, self.now.calls_per_pod_start)
-        fits = self.free + self.observed_held
-        free_blocks = sum(subnet.free_prefix_blocks for subnet in self.cluster.subnets)
-        switching_to_prefixes = not self.now.settings.prefix_delegation
-        accepted = []
-        for candidate in candidates(self.cluster.cni, self.now.settings, self.loads):
-            outcome = evaluate(candidate.settings, self.loads)
-            needs = max(outcome.ips_held, outcome.burst_ips_held)
-            if outcome.pending > self.now.pending or needs > fits:
-                continue
-            if outcome.calls_per_pod_start > budget:
-                continue
-            if (
-                candidate.settings.prefix_delegation
-                and switching_to_prefixes
-                and outcome.burst_prefixes > free_blocks
-            ):
-                continue
-            accepted.append((candidate, outcome))
-        if not accepted:
-            return None
-        return min(
-            accepted,
-            key=lambda pair: (
-                pair[1].ips_held,
-                pair[1].calls_per_pod_start,
-                pair[1].burst_seconds if pair[1].burst_seconds is not None else 1 << 30,
-            ),
+        room = Room(
+            addresses=self.free + self.observed_held,
+            free_prefix_blocks=sum(s.free_prefix_blocks for s in self.cluster.subnets),
         )
+        options = candidates(self.cluster.cni, self.now.settings, self.loads)
+        return choose(self.now, [(c, evaluate(c.settings, self.loads)) for c in options], room)
 
     def _worthwhile(self) -> int:
         """Fewer returned addresses than this are not worth a change: one per node, or 5%."""
@@ -176,12 +149,7 @@ class _Recommender:
             settings=candidate.changes,
             projected_ips_held=outcome.ips_held,
             ips_returned=returned,
-            command=apply_command(
-                self.cluster.name,
-                candidate.changes,
-                current_env=self.cluster.cni,
-                managed_addon=self.managed_addon,
-            ),
+            command=self._apply(candidate.changes),
             rationale=rationale,
             current_ips_held=now.ips_held,
             kind="tune",
@@ -200,15 +168,21 @@ class _Recommender:
             f"{self.pods} pods themselves need more room than the subnets have (simulated on "
             f"{len(self.loads)} nodes, {now.ips_held} addresses held now)."
         )
+        # Keep no setting that starves pods (#2650), whatever else is recommended.
+        fix: dict[str, str] = {}
+        if now.settings.starves_pods:
+            fix = dict(best[0].changes) if best is not None else {"WARM_IP_TARGET": "2"}
+            why += " MINIMUM_IP_TARGET without WARM_IP_TARGET also starves pods (#2650)."
+        associate = (
+            f"aws ec2 associate-vpc-cidr-block --vpc-id {self.cluster.vpc_id} "
+            f"--cidr-block {SECONDARY_CIDR}"
+        )
         if now.settings.custom_networking:
             return Recommendation(
-                settings={},
+                settings=fix,
                 projected_ips_held=now.ips_held,
                 ips_returned=0,
-                command=(
-                    f"aws ec2 associate-vpc-cidr-block --vpc-id {self.cluster.vpc_id} "
-                    f"--cidr-block {SECONDARY_CIDR}"
-                ),
+                command=f"{associate} && {self._apply(fix)}" if fix else associate,
                 rationale=f"{why} Pods already use custom networking: give the ENIConfig "
                 f"subnets more room (a further secondary CIDR, larger subnets).",
                 current_ips_held=now.ips_held,
@@ -216,20 +190,12 @@ class _Recommender:
             )
         # With custom networking the nodes' own subnets keep only each primary ENI's address.
         projected = len(self.loads)
-        cni = apply_command(
-            self.cluster.name,
-            CUSTOM_NETWORKING,
-            current_env=self.cluster.cni,
-            managed_addon=self.managed_addon,
-        )
+        changes = {**CUSTOM_NETWORKING, **fix}
         return Recommendation(
-            settings=dict(CUSTOM_NETWORKING),
+            settings=changes,
             projected_ips_held=projected,
             ips_returned=now.ips_held - projected,
-            command=(
-                f"aws ec2 associate-vpc-cidr-block --vpc-id {self.cluster.vpc_id} "
-                f"--cidr-block {SECONDARY_CIDR} && {cni}"
-            ),
+            command=f"{associate} && {self._apply(changes)}",
             rationale=(
                 f"{why} Add a secondary CIDR from 100.64.0.0/10 to the VPC, create a subnet in "
                 f"it per availability zone and an ENIConfig named after each zone, turn on "
@@ -240,6 +206,14 @@ class _Recommender:
             ),
             current_ips_held=now.ips_held,
             kind="structural",
+        )
+
+    def _apply(self, changes: dict[str, str]) -> str:
+        return apply_command(
+            self.cluster.name,
+            changes,
+            current_env=self.cluster.cni,
+            managed_addon=self.managed_addon,
         )
 
 

@@ -1,0 +1,160 @@
+"""The recommender: settings proven by simulating every node, or "keep", or the structural fix."""
+
+from __future__ import annotations
+
+import json
+import shlex
+
+from ipaudit.cni.settings import CniSettings
+from ipaudit.recommend import recommend
+from ipaudit.report import ClusterReport, NodeReport, SubnetReport
+from ipaudit.snapshot import InstanceTypeLimits
+
+M5_8XLARGE = InstanceTypeLimits("m5.8xlarge", 8, 30, 32, "nitro")
+M5_LARGE = InstanceTypeLimits("m5.large", 3, 10, 2, "nitro")
+LIMITS = {"m5.8xlarge": M5_8XLARGE, "m5.large": M5_LARGE}
+
+
+def _node(
+    i: int, instance_type: str, subnet: str, enis: int, secondary: int, pods: int | None
+) -> NodeReport:
+    return NodeReport(
+        instance_id=f"i-{i:04d}",
+        instance_type=instance_type,
+        subnet_id=subnet,
+        enis=enis,
+        ips_held=enis + secondary,
+        secondary_ips=secondary,
+        pods=pods,
+        warm_ips=None if pods is None else secondary - pods,
+    )
+
+
+def _subnet(name: str, usable: int, free: int, blocks: int = 0) -> SubnetReport:
+    return SubnetReport(
+        name, "10.0.0.0/20", "eu-west-1a", usable, free, round(100 * free / usable, 1), blocks
+    )
+
+
+def _cluster(
+    nodes: list[NodeReport], subnets: list[SubnetReport], cni: dict[str, str] | None = None
+) -> ClusterReport:
+    return ClusterReport(
+        account_id="111111111111",
+        region="eu-west-1",
+        name="shop-prod",
+        vpc_id="vpc-1",
+        cni=cni or {},
+        subnets=subnets,
+        nodes=nodes,
+        leaked_enis=[],
+        ips_held=sum(n.ips_held for n in nodes),
+        pods=None if any(n.pods is None for n in nodes) else sum(n.pods or 0 for n in nodes),
+        warm_ips=None,
+    )
+
+
+def _article(cni: dict[str, str] | None = None) -> ClusterReport:
+    """30 m5.8xlarge nodes that once ran ~100 pods and now run 10, spread over 5 ENIs each."""
+    subnets = [_subnet(s, 1535, 20) for s in ("subnet-a", "subnet-b", "subnet-c")]
+    nodes = [_node(i, "m5.8xlarge", f"subnet-{'abc'[i % 3]}", 5, 145, 10) for i in range(30)]
+    return _cluster(nodes, subnets, cni)
+
+
+def _effective(cluster: ClusterReport, settings: dict[str, str]) -> CniSettings:
+    return CniSettings.from_env({**cluster.cni, **settings})
+
+
+def test_the_article_cluster_gets_settings_that_return_thousands_of_addresses() -> None:
+    cluster = _article()
+    rec = recommend(cluster, LIMITS, managed_addon=False)
+    assert rec is not None and rec.kind == "tune"
+    # Under the defaults every node holds its 5 ENIs full: 30 x 150.
+    assert rec.current_ips_held == 4500
+    assert rec.ips_returned >= 2000
+    assert rec.projected_ips_held == rec.current_ips_held - rec.ips_returned
+    # 10 pods on 5 pinned ENIs: at least 5 primaries and the 10 pods' addresses per node.
+    assert rec.projected_ips_held >= 30 * (5 + 10)
+    effective = _effective(cluster, rec.settings)
+    assert effective.warm_ip_target >= 1 or effective.prefix_delegation
+    assert not effective.starves_pods
+    words = shlex.split(rec.command)
+    assert words[:5] == ["kubectl", "-n", "kube-system", "set", "env"]
+    assert words[5] == "daemonset/aws-node"
+    assert dict(word.split("=", 1) for word in words[6:]) == rec.settings
+    assert "EC2 calls" in rec.rationale and str(rec.ips_returned) in rec.rationale
+
+
+def test_a_managed_addon_gets_the_update_addon_command() -> None:
+    cluster = _article({"WARM_ENI_TARGET": "1", "AWS_VPC_K8S_CNI_LOGLEVEL": "DEBUG"})
+    rec = recommend(cluster, LIMITS, managed_addon=True)
+    assert rec is not None and rec.kind == "tune"
+    words = shlex.split(rec.command)
+    assert words[:7] == [
+        "aws",
+        "eks",
+        "update-addon",
+        "--cluster-name",
+        "shop-prod",
+        "--addon-name",
+        "vpc-cni",
+    ]
+    assert words[7] == "--configuration-values"
+    env = json.loads(words[8])["env"]
+    assert env == {"WARM_ENI_TARGET": "1", **rec.settings}
+
+
+def test_a_healthy_cluster_keeps_its_settings() -> None:
+    subnets = [_subnet("subnet-a", 1019, 800)]
+    nodes = [_node(i, "m5.large", "subnet-a", 3, 27, 20) for i in range(5)]
+    rec = recommend(_cluster(nodes, subnets), LIMITS, managed_addon=False)
+    assert rec is not None
+    assert (rec.kind, rec.ips_returned, rec.settings, rec.command) == ("keep", 0, {}, "")
+    assert rec.projected_ips_held == rec.current_ips_held == 150
+
+
+def test_pods_that_alone_fill_the_subnets_get_the_structural_fix() -> None:
+    # 25 m5.large nodes with 27 pods each fill all 3 x 9 addresses: no warm address to return.
+    subnets = [_subnet(s, 251, 1) for s in ("subnet-a", "subnet-b", "subnet-c")]
+    nodes = [_node(i, "m5.large", "subnet-a", 3, 27, 27) for i in range(25)]
+    rec = recommend(_cluster(nodes, subnets), LIMITS, managed_addon=False)
+    assert rec is not None and rec.kind == "structural"
+    assert "100.64.0.0/" in rec.command and "--vpc-id vpc-1" in rec.command
+    assert rec.settings["AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG"] == "true"
+    assert "AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG=true" in rec.command
+    # Only each node's primary address stays in the nodes' subnets.
+    assert (rec.projected_ips_held, rec.current_ips_held) == (25, 750)
+
+
+def test_minimum_without_warm_is_never_recommended_and_is_fixed_when_set() -> None:
+    # MINIMUM_IP_TARGET=12 alone caps every node at 12 addresses (#2650).
+    subnets = [_subnet("subnet-a", 1019, 800)]
+    nodes = [_node(i, "m5.8xlarge", "subnet-a", 1, 12, 12) for i in range(4)]
+    cluster = _cluster(nodes, subnets, {"MINIMUM_IP_TARGET": "12"})
+    rec = recommend(cluster, LIMITS, managed_addon=False)
+    assert rec is not None and rec.kind == "tune"
+    assert not _effective(cluster, rec.settings).starves_pods
+    assert "#2650" in rec.rationale
+    for other in (_article(), _article({"WARM_IP_TARGET": "0", "MINIMUM_IP_TARGET": "20"})):
+        rec = recommend(other, LIMITS, managed_addon=False)
+        assert rec is not None and not _effective(other, rec.settings).starves_pods
+
+
+def test_no_recommendation_without_pods_or_known_types() -> None:
+    subnets = [_subnet("subnet-a", 1019, 0)]
+    unknown_pods = [_node(i, "m5.8xlarge", "subnet-a", 5, 145, None) for i in range(3)]
+    assert recommend(_cluster(unknown_pods, subnets), LIMITS, managed_addon=False) is None
+    unknown_type = [_node(i, "x9.huge", "subnet-a", 5, 145, 10) for i in range(3)]
+    assert recommend(_cluster(unknown_type, subnets), LIMITS, managed_addon=False) is None
+
+
+def test_unreadable_settings_or_ipv6_give_no_recommendation() -> None:
+    assert recommend(_article({"WARM_IP_TARGET": "lots"}), LIMITS, managed_addon=False) is None
+    assert recommend(_article({"ENABLE_IPv6": "true"}), LIMITS, managed_addon=False) is None
+
+
+def test_the_same_cluster_gives_the_same_recommendation() -> None:
+    cluster = _article()
+    assert recommend(cluster, LIMITS, managed_addon=False) == recommend(
+        cluster, LIMITS, managed_addon=False
+    )
