@@ -60,7 +60,8 @@ class Placement:
         return ordered
 
     def add_pods(self, node: Node, count: int, now: int) -> int:
-        """Give up to `count` waiting pods an address; how many got one."""
+        """Give up to `count` waiting pods an address; how many got one. Under `spread` they
+        land as under `pack` until `rebalance`, which the caller runs after every change."""
         placed = 0
         if self.policy == "random":
             while placed < count:
@@ -72,7 +73,7 @@ class Placement:
                 block.assigned += 1
                 placed += 1
             return placed
-        # pack, and spread before it evens things out
+        # pack, and spread until `rebalance` evens things out
         for block in node.blocks():
             take = min(block.assignable(now), count - placed)
             if take > 0:
@@ -80,8 +81,6 @@ class Placement:
                 placed += take
             if placed == count:
                 break
-        if self.policy == "spread":
-            self.rebalance(node, now)
         return placed
 
     def remove_pods(self, node: Node, count: int, cooling_until: int) -> None:

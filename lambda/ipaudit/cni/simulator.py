@@ -193,8 +193,8 @@ class _Run:
         if admitted < running:
             cooling_until = self.now + self.settings.ip_cooldown_seconds
             self.place.remove_pods(self.node, running - admitted, cooling_until)
-            self.place.rebalance(self.node, self.now)
         self._place_pending()
+        self.place.rebalance(self.node, self.now)
 
     def _place_pending(self) -> bool:
         pending = self._pending()
