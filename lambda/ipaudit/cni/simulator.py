@@ -6,8 +6,9 @@ which nothing can happen are skipped to the next timer (a cooldown ending, an EN
 age, the decrease interval passing), so a quiet node costs nothing to simulate.
 
 Kubelet admits at most max_pods - 2 pods with a VPC address: the +2 of E*(I-1)+2 is aws-node
-and kube-proxy, which use the host network. Admitted pods without an address wait (pending)
-and retry on every pass, as kubelet does; the CNI never allocates on demand.
+and kube-proxy, which use the host network. Admitted pods without an address wait
+and retry on every pass, as kubelet does; the CNI never allocates on demand. A step's `pending`
+is every wanted pod without an address: waiting for one, or refused by kubelet's max pods.
 """
 
 from __future__ import annotations
