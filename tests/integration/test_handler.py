@@ -1,0 +1,105 @@
+"""The Lambda entry points, invoked as Lambda invokes them, on the simulated organization."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import os
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+
+# Imported once, before any test captures output: Powertools' Logger keeps the stream it saw.
+from ipaudit.handler import audit_handler, digest_handler
+from ipaudit.settings import SettingsError
+from ipaudit.sim.world import DEMO_TABLE, World, article_world
+
+SCHEDULED_EVENT = {"source": "aws.scheduler", "detail-type": "Scheduled Event", "detail": {}}
+
+
+@dataclass
+class FakeContext:
+    function_name: str = "ipaudit-audit"
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = 2048
+    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:ipaudit-audit"
+    aws_request_id: str = "52fdfc07-2182-454f-963f-5f0f9a621d72"
+
+
+@pytest.fixture(scope="module")
+def world() -> Iterator[World]:
+    with pytest.MonkeyPatch.context() as patch:
+        for name in [n for n in os.environ if n.startswith(("AWS_", "IPAUDIT_"))]:
+            patch.delenv(name)
+        with article_world(os.environ) as running:  # points os.environ at its moto server
+            for name, value in running.env.items():
+                patch.setenv(name, value)
+            yield running
+
+
+@pytest.fixture
+def lambda_env(world: World) -> dict[str, str]:
+    return dict(os.environ)
+
+
+def emf_metrics(stdout: str) -> dict[str, list[dict[str, Any]]]:
+    """Every Embedded Metric Format record printed, by metric name."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for line in stdout.splitlines():
+        if not line.startswith("{") or '"_aws"' not in line:
+            continue
+        record = json.loads(line)
+        for directive in record["_aws"]["CloudWatchMetrics"]:
+            for metric in directive["Metrics"]:
+                found.setdefault(metric["Name"], []).append(record)
+    return found
+
+
+def value(record: dict[str, Any], name: str) -> float:
+    raw = record[name]
+    return float(raw[0] if isinstance(raw, list) else raw)
+
+
+def test_the_audit_handler_audits_stores_and_emits_metrics(
+    lambda_env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    summary = audit_handler(SCHEDULED_EVENT, FakeContext())  # type: ignore[arg-type]
+
+    assert summary["clusters"] == 2 and summary["coverage_errors"] == 0
+    assert summary["findings"]["CRITICAL"] == 2 and summary["stored"] is True
+    assert summary["sns_published"] == summary["changes"]["new"] > 0
+    metrics = emf_metrics(capsys.readouterr().out)
+    free = sorted(value(r, "FreeAddresses") for r in metrics["FreeAddresses"])
+    assert free[:3] == [0, 0, 109]
+    assert all(
+        r["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "IpAudit"
+        for r in metrics["FreeAddresses"]
+    )
+    assert [value(r, "CoverageErrors") for r in metrics["CoverageErrors"]] == [0]
+    [shop] = [r for r in metrics["WarmAddresses"] if r["Cluster"] == "shop-prod"]
+    assert value(shop, "WarmAddresses") == 1640
+
+
+def test_a_bad_setting_fails_the_invocation_before_anything_is_written(
+    lambda_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    items = boto3.client("dynamodb").scan(TableName=DEMO_TABLE, Select="COUNT")["Count"]
+    monkeypatch.setenv("IPAUDIT_REGIONS", "moon-1")
+    with pytest.raises(SettingsError, match="IPAUDIT_REGIONS: 'moon-1'"):
+        audit_handler(SCHEDULED_EVENT, FakeContext())  # type: ignore[arg-type]
+    assert boto3.client("dynamodb").scan(TableName=DEMO_TABLE, Select="COUNT")["Count"] == items
+
+
+def test_the_digest_handler_mails_the_week_to_the_recipients(lambda_env: dict[str, str]) -> None:
+    result = digest_handler({}, FakeContext(function_name="ipaudit-digest"))  # type: ignore[arg-type]
+
+    assert result["recipients"] == 1 and result["subject"].startswith("ipaudit weekly summary")
+    with urllib.request.urlopen(f"{lambda_env['AWS_ENDPOINT_URL']}/moto-api/data.json") as answer:
+        sent = json.load(answer)["ses"]["RawMessage"]
+    [mail] = [email.message_from_string(m["raw_data"], policy=email.policy.default) for m in sent]
+    assert mail["To"] == "platform-team@example.com" and mail["Subject"] == result["subject"]
