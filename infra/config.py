@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ipaudit.errors import InputError
-from ipaudit.settings import Settings, SettingsError
+from ipaudit.settings import ACCOUNT_ID, ROLE_NAME, Settings, SettingsError
 
 # Context key -> the function's environment variable it becomes (DESIGN.md's table). The table,
 # the topic and (unless given) the Slack secret are created by the stack, so they have no key.
@@ -46,8 +46,6 @@ LOG_RETENTION_DAYS: Mapping[int, str] = {
     3653: "TEN_YEARS",
 }  # fmt: skip
 
-_ACCOUNT_ID = re.compile(r"^\d{12}$")
-_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
 _EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
 _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 _CRON_FIELD = re.compile(r"^[\w*?,/#L-]+$")
@@ -91,12 +89,12 @@ class DeployConfig:
             raise ContextError(_name_context_key(str(error))) from None
 
         auditor_account = text("auditor_account") or None
-        if auditor_account is not None and not _ACCOUNT_ID.match(auditor_account):
+        if auditor_account is not None and not ACCOUNT_ID.match(auditor_account):
             raise ContextError(
                 f"context 'auditor_account': {auditor_account!r} is not a 12-digit account id"
             )
         auditor_role_name = text("auditor_role_name") or DEFAULT_AUDITOR_ROLE_NAME
-        if not _ROLE_NAME.match(auditor_role_name):
+        if not ROLE_NAME.match(auditor_role_name):
             raise ContextError(
                 f"context 'auditor_role_name': {auditor_role_name!r} is not a valid IAM role name"
             )

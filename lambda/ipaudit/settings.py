@@ -17,10 +17,10 @@ from ipaudit.loopback import is_loopback
 ORGANIZATION = "organization"
 DEFAULT_ROLE_NAME = "IpAuditReadOnly"
 
-_ACCOUNT_ID = re.compile(r"^\d{12}$")
+ACCOUNT_ID = re.compile(r"^\d{12}$")
 # Partition prefixes AWS uses today: us, eu, ap, ca, sa, me, af, il, mx, cn, us-gov, us-iso...
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
-_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
+ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
 _ARN = re.compile(r"^arn:aws[\w-]*:([\w-]+):([\w-]*):(\d{12})?:.+$")
 _EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
 
@@ -66,7 +66,7 @@ class Settings:
                 f"IPAUDIT_CRIT_FREE_PCT: {crit:g} is above IPAUDIT_WARN_FREE_PCT ({warn:g})"
             )
         role = get("IPAUDIT_ROLE_NAME") or DEFAULT_ROLE_NAME
-        if not _ROLE_NAME.match(role):
+        if not ROLE_NAME.match(role):
             raise SettingsError(f"IPAUDIT_ROLE_NAME: {role!r} is not a valid IAM role name")
         topic = get("IPAUDIT_SNS_TOPIC_ARN")
         if topic is not None:
@@ -116,7 +116,7 @@ def _split(raw: str) -> list[str]:
 def _accounts(raw: str) -> tuple[str, ...]:
     accounts = _split(raw)
     for account in accounts:
-        if not _ACCOUNT_ID.match(account):
+        if not ACCOUNT_ID.match(account):
             raise SettingsError(
                 f"IPAUDIT_ACCOUNTS: {account!r} is not a 12-digit account id "
                 f"(or use '{ORGANIZATION}')"
@@ -157,13 +157,17 @@ def _kube_endpoints(raw: str) -> dict[str, str]:
     return endpoints
 
 
+def _number(name: str, raw: str) -> float:
+    try:
+        return float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}: {raw!r} is not a number") from None
+
+
 def _percent(name: str, raw: str | None, default: float) -> float:
     if raw is None:
         return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{name}: {raw!r} is not a number") from None
+    value = _number(name, raw)
     if not 0 <= value <= 100:
         raise SettingsError(f"{name}: {raw!r} is not a percentage between 0 and 100")
     return value
@@ -172,10 +176,7 @@ def _percent(name: str, raw: str | None, default: float) -> float:
 def _positive(name: str, raw: str | None, default: float) -> float:
     if raw is None:
         return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{name}: {raw!r} is not a number") from None
+    value = _number(name, raw)
     if value <= 0:
         raise SettingsError(f"{name}: {raw!r} must be above 0")
     return value
