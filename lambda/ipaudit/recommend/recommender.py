@@ -21,6 +21,7 @@ from ipaudit.snapshot import InstanceTypeLimits
 
 PRESSURE_FREE_PCT = 25.0  # DESIGN.md's default warning threshold
 STRUCTURAL_FREE_PCT = 10.0  # still below this after tuning: tuning cannot help
+LARGE_WARM_SHARE_OF_SUBNETS = 0.10  # a warm pool this share of the subnets is worth tuning
 SECONDARY_CIDR = "100.64.0.0/16"  # a piece of 100.64.0.0/10 (RFC 6598), as EKS docs use
 CUSTOM_NETWORKING = {
     "AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG": "true",
@@ -68,9 +69,13 @@ class _Recommender:
     def recommend(self) -> Recommendation:
         current = self.now.settings
         pressure = any(subnet.free_pct < PRESSURE_FREE_PCT for subnet in self.cluster.subnets)
-        large_warm_pool = self.now.warm_ips > self.pods
+        # Large: more warm than used, and enough to matter to the subnets.
+        large_warm_pool = (
+            self.now.warm_ips > self.pods
+            and self.now.warm_ips >= self.usable * LARGE_WARM_SHARE_OF_SUBNETS
+        )
         if not (pressure or large_warm_pool or current.starves_pods):
-            return self._keep("the subnets have room and the warm pool is smaller than the pods")
+            return self._keep("the subnets have room and the warm pool is small")
         best = self._best()
         returned = 0 if best is None else self.now.ips_held - best[1].ips_held
         if pressure and self._free_pct(self.free + max(returned, 0)) < STRUCTURAL_FREE_PCT:
@@ -218,4 +223,4 @@ class _Recommender:
 
 
 def _seconds(seconds: int | None) -> str:
-    return "never" if seconds is None else f"{seconds} s"
+    return "never (some pods are left waiting)" if seconds is None else f"{seconds} s"

@@ -113,6 +113,22 @@ def test_a_healthy_cluster_keeps_its_settings() -> None:
     assert rec.projected_ips_held == rec.current_ips_held == 150
 
 
+def test_a_large_warm_pool_is_tuned_even_with_roomy_subnets() -> None:
+    # 4200 warm addresses for 300 pods, a third of the subnets: worth giving back.
+    subnets = [_subnet(s, 4091, 2600) for s in ("subnet-a", "subnet-b", "subnet-c")]
+    nodes = [_node(i, "m5.8xlarge", f"subnet-{'abc'[i % 3]}", 5, 145, 10) for i in range(30)]
+    rec = recommend(_cluster(nodes, subnets), LIMITS, managed_addon=False)
+    assert rec is not None and rec.kind == "tune" and rec.ips_returned >= 2000
+
+
+def test_a_small_warm_pool_in_roomy_subnets_is_kept() -> None:
+    # 28 warm for 10 pods is more than the pods, but a sliver of 1019 addresses.
+    subnets = [_subnet("subnet-a", 1019, 900)]
+    nodes = [_node(i, "m5.large", "subnet-a", 2, 18, 5) for i in range(2)]
+    rec = recommend(_cluster(nodes, subnets), LIMITS, managed_addon=False)
+    assert rec is not None and rec.kind == "keep"
+
+
 def test_pods_that_alone_fill_the_subnets_get_the_structural_fix() -> None:
     # 25 m5.large nodes with 27 pods each fill all 3 x 9 addresses: no warm address to return.
     subnets = [_subnet(s, 251, 1) for s in ("subnet-a", "subnet-b", "subnet-c")]
