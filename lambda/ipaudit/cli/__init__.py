@@ -36,6 +36,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `ipaudit ... | head`: the reader left, nothing to report
+        sys.stderr.close()
+        return 0
     return code
 
 

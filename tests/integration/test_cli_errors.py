@@ -1,0 +1,52 @@
+"""Bad input to `ipaudit`: one line naming what is wrong, exit 1, nothing half-done."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--regions", "europe"], "IPAUDIT_REGIONS: 'europe' is not a region name"),
+        (["--accounts", "1234"], "IPAUDIT_ACCOUNTS: '1234' is not a 12-digit account id"),
+        (["--kube-endpoints", "prod=nowhere"], "IPAUDIT_KUBE_ENDPOINTS: 'nowhere' for 'prod'"),
+        (["--profile", "no-such-profile"], "--profile: no AWS profile named 'no-such-profile'"),
+    ],
+)
+def test_bad_settings_stop_the_audit_with_one_line_and_exit_1(
+    args: list[str], expected: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "IPAUDIT_"))}
+    env["AWS_CONFIG_FILE"] = env["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+    done = subprocess.run(
+        [sys.executable, "-m", "ipaudit", "audit", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stdout == ""
+    [line] = done.stderr.splitlines()
+    assert line.startswith("ipaudit: error: ") and expected in line
+
+
+def test_a_bad_environment_variable_is_named_like_a_bad_flag() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "IPAUDIT_"))}
+    env["IPAUDIT_WARN_FREE_PCT"] = "lots"
+    done = subprocess.run(
+        [sys.executable, "-m", "ipaudit", "audit"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip() == "ipaudit: error: IPAUDIT_WARN_FREE_PCT: 'lots' is not a number"
