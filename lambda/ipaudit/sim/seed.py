@@ -13,6 +13,8 @@ from typing import Any
 
 import boto3
 
+from ipaudit.aws.instance_types import describe_instance_types
+from ipaudit.cni.max_pods import max_pods
 from ipaudit.sim.kube_api import aws_node_daemonset, node_object, pod_object
 
 AMI = "ami-12c6146b"  # any id moto knows
@@ -98,8 +100,10 @@ def seed_cluster(
     )
     seeded = SeededCluster(name=name, vpc_id=vpc_id, subnet_ids=subnet_ids)
     seeded.kube_daemonsets.append(aws_node_daemonset(dict(cni_env or {})))
+    # kubelet's max pods, as the EKS AMI sets it from the type's real limits.
+    limits = describe_instance_types(ec2, {node.instance_type for node in nodes})
     for index, node in enumerate(nodes):
-        _seed_node(ec2, seeded, books, subnets, index, node)
+        _seed_node(ec2, seeded, books, subnets, index, node, max_pods(limits[node.instance_type]))
     for subnet_index, count in leaked_enis:
         addresses = books[subnet_index].take(count)
         ec2.create_network_interface(
@@ -117,6 +121,7 @@ def _seed_node(
     subnets: Sequence[SubnetSpec],
     index: int,
     node: NodeSpec,
+    node_max_pods: int,
 ) -> None:
     subnet_id = seeded.subnet_ids[node.subnet]
     book = books[node.subnet]
@@ -170,7 +175,7 @@ def _seed_node(
             node_name,
             instance_id,
             subnets[node.subnet].az,
-            max_pods=_max_pods(node),
+            max_pods=node_max_pods,
             internal_ip=primary_ips[0],
             instance_type=node.instance_type,
         )
@@ -195,11 +200,6 @@ def _seed_node(
         seeded.kube_pods.append(
             pod_object("batch", f"job-{index}-{job}", node_name, None, phase="Succeeded")
         )
-
-
-def _max_pods(node: NodeSpec) -> int:
-    # Only an annotation for the seeded Node; the audit reads it as kubelet reports it.
-    return {"m5.8xlarge": 234, "m5.large": 29, "t3.medium": 17}.get(node.instance_type, 110)
 
 
 def _addresses(addresses: Sequence[str]) -> Any:
