@@ -10,11 +10,21 @@ import statistics
 import time
 from collections.abc import Callable
 
+from ipaudit.analysis.cluster import analyze_cluster
 from ipaudit.cni import CniSettings, simulate
 from ipaudit.cni.simulator import _simulate
 from ipaudit.recommend import recommend
 from ipaudit.report import ClusterReport, NodeReport, SubnetReport
-from ipaudit.snapshot import InstanceTypeLimits
+from ipaudit.snapshot import (
+    Cluster,
+    Eni,
+    Instance,
+    InstanceTypeLimits,
+    KubeNode,
+    KubePod,
+    KubeView,
+    Subnet,
+)
 
 REPEAT = 5
 M5_8XLARGE = InstanceTypeLimits("m5.8xlarge", 8, 30, 32, "nitro")
@@ -64,6 +74,60 @@ def recommend_100_nodes() -> None:
     recommend(CLUSTER, LIMITS, managed_addon=False)
 
 
+def _snapshot(nodes: int) -> Cluster:
+    """A large cluster as the collectors would hand it over: 5 ENIs x 30 addresses a node."""
+    instances, enis, kube_nodes, pods = [], [], [], []
+    for n in range(nodes):
+        instance_id, node = f"i-{n:05d}", f"node-{n}"
+        subnet = f"subnet-{n % 3}"
+        instances.append(Instance(instance_id, "m5.8xlarge", subnet, "vpc", f"10.{n}", "running"))
+        kube_nodes.append(KubeNode(node, instance_id, 234))
+        for device in range(5):
+            first = (n * 5 + device) * 30  # 150 addresses a node, in order
+            ips = tuple(
+                f"10.{n % 3}.{(first + k) // 256 % 256}.{(first + k) % 256}" for k in range(30)
+            )
+            enis.append(
+                Eni(
+                    f"eni-{n}-{device}",
+                    subnet,
+                    "vpc",
+                    "in-use",
+                    "",
+                    "interface",
+                    ips,
+                    instance_id=instance_id,
+                    device_index=device,
+                )
+            )
+        pods += [
+            KubePod("default", f"p-{n}-{k}", node, "Running", False, "10.0.0.1") for k in range(30)
+        ]
+    subnets = tuple(Subnet(f"subnet-{i}", "vpc", f"10.{i}.0.0/16", "az", 1000) for i in range(3))
+    return Cluster(
+        "1",
+        "r",
+        "c",
+        "arn",
+        "vpc",
+        None,
+        (),
+        subnets,
+        tuple(enis),
+        tuple(instances),
+        {"m5.8xlarge": M5_8XLARGE},
+        KubeView(tuple(kube_nodes), tuple(pods), {}),
+    )
+
+
+BIG_SNAPSHOT = _snapshot(1000)
+
+
+def analyze_1000_nodes() -> None:
+    # The pure analysis of one large cluster (5000 ENIs, 30000 pods), recommendation excluded.
+    analyze_cluster(BIG_SNAPSHOT)
+
+
 def _time(work: Callable[[], None]) -> float:
     samples = []
     for _ in range(REPEAT):
@@ -78,7 +142,13 @@ def main() -> None:
     base = _time(baseline)
     print(f"{'workload':<28}{'median ms':>12}{'x baseline':>12}")
     print(f"{'baseline':<28}{base * 1000:>12.2f}{1:>12.2f}")
-    for work in (article, warm_ip_target_1_burst, prefix_burst, recommend_100_nodes):
+    for work in (
+        article,
+        warm_ip_target_1_burst,
+        prefix_burst,
+        recommend_100_nodes,
+        analyze_1000_nodes,
+    ):
         took = _time(work)
         print(f"{work.__name__:<28}{took * 1000:>12.2f}{took / base:>12.2f}")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 
 from ipaudit.report import NodeReport
@@ -23,13 +23,14 @@ def pods_per_node(kube: KubeView) -> Counter[str]:
 
 def node_report(
     instance: Instance,
-    enis: Iterable[Eni],
+    attached: Iterable[Eni],
     *,
     node_name: str | None,
     pods: int | None,
     max_pods: int | None,
 ) -> NodeReport:
-    attached = [eni for eni in enis if eni.instance_id == instance.instance_id]
+    """One node from the ENIs attached to it."""
+    attached = list(attached)
     primaries = sum(1 for eni in attached if eni.private_ips)
     secondary = sum(
         max(0, len(eni.private_ips) - 1) + ADDRESSES_PER_PREFIX * len(eni.prefixes)
@@ -52,7 +53,11 @@ def node_report(
 def node_reports(
     instances: Iterable[Instance], enis: Iterable[Eni], kube: KubeView | None
 ) -> list[NodeReport]:
-    eni_list = list(enis)
+    # Grouped once: a 1000-node cluster must not scan every ENI for every node.
+    by_attachment: defaultdict[str, list[Eni]] = defaultdict(list)
+    for eni in enis:
+        if eni.instance_id is not None:
+            by_attachment[eni.instance_id].append(eni)
     by_instance: Mapping[str, tuple[str, int | None]] = {}
     counts: Counter[str] = Counter()
     if kube is not None:
@@ -66,6 +71,12 @@ def node_reports(
         # A node not (or no longer) registered runs no pods but may still hold addresses.
         pods = None if kube is None else (counts[node_name] if node_name else 0)
         reports.append(
-            node_report(instance, eni_list, node_name=node_name, pods=pods, max_pods=max_pods)
+            node_report(
+                instance,
+                by_attachment[instance.instance_id],
+                node_name=node_name,
+                pods=pods,
+                max_pods=max_pods,
+            )
         )
     return reports

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 from collections.abc import Iterable
 
 from ipaudit.report import SubnetReport
@@ -25,26 +26,25 @@ def free_prefix_blocks(cidr: str, enis: Iterable[Eni]) -> int:
     have free addresses and still fail prefix delegation (InsufficientCidrBlocks).
     """
     network = ipaddress.ip_network(cidr)
-    if network.prefixlen > PREFIX_LENGTH:
+    if network.version != 4 or network.prefixlen > PREFIX_LENGTH:
         return 0
     base = int(network.network_address)
     blocks = 1 << (PREFIX_LENGTH - network.prefixlen)
     taken: set[int] = {0, blocks - 1}  # the blocks with the reserved addresses
-
-    def block_of(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> int | None:
-        offset = int(address) - base
-        return offset >> 4 if 0 <= offset < network.num_addresses else None
-
     for eni in enis:
-        for ip in eni.private_ips:
-            index = block_of(ipaddress.ip_address(ip))
-            if index is not None:
-                taken.add(index)
-        for prefix in eni.prefixes:
-            index = block_of(ipaddress.ip_network(prefix, strict=False).network_address)
-            if index is not None:
+        for address in (*eni.private_ips, *(p.partition("/")[0] for p in eni.prefixes)):
+            index = (_ipv4(address) - base) >> 4
+            if 0 <= index < blocks:
                 taken.add(index)
     return blocks - len(taken)
+
+
+def _ipv4(address: str) -> int:
+    # inet_aton is ~10x faster than ipaddress for the hundred thousand addresses of a large VPC.
+    try:
+        return int.from_bytes(socket.inet_aton(address), "big")
+    except OSError:
+        return -1  # not an IPv4 address: in no block
 
 
 def subnet_report(subnet: Subnet, enis: Iterable[Eni]) -> SubnetReport:
