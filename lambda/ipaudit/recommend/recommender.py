@@ -146,9 +146,9 @@ class _Recommender:
             f"to {self.free + returned} of {self.usable}.{starving} The trade-off: a smaller "
             f"warm pool costs more EC2 calls ({outcome.calls_per_pod_start:.2f} per pod start "
             f"against {now.calls_per_pod_start:.2f} now; budget {EC2_CALLS_PER_POD_START}) and "
-            f"slower pod starts on bursts (a new node given its pods at once has them all "
-            f"addressed after {_seconds(outcome.burst_seconds)} against "
-            f"{_seconds(now.burst_seconds)} now)."
+            f"slower pod starts on bursts (a new node given its pods at once "
+            f"{_burst(outcome.burst_seconds)}; under the current settings it "
+            f"{_burst(now.burst_seconds)})."
         )
         return Recommendation(
             settings=candidate.changes,
@@ -222,5 +222,7 @@ class _Recommender:
         )
 
 
-def _seconds(seconds: int | None) -> str:
-    return "never (some pods are left waiting)" if seconds is None else f"{seconds} s"
+def _burst(seconds: int | None) -> str:
+    if seconds is None:
+        return "leaves some of them waiting for addresses"
+    return f"has them all addressed after {seconds} s"
