@@ -35,13 +35,19 @@ def cluster_instances(
 
 
 def cluster_subnet_ids(
-    eks: EksCluster, inventory: VpcInventory, instances: tuple[Instance, ...]
+    eks: EksCluster,
+    inventory: VpcInventory,
+    instances: tuple[Instance, ...],
+    kube: KubeView | None,
 ) -> set[str]:
-    """The cluster's VPC config, subnets tagged for it, and where its nodes and ENIs live."""
+    """The cluster's VPC config, subnets tagged for it, where its nodes and ENIs live, and
+    (custom networking) the ENIConfigs' pod subnets, even before a pod lands there."""
     node_ids = {i.instance_id for i in instances}
     ids = set(eks.subnet_ids) | {i.subnet_id for i in instances}
     ids |= {s.subnet_id for s in inventory.subnets if belongs_by_tag(s.tags, eks.name)}
     ids |= {e.subnet_id for e in inventory.enis if e.instance_id in node_ids}
+    if kube is not None:
+        ids |= {config.subnet_id for config in kube.eni_configs}
     return ids
 
 
@@ -56,7 +62,7 @@ def assemble_cluster(
     limits: Mapping[str, InstanceTypeLimits],
 ) -> Cluster:
     instances = cluster_instances(eks, inventory, kube)
-    subnet_ids = cluster_subnet_ids(eks, inventory, instances)
+    subnet_ids = cluster_subnet_ids(eks, inventory, instances, kube)
     return Cluster(
         account_id=account_id,
         region=region,
