@@ -16,6 +16,7 @@ import itertools
 import json
 import re
 import secrets
+import ssl
 import threading
 import time
 import urllib.error
@@ -529,8 +530,10 @@ class KubeApiServer:
         *,
         sts_endpoint: str | None = None,
         allowed_arns: Collection[str] | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.cluster_name = cluster_name
+        self._tls = tls  # serve https, like EKS, with this server context
         self.nodes: list[Obj] = []
         self.pods: list[Obj] = []
         self.daemonsets: list[Obj] = []
@@ -549,6 +552,8 @@ class KubeApiServer:
         handler = type("Handler", (_Handler,), {"api": self})
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
+        if self._tls is not None:
+            self._httpd.socket = self._tls.wrap_socket(self._httpd.socket, server_side=True)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
             kwargs={"poll_interval": 0.05},  # how long stop() waits for the loop to notice
@@ -557,7 +562,8 @@ class KubeApiServer:
         )
         self._thread.start()
         host, port = self._httpd.server_address[:2]
-        self.url = f"http://{host!s}:{port}"
+        scheme = "https" if self._tls is not None else "http"
+        self.url = f"{scheme}://{host!s}:{port}"
         return self.url
 
     def stop(self) -> None:
