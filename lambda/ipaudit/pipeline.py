@@ -17,6 +17,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ipaudit.alerts.lifecycle import AlertChange, plan, stateless
+from ipaudit.analysis.report_builder import with_recommendation
 from ipaudit.forecast.findings import KIND as FORECAST_KIND
 from ipaudit.forecast.findings import forecast_findings
 from ipaudit.forecast.trend import WINDOW_DAYS
@@ -94,6 +95,7 @@ def after_audit(
                 dynamodb, settings.table, cluster.account_id, cluster.region, cluster.name, since
             )
             history += [(r.generated_at, r.cluster) for r in runs if r.run_id != report.run_id]
+    report = replace(report, clusters=[_sized_to_peak(c, history) for c in report.clusters])
     findings = [*report.findings, *forecast_findings(report, history, now)]
     findings.sort(key=lambda f: (-SEVERITY_RANK[f.severity], f.id))
     report = replace(report, findings=findings)
@@ -142,6 +144,20 @@ def after_audit(
             logger.error("SNS publish failed: %s", error)
             outcome = replace(outcome, sns_error=str(error))
     return outcome
+
+
+def _sized_to_peak(
+    cluster: ClusterReport, history: Sequence[tuple[datetime, ClusterReport]]
+) -> ClusterReport:
+    """Recommend again when the cluster ran more pods recently than now: the settings must
+    absorb the observed peak, not only today's load."""
+    peak = max(
+        (past.pods for _, past in history if past.pods is not None and past.key == cluster.key),
+        default=None,
+    )
+    if peak is None or cluster.pods is None or peak <= cluster.pods:
+        return cluster
+    return with_recommendation(cluster, peak_pods=peak)
 
 
 def _post_slack(

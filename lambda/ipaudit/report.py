@@ -9,6 +9,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ipaudit.snapshot import InstanceTypeLimits
+
 Severity = Literal["CRITICAL", "WARNING", "INFO"]
 SEVERITY_RANK: dict[str, int] = {"INFO": 0, "WARNING": 1, "CRITICAL": 2}
 
@@ -70,6 +72,10 @@ class ClusterReport:
     pods: int | None
     warm_ips: int | None
     recommendation: Recommendation | None = None
+    # What the recommender needs to run again later (with history): the node types' limits
+    # from DescribeInstanceTypes, and the VPC CNI managed add-on's version (None: self-managed).
+    instance_types: dict[str, InstanceTypeLimits] = field(default_factory=dict)
+    vpc_cni_addon: str | None = None
 
     @property
     def key(self) -> str:

@@ -30,4 +30,6 @@ def analyze_cluster(cluster: Cluster) -> ClusterReport:
         ips_held=sum(n.ips_held for n in nodes),
         pods=pods,
         warm_ips=warm,
+        instance_types=dict(cluster.instance_types),
+        vpc_cni_addon=cluster.vpc_cni_addon,
     )

@@ -106,10 +106,6 @@ def waste_findings(cluster: ClusterReport, under_pressure: bool) -> list[Finding
         f"nodes hold {held_for_pods} pod addresses for {cluster.pods} pods "
         f"({cluster.warm_ips} warm) while the cluster's subnets are short of addresses"
     )
-    if cluster.recommendation is not None and cluster.recommendation.ips_returned > 0:
-        message += (
-            f"; the recommended settings return {cluster.recommendation.ips_returned} addresses"
-        )
     return [
         _finding("warm_pool_waste", "WARNING", cluster, cluster.name, message, cluster.warm_ips)
     ]

@@ -13,13 +13,20 @@ from ipaudit.settings import Settings
 from ipaudit.snapshot import Cluster, TargetSnapshot
 
 
-def cluster_report(cluster: Cluster) -> ClusterReport:
-    """The cluster's numbers with the recommendation the CNI model backs."""
-    report = analyze_cluster(cluster)
+def with_recommendation(cluster: ClusterReport, peak_pods: int | None = None) -> ClusterReport:
+    """The cluster with the recommendation the CNI model backs (sized to `peak_pods`, the
+    busiest recent pod count, once history has one)."""
     recommendation = recommend(
-        report, cluster.instance_types, managed_addon=cluster.vpc_cni_addon is not None
+        cluster,
+        cluster.instance_types,
+        managed_addon=cluster.vpc_cni_addon is not None,
+        peak_pods=peak_pods,
     )
-    return replace(report, recommendation=recommendation)
+    return replace(cluster, recommendation=recommendation)
+
+
+def cluster_report(cluster: Cluster) -> ClusterReport:
+    return with_recommendation(analyze_cluster(cluster))
 
 
 def build_report(

@@ -12,6 +12,7 @@ Simulations are memoized by (limits, settings, pods, ...), so nodes alike cost o
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -33,6 +34,7 @@ class NodeLoad:
     max_ips_held: int | None  # what it holds plus its subnet's free addresses
     layout: tuple[int, ...]  # per ENI: secondary addresses, or prefixes in prefix mode
     prefix_mode: bool  # how the node's pool is held now
+    burst_pods: int  # the burst a new node must absorb: its pods, scaled to the cluster's peak
 
 
 @dataclass(frozen=True)
@@ -55,10 +57,20 @@ class Outcome:
 
 
 def node_loads(
-    cluster: ClusterReport, limits: Mapping[str, InstanceTypeLimits], current: CniSettings
+    cluster: ClusterReport,
+    limits: Mapping[str, InstanceTypeLimits],
+    current: CniSettings,
+    peak_pods: int | None = None,
 ) -> list[NodeLoad]:
-    """The nodes the model can run: a known type and a known pod count."""
+    """The nodes the model can run: a known type and a known pod count.
+
+    `peak_pods`, the cluster's busiest recent pod count, scales every node's burst: a setting
+    must keep up with the peak the cluster has seen, not only with today.
+    """
     free = {subnet.subnet_id: subnet.free for subnet in cluster.subnets}
+    scale = 1.0
+    if peak_pods is not None and cluster.pods and peak_pods > cluster.pods:
+        scale = peak_pods / cluster.pods
     loads = []
     for node in cluster.nodes:
         node_limits = limits.get(node.instance_type)
@@ -66,14 +78,16 @@ def node_loads(
             continue
         room = free.get(node.subnet_id)
         prefix_mode = current.prefix_delegation and node_limits.supports_prefix_delegation
+        node_max_pods = node.max_pods or default_max_pods(node_limits)
         loads.append(
             NodeLoad(
                 limits=node_limits,
                 pods=node.pods,
-                max_pods=node.max_pods or default_max_pods(node_limits),
+                max_pods=node_max_pods,
                 max_ips_held=None if room is None else node.ips_held + room,
                 layout=_layout(node, node_limits, current, prefix_mode),
                 prefix_mode=prefix_mode,
+                burst_pods=min(node_max_pods, math.ceil(node.pods * scale)),
             )
         )
     return loads
@@ -84,8 +98,9 @@ def evaluate(settings: CniSettings, loads: Sequence[NodeLoad]) -> Outcome:
     burst_seconds: int | None = 0
     for load in loads:
         prefix_mode = settings.prefix_delegation and load.limits.supports_prefix_delegation
-        settled = _run(load, settings, load.layout if prefix_mode == load.prefix_mode else None)
-        burst = _run(load, settings, None)
+        start = load.layout if prefix_mode == load.prefix_mode else None
+        settled = _run(load, settings, start, load.pods)
+        burst = _run(load, settings, None, load.burst_pods)
         held += settled.ips_held
         warm += settled.warm_ips
         pending += max(settled.pending, burst.pending)
@@ -109,11 +124,13 @@ def evaluate(settings: CniSettings, loads: Sequence[NodeLoad]) -> Outcome:
     )
 
 
-def _run(load: NodeLoad, settings: CniSettings, start: tuple[int, ...] | None) -> StepResult:
+def _run(
+    load: NodeLoad, settings: CniSettings, start: tuple[int, ...] | None, pods: int
+) -> StepResult:
     return simulate(
         load.limits,
         settings,
-        (load.pods,),
+        (pods,),
         max_pods=load.max_pods,
         placement=PLACEMENT,
         max_ips_held=load.max_ips_held,

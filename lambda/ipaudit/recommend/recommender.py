@@ -34,16 +34,20 @@ def recommend(
     limits: Mapping[str, InstanceTypeLimits],
     *,
     managed_addon: bool,
+    peak_pods: int | None = None,
 ) -> Recommendation | None:
     """None when the model cannot judge: no pods known (Kubernetes unreachable), no known
-    instance type, IPv6, or aws-node settings it cannot read."""
+    instance type, IPv6, or aws-node settings it cannot read.
+
+    `peak_pods` is the cluster's busiest pod count in its recent history, when there is one:
+    bursts are sized to it, so no candidate leaves pods pending at the observed peak."""
     try:
         current = CniSettings.from_env(cluster.cni)
     except InputError:
         return None
     if current.ipv6:
         return None
-    loads = node_loads(cluster, limits, current)
+    loads = node_loads(cluster, limits, current, peak_pods)
     if not loads:
         return None
     return _Recommender(cluster, current, loads, managed_addon).recommend()
@@ -65,6 +69,7 @@ class _Recommender:
         self.usable = sum(subnet.usable for subnet in cluster.subnets)
         self.observed_held = sum(node.ips_held for node in cluster.nodes)
         self.pods = sum(load.pods for load in loads)
+        self.burst_pods = sum(load.burst_pods for load in loads)
 
     def recommend(self) -> Recommendation:
         current = self.now.settings
@@ -146,7 +151,7 @@ class _Recommender:
             f"to {self.free + returned} of {self.usable}.{starving} The trade-off: a smaller "
             f"warm pool costs more EC2 calls ({outcome.calls_per_pod_start:.2f} per pod start "
             f"against {now.calls_per_pod_start:.2f} now; budget {EC2_CALLS_PER_POD_START}) and "
-            f"slower pod starts on bursts (a new node given its pods at once "
+            f"slower pod starts on bursts (a new node given its {self._burst_size()} at once "
             f"{_burst(outcome.burst_seconds)}; under the current settings it "
             f"{_burst(now.burst_seconds)})."
         )
@@ -212,6 +217,11 @@ class _Recommender:
             current_ips_held=now.ips_held,
             kind="structural",
         )
+
+    def _burst_size(self) -> str:
+        if self.burst_pods > self.pods:
+            return f"pods scaled to the recent peak ({self.burst_pods} pods in all)"
+        return "pods"
 
     def _apply(self, changes: dict[str, str]) -> str:
         return apply_command(

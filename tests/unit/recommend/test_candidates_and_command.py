@@ -16,7 +16,7 @@ XEN = InstanceTypeLimits("m4.4xlarge", 8, 30, 16, "xen")
 
 
 def _load(limits: InstanceTypeLimits, pods: int) -> NodeLoad:
-    return NodeLoad(limits, pods, 234, None, (29,), False)
+    return NodeLoad(limits, pods, 234, None, (29,), False, burst_pods=pods)
 
 
 def test_candidates_never_starve_pods_and_differ_from_now() -> None:

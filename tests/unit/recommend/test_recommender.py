@@ -174,3 +174,29 @@ def test_the_same_cluster_gives_the_same_recommendation() -> None:
     assert recommend(cluster, LIMITS, managed_addon=False) == recommend(
         cluster, LIMITS, managed_addon=False
     )
+
+
+def test_a_recent_peak_sizes_the_bursts_the_settings_must_absorb() -> None:
+    # The article's nodes ran ~100 pods each before churn: 3000 in all.
+    today = recommend(_article(), LIMITS, managed_addon=False)
+    at_peak = recommend(_article(), LIMITS, managed_addon=False, peak_pods=3000)
+    assert today is not None and at_peak is not None and at_peak.kind == "tune"
+    # Bursts ten times larger cost more EC2 calls per pod start under a tiny warm pool, so the
+    # peak-aware choice keeps a larger one, and still returns thousands of addresses.
+    assert _effective(_article(), at_peak.settings).warm_ip_target > (
+        _effective(_article(), today.settings).warm_ip_target
+    )
+    assert at_peak.ips_returned >= 2000
+    assert "recent peak (3000 pods in all)" in at_peak.rationale
+
+
+def test_a_peak_the_subnets_cannot_absorb_calls_for_the_structural_fix() -> None:
+    # 200 pods a node: more than any node's addresses plus its subnet's free ones.
+    rec = recommend(_article(), LIMITS, managed_addon=False, peak_pods=6000)
+    assert rec is not None and rec.kind == "structural"
+
+
+def test_a_peak_below_today_changes_nothing() -> None:
+    assert recommend(_article(), LIMITS, managed_addon=False, peak_pods=100) == recommend(
+        _article(), LIMITS, managed_addon=False
+    )
