@@ -23,6 +23,7 @@ def test_bad_settings_stop_the_audit_with_one_line_and_exit_1(
 ) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "IPAUDIT_"))}
     env["AWS_CONFIG_FILE"] = env["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+    env["AWS_EC2_METADATA_DISABLED"] = "true"
     done = subprocess.run(
         [sys.executable, "-m", "ipaudit", "audit", *args],
         env=env,
@@ -50,3 +51,31 @@ def test_a_bad_environment_variable_is_named_like_a_bad_flag() -> None:
     )
     assert done.returncode == 1
     assert done.stderr.strip() == "ipaudit: error: IPAUDIT_WARN_FREE_PCT: 'lots' is not a number"
+
+
+@pytest.mark.parametrize(
+    ("env_extra", "expected"),
+    [
+        ({}, "AWS region: none set (use --region or AWS_REGION)"),
+        ({"AWS_DEFAULT_REGION": "eu-west-1"}, "AWS credentials: none found"),
+    ],
+)
+def test_a_command_needing_aws_without_a_region_or_credentials_says_so_in_one_line(
+    env_extra: dict[str, str], expected: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "IPAUDIT_"))}
+    env["AWS_CONFIG_FILE"] = env["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+    # No instance metadata to fall back on: the lookup must fail fast, not hang.
+    env["AWS_EC2_METADATA_DISABLED"] = "true"
+    env.update(env_extra)
+    done = subprocess.run(
+        [sys.executable, "-m", "ipaudit", "max-pods", "m5.large"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    [line] = done.stderr.splitlines()
+    assert line.startswith(f"ipaudit: error: {expected}")

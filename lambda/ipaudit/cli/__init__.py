@@ -7,6 +7,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+
 from ipaudit.cli import audit, demo, digest, init_table, max_pods, simulate
 from ipaudit.errors import InputError
 
@@ -25,6 +27,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def aws_problem(error: BotoCoreError | ClientError) -> str:
+    if isinstance(error, NoCredentialsError):
+        return "AWS credentials: none found (use --profile, AWS_PROFILE or SSO)"
+    if isinstance(error, NoRegionError):
+        return "AWS region: none set (use --region or AWS_REGION)"
+    if isinstance(error, ClientError):
+        info = error.response.get("Error", {})
+        return f"AWS {error.operation_name}: {info.get('Code', '')}: {info.get('Message', '')}"
+    return f"AWS: {error}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -33,6 +46,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.run(args)
     except InputError as error:
         print(f"ipaudit: error: {error}", file=sys.stderr)
+        return 1
+    except (BotoCoreError, ClientError) as error:
+        # Only what the command needs up front fails here (credentials, region, the caller's
+        # own identity): audit targets fail softly into coverage gaps.
+        print(f"ipaudit: error: {aws_problem(error)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -7,11 +7,8 @@ import json
 import sys
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
-
 from ipaudit.audit import run_audit
 from ipaudit.cli.options import add_aws_flags, add_setting_flags, session_from, settings_from
-from ipaudit.errors import InputError
 from ipaudit.pipeline import AfterAudit, after_audit
 from ipaudit.report import SEVERITY_RANK, Report
 from ipaudit.terminal import render_report
@@ -65,14 +62,8 @@ def progress(message: str) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     session = session_from(args)
-    try:
-        report = run_audit(settings, session, progress=progress)
-        outcome = after_audit(report, settings, session, notify=not args.no_notify)
-    except NoCredentialsError:
-        raise InputError("AWS credentials: none found (set AWS_PROFILE or use --profile)") from None
-    except (ClientError, BotoCoreError) as error:
-        # Only the caller's own identity or target list can fail here; targets fail softly.
-        raise InputError(f"AWS: {error}") from None
+    report = run_audit(settings, session, progress=progress)
+    outcome = after_audit(report, settings, session, notify=not args.no_notify)
     for line in delivery_lines(outcome):
         progress(line)
     return emit(outcome.report, args)
