@@ -79,3 +79,16 @@ def test_a_command_needing_aws_without_a_region_or_credentials_says_so_in_one_li
     assert done.returncode == 1
     [line] = done.stderr.splitlines()
     assert line.startswith(f"ipaudit: error: {expected}")
+
+
+def test_a_bad_flag_is_one_line_and_exit_1_too() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "ipaudit", "audit", "--fail-on", "sometimes"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    [line] = done.stderr.splitlines()
+    assert line.startswith("ipaudit audit: error: argument --fail-on: invalid choice")

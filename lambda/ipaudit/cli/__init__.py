@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
@@ -15,8 +16,15 @@ from ipaudit.errors import InputError
 _COMMANDS = (audit, demo, simulate, max_pods, digest, init_table)
 
 
+class _Parser(argparse.ArgumentParser):
+    """Bad flags are bad input like any other: one line naming the problem, exit 1."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(1, f"{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="ipaudit",
         description="Find EKS clusters running out of pod IP addresses, and the aws-node "
         "settings that give them back.",
