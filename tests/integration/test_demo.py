@@ -12,10 +12,11 @@ import pytest
 
 
 @pytest.fixture(scope="module")
-def demo() -> dict[str, Any]:
+def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    digest = tmp_path_factory.mktemp("demo") / "digest.html"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "IPAUDIT_"))}
     done = subprocess.run(
-        [sys.executable, "-m", "ipaudit", "demo", "--json"],
+        [sys.executable, "-m", "ipaudit", "demo", "--json", "--digest-html", str(digest)],
         env=env,
         capture_output=True,
         text=True,
@@ -23,6 +24,7 @@ def demo() -> dict[str, Any]:
         check=False,
     )
     assert done.returncode == 0, done.stderr
+    assert "<table" in digest.read_text()  # the weekly digest, for a browser
     report: dict[str, Any] = json.loads(done.stdout)
     return report
 
