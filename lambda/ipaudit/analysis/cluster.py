@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 from ipaudit.analysis.leaks import leaked_enis
 from ipaudit.analysis.nodes import node_reports
 from ipaudit.analysis.subnets import subnet_report
 from ipaudit.report import ClusterReport
-from ipaudit.snapshot import Cluster, Eni
+from ipaudit.snapshot import Cluster
 
 
 def analyze_cluster(cluster: Cluster) -> ClusterReport:
     nodes = node_reports(cluster.instances, cluster.enis, cluster.kube)
-    by_subnet: defaultdict[str, list[Eni]] = defaultdict(list)
-    for eni in cluster.enis:
-        by_subnet[eni.subnet_id].append(eni)
     pods = None if cluster.kube is None else sum(n.pods or 0 for n in nodes)
     warm = None if cluster.kube is None else sum(n.warm_ips or 0 for n in nodes)
     return ClusterReport(
@@ -24,7 +19,7 @@ def analyze_cluster(cluster: Cluster) -> ClusterReport:
         name=cluster.name,
         vpc_id=cluster.vpc_id,
         cni=dict(cluster.kube.cni_env) if cluster.kube is not None else {},
-        subnets=[subnet_report(s, by_subnet[s.subnet_id]) for s in cluster.subnets],
+        subnets=[subnet_report(s, cluster.enis) for s in cluster.subnets],
         nodes=nodes,
         leaked_enis=leaked_enis(cluster.name, cluster.enis),
         ips_held=sum(n.ips_held for n in nodes),
