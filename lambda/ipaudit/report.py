@@ -82,6 +82,11 @@ class ClusterReport:
         return f"{self.account_id}/{self.region}/{self.name}"
 
 
+def finding_id(kind: str, account_id: str, region: str, cluster: str | None, resource: str) -> str:
+    """The id a finding keeps across runs: the same problem on the same resource."""
+    return ":".join((kind, account_id, region, cluster or "-", resource))
+
+
 @dataclass(frozen=True)
 class Finding:
     id: str  # stable across runs: the same problem on the same resource keeps its id

@@ -5,16 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from ipaudit.cni import startup_ips_held
-from ipaudit.report import ClusterReport, Coverage, Finding, Severity, SubnetReport
+from ipaudit.report import (
+    ClusterReport,
+    Coverage,
+    Finding,
+    Severity,
+    SubnetReport,
+    finding_id,
+)
 from ipaudit.settings import Settings
 from ipaudit.snapshot import InstanceTypeLimits
 
 # Warm addresses count as waste worth a warning when they are this share of what the CNI holds.
 WASTE_SHARE = 0.2
-
-
-def finding_id(kind: str, account_id: str, region: str, cluster: str | None, resource: str) -> str:
-    return ":".join((kind, account_id, region, cluster or "-", resource))
 
 
 def _finding(

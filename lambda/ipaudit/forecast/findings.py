@@ -6,18 +6,13 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from ipaudit.forecast.trend import Forecast, Point, forecast
-from ipaudit.report import ClusterReport, Finding, Report, Severity
+from ipaudit.report import ClusterReport, Finding, Report, Severity, finding_id
 
 KIND = "subnet_forecast"
 WARNING_DAYS = 14.0
 CRITICAL_DAYS = 3.0
 
 SubnetKey = tuple[str, str, str, str]  # account, region, cluster, subnet id
-
-
-def finding_id(account_id: str, region: str, cluster: str, subnet_id: str) -> str:
-    # The analysis' id scheme (kind:account:region:cluster:resource), so ids read alike.
-    return ":".join((KIND, account_id, region, cluster, subnet_id))
 
 
 def subnet_series(runs: Iterable[tuple[datetime, ClusterReport]]) -> dict[SubnetKey, list[Point]]:
@@ -58,7 +53,7 @@ def forecast_findings(
             assert outlook.slope_per_day is not None and outlook.days_until_zero is not None
             findings.append(
                 Finding(
-                    id=finding_id(*key),
+                    id=finding_id(KIND, *key),
                     severity=severity,
                     kind=KIND,
                     account_id=cluster.account_id,
