@@ -16,8 +16,13 @@ from botocore.exceptions import ClientError
 
 from ipaudit.alerts.lifecycle import AlertEvent, AlertState, Transition
 from ipaudit.store.codec import epoch, from_item, key_time, parse_time, to_item
-from ipaudit.store.runs import HISTORY_DAYS, finding_dict, finding_from, query_items
-from ipaudit.store.table import GSI
+from ipaudit.store.runs import (
+    HISTORY_DAYS,
+    finding_dict,
+    finding_from,
+    index_since,
+    query_items,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -96,15 +101,8 @@ def commit(client: DynamoDBClient, table: str, transition: Transition) -> bool:
 
 def events_since(client: DynamoDBClient, table: str, since: datetime) -> list[AlertEvent]:
     """Every alert message from `since` on, oldest first (one Query on the index)."""
-    items = query_items(
-        client,
-        TableName=table,
-        IndexName=GSI,
-        KeyConditionExpression="gsi1pk = :pk AND gsi1sk >= :from",
-        ExpressionAttributeValues=to_item({":pk": "EVENTS", ":from": key_time(since)}),
-    )
     events = []
-    for item in items:
+    for item in index_since(client, table, "EVENTS", since):
         values = from_item(item)
         events.append(
             AlertEvent(

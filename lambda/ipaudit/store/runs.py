@@ -122,14 +122,7 @@ def cluster_runs_since(
     client: DynamoDBClient, table: str, since: datetime
 ) -> list[StoredClusterRun]:
     """Every cluster's runs from `since` on, oldest first (one Query on the index)."""
-    items = query_items(
-        client,
-        TableName=table,
-        IndexName=GSI,
-        KeyConditionExpression="gsi1pk = :pk AND gsi1sk >= :from",
-        ExpressionAttributeValues=to_item({":pk": "CLUSTER_RUNS", ":from": key_time(since)}),
-    )
-    return [_stored_run(item) for item in items]
+    return [_stored_run(item) for item in index_since(client, table, "CLUSTER_RUNS", since)]
 
 
 def finding_dict(finding: Finding) -> dict[str, Any]:
@@ -212,6 +205,19 @@ def _put_new(client: DynamoDBClient, table: str, values: dict[str, Any]) -> bool
             ) from None
         raise
     return True
+
+
+def index_since(
+    client: DynamoDBClient, table: str, partition: str, since: datetime
+) -> Iterator[dict[str, Any]]:
+    """The index's items of one partition whose time-led sort key is `since` or later."""
+    return query_items(
+        client,
+        TableName=table,
+        IndexName=GSI,
+        KeyConditionExpression="gsi1pk = :pk AND gsi1sk >= :from",
+        ExpressionAttributeValues=to_item({":pk": partition, ":from": key_time(since)}),
+    )
 
 
 def query_items(client: DynamoDBClient, **kwargs: Any) -> Iterator[dict[str, Any]]:
