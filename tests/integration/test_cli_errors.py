@@ -9,6 +9,23 @@ import sys
 import pytest
 
 
+def ipaudit(*args: str, **env_extra: str) -> subprocess.CompletedProcess[str]:
+    """`ipaudit ARGS` on a machine with no AWS profile, credentials or instance metadata."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "IPAUDIT_"))}
+    env["AWS_CONFIG_FILE"] = env["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+    # No instance metadata to fall back on: a credential lookup must fail fast, not hang.
+    env["AWS_EC2_METADATA_DISABLED"] = "true"
+    env.update(env_extra)
+    return subprocess.run(
+        [sys.executable, "-m", "ipaudit", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
@@ -21,17 +38,7 @@ import pytest
 def test_bad_settings_stop_the_audit_with_one_line_and_exit_1(
     args: list[str], expected: str
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "IPAUDIT_"))}
-    env["AWS_CONFIG_FILE"] = env["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
-    env["AWS_EC2_METADATA_DISABLED"] = "true"
-    done = subprocess.run(
-        [sys.executable, "-m", "ipaudit", "audit", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = ipaudit("audit", *args)
     assert done.returncode == 1
     assert done.stdout == ""
     [line] = done.stderr.splitlines()
@@ -39,16 +46,7 @@ def test_bad_settings_stop_the_audit_with_one_line_and_exit_1(
 
 
 def test_a_bad_environment_variable_is_named_like_a_bad_flag() -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "IPAUDIT_"))}
-    env["IPAUDIT_WARN_FREE_PCT"] = "lots"
-    done = subprocess.run(
-        [sys.executable, "-m", "ipaudit", "audit"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = ipaudit("audit", IPAUDIT_WARN_FREE_PCT="lots")
     assert done.returncode == 1
     assert done.stderr.strip() == "ipaudit: error: IPAUDIT_WARN_FREE_PCT: 'lots' is not a number"
 
@@ -63,32 +61,14 @@ def test_a_bad_environment_variable_is_named_like_a_bad_flag() -> None:
 def test_a_command_needing_aws_without_a_region_or_credentials_says_so_in_one_line(
     env_extra: dict[str, str], expected: str
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "IPAUDIT_"))}
-    env["AWS_CONFIG_FILE"] = env["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
-    # No instance metadata to fall back on: the lookup must fail fast, not hang.
-    env["AWS_EC2_METADATA_DISABLED"] = "true"
-    env.update(env_extra)
-    done = subprocess.run(
-        [sys.executable, "-m", "ipaudit", "max-pods", "m5.large"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = ipaudit("max-pods", "m5.large", **env_extra)
     assert done.returncode == 1
     [line] = done.stderr.splitlines()
     assert line.startswith(f"ipaudit: error: {expected}")
 
 
 def test_a_bad_flag_is_one_line_and_exit_1_too() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "ipaudit", "audit", "--fail-on", "sometimes"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = ipaudit("audit", "--fail-on", "sometimes")
     assert done.returncode == 1
     [line] = done.stderr.splitlines()
     assert line.startswith("ipaudit audit: error: argument --fail-on: invalid choice")
