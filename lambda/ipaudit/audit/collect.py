@@ -16,6 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ipaudit.audit.assemble import assemble_cluster, cluster_instances
 from ipaudit.aws.ec2 import VpcInventory, describe_vpc
 from ipaudit.aws.eks import EksCluster, describe_clusters
+from ipaudit.aws.errors import one_line
 from ipaudit.aws.instance_types import UnknownInstanceTypeError, describe_instance_types
 from ipaudit.aws.session import SESSION_LOCK, TargetError, make_client, target_session
 from ipaudit.kube.collect import KubeError, collect_kube
@@ -26,15 +27,6 @@ from ipaudit.snapshot import KubeView, TargetSnapshot
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
-
-
-def one_line(error: BaseException) -> str:
-    """An AWS error as one line for a coverage entry: the code and AWS's own message."""
-    if isinstance(error, ClientError):
-        info = error.response.get("Error", {})
-        operation = error.operation_name
-        return f"{operation}: {info.get('Code', 'Error')}: {info.get('Message', '')}".strip(": ")
-    return " ".join(str(error).split()) or type(error).__name__
 
 
 def collect_kube_view(

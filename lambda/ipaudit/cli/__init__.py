@@ -10,6 +10,7 @@ from typing import NoReturn
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
+from ipaudit.aws.errors import one_line
 from ipaudit.cli import audit, demo, digest, init_table, max_pods, simulate
 from ipaudit.errors import InputError
 
@@ -40,10 +41,7 @@ def aws_problem(error: BotoCoreError | ClientError) -> str:
         return "AWS credentials: none found (use --profile, AWS_PROFILE or SSO)"
     if isinstance(error, NoRegionError):
         return "AWS region: none set (use --region or AWS_REGION)"
-    if isinstance(error, ClientError):
-        info = error.response.get("Error", {})
-        return f"AWS {error.operation_name}: {info.get('Code', '')}: {info.get('Message', '')}"
-    return f"AWS: {error}"
+    return f"AWS: {one_line(error)}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
