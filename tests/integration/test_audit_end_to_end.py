@@ -4,6 +4,8 @@ assumed, a cluster whose API is down, a leaked ENI, and pods that must not count
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import subprocess
@@ -115,10 +117,20 @@ def audit(moto_server: MotoServer, denying_proxy: Any) -> Iterator[dict[str, Any
             timeout=120,
             check=False,
         )
+        as_csv = subprocess.run(
+            [sys.executable, "-m", "ipaudit", "audit", "--output", "csv"],
+            env=run_env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         for name in ("payments", "edge"):
             servers[name].stop()
         assert done.returncode == 0, done.stderr
+        assert as_csv.returncode == 0, as_csv.stderr
         report = json.loads(done.stdout)
+        report["_csv"] = as_csv.stdout
         report["_ids"] = {"prod": prod_id, "denied": denied_id, "management": "123456789012"}
         yield report
 
@@ -241,3 +253,24 @@ def test_the_report_keeps_the_design_contract_fields(audit: dict[str, Any]) -> N
             "resource",
             "message",
         } <= set(finding)
+
+
+def test_csv_output_has_a_row_per_subnet_and_per_node_matching_the_json(
+    audit: dict[str, Any],
+) -> None:
+    rows = list(csv.DictReader(io.StringIO(audit["_csv"])))
+    subnets = {
+        (c["name"], s["subnet_id"], str(s["free"])) for c in audit["clusters"] for s in c["subnets"]
+    }
+    nodes = {
+        (c["name"], n["instance_id"], str(n["ips_held"]))
+        for c in audit["clusters"]
+        for n in c["nodes"]
+    }
+    assert {(r["cluster"], r["subnet_id"], r["free"]) for r in rows if r["record"] == "subnet"} == (
+        subnets
+    )
+    assert {
+        (r["cluster"], r["instance_id"], r["ips_held"]) for r in rows if r["record"] == "node"
+    } == nodes
+    assert len(rows) == len(subnets) + len(nodes)

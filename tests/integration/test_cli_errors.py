@@ -1,4 +1,5 @@
-"""Bad input to `ipaudit`: one line naming what is wrong, exit 1, nothing half-done."""
+"""Bad input to `ipaudit`: one line naming what is wrong, nothing half-done; exit 2 for a
+command line argparse cannot parse, exit 1 for a bad setting or anything else."""
 
 from __future__ import annotations
 
@@ -67,8 +68,47 @@ def test_a_command_needing_aws_without_a_region_or_credentials_says_so_in_one_li
     assert line.startswith(f"ipaudit: error: {expected}")
 
 
-def test_a_bad_flag_is_one_line_and_exit_1_too() -> None:
+def test_a_bad_flag_is_one_line_and_exit_2_as_argparse_gives() -> None:
     done = ipaudit("audit", "--fail-on", "sometimes")
-    assert done.returncode == 1
+    assert done.returncode == 2
     [line] = done.stderr.splitlines()
     assert line.startswith("ipaudit audit: error: argument --fail-on: invalid choice")
+
+
+@pytest.mark.parametrize("output", ["yaml", "JSON"])
+def test_an_unknown_output_format_is_a_usage_error(output: str) -> None:
+    done = ipaudit("audit", "--output", output)
+    assert done.returncode == 2
+    [line] = done.stderr.splitlines()
+    assert "argument --output: invalid choice" in line and "'csv'" in line
+
+
+HOOK = "https://hooks.slack.com/services/T000/B000/hush-hush-token"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--slack-webhook-url", HOOK],
+        [f"--slack-webhook-url={HOOK}"],
+        ["--slack-webhook", HOOK],  # argparse would expand the abbreviation
+        ["--slack-webhook-url"],
+    ],
+)
+def test_the_slack_webhook_is_refused_on_the_command_line_and_never_echoed(
+    args: list[str],
+) -> None:
+    # On a command line it would sit in shell history and `ps`: environment or secret only.
+    done = ipaudit("audit", *args)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    [line] = done.stderr.splitlines()
+    assert line.startswith("ipaudit audit: error: --slack-webhook-url: not accepted")
+    assert "IPAUDIT_SLACK_WEBHOOK_URL" in line and "IPAUDIT_SLACK_SECRET_ARN" in line
+    assert "hush-hush" not in done.stderr
+
+
+def test_a_mistyped_flag_never_echoes_a_url_it_was_given() -> None:
+    done = ipaudit("audit", "--slack", HOOK)  # ambiguous: --slack-secret-arn or the refused one
+    assert done.returncode == 2
+    assert "hush-hush" not in done.stderr

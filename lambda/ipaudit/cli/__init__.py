@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -17,11 +18,16 @@ from ipaudit.errors import InputError
 _COMMANDS = (audit, demo, simulate, max_pods, digest, init_table)
 
 
+EXIT_USAGE = 2  # argparse's code for a command line it cannot parse
+
+
 class _Parser(argparse.ArgumentParser):
-    """Bad flags are bad input like any other: one line naming the problem, exit 1."""
+    """A bad command line: one line naming the problem (no usage dump), argparse's exit 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(1, f"{self.prog}: error: {message}\n")
+        # argparse quotes what it could not parse; a mistyped flag may carry a webhook URL.
+        message = re.sub(r"\b[a-z][a-z0-9+.-]*://\S+", "<URL not shown>", message)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

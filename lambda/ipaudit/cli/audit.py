@@ -11,6 +11,7 @@ from ipaudit.audit import run_audit
 from ipaudit.cli.options import add_aws_flags, add_setting_flags, session_from, settings_from
 from ipaudit.pipeline import AfterAudit, after_audit
 from ipaudit.report import SEVERITY_RANK, Report
+from ipaudit.report_csv import render_csv
 from ipaudit.terminal import render_report
 
 EXIT_FAIL_ON = 3
@@ -31,8 +32,19 @@ def register(sub: Any) -> None:
     parser.set_defaults(run=run)
 
 
+OUTPUTS = ("text", "json", "csv")
+
+
 def add_output_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print the JSON report")
+    parser.add_argument(
+        "--output",
+        choices=OUTPUTS,
+        default="text",
+        help="text for people (default), the JSON report, or CSV rows per subnet and node",
+    )
+    parser.add_argument(
+        "--json", dest="output", action="store_const", const="json", help="same as --output json"
+    )
     parser.add_argument(
         "--fail-on",
         choices=sorted(SEVERITY_RANK, key=SEVERITY_RANK.__getitem__),
@@ -43,9 +55,11 @@ def add_output_flags(parser: argparse.ArgumentParser) -> None:
 
 def emit(report: Report, args: argparse.Namespace) -> int:
     """Print the report as asked and turn --fail-on into the exit code."""
-    if args.json:
+    if args.output == "json":
         json.dump(report.to_dict(), sys.stdout, indent=2)
         sys.stdout.write("\n")
+    elif args.output == "csv":
+        sys.stdout.write(render_csv(report))
     else:
         sys.stdout.write(render_report(report))
     if args.fail_on and any(

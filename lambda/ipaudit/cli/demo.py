@@ -55,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as error:  # moto is a development dependency only
         print(f"ipaudit: error: the demo needs the development install ({error})", file=sys.stderr)
         return 1
-    say = (lambda _message: None) if args.json else progress
+    quiet = args.output != "text"  # JSON and CSV are for pipes: nothing else on stdout
+    say = (lambda _message: None) if quiet else progress
     say("starting the simulated organization (moto server, Kubernetes API servers)")
     with article_world(os.environ) as world:
         settings = Settings.from_env(world.env)
@@ -64,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         outcome = after_audit(report, settings, world.session, dry_run=True)
         code = emit(outcome.report, args)
         digest = weekly_digest(settings, world.session, html_path=args.digest_html)
-    if not args.json:
+    if not quiet:
         sys.stdout.write("\n" + render_alerts(outcome))
         sys.stdout.write(
             f"\nWeekly digest ({digest.subject!r}) written to {args.digest_html.resolve()}\n"

@@ -24,7 +24,6 @@ SETTING_FLAGS: dict[str, str] = {
     "--kube-endpoints": "IPAUDIT_KUBE_ENDPOINTS",
     "--table": "IPAUDIT_TABLE",
     "--sns-topic-arn": "IPAUDIT_SNS_TOPIC_ARN",
-    "--slack-webhook-url": "IPAUDIT_SLACK_WEBHOOK_URL",
     "--slack-secret-arn": "IPAUDIT_SLACK_SECRET_ARN",
     "--email-from": "IPAUDIT_EMAIL_FROM",
     "--email-to": "IPAUDIT_EMAIL_TO",
@@ -43,10 +42,33 @@ def add_aws_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--region", help="AWS region for the session (default: the profile's)")
 
 
+# Secrets that must never be typed on a command line, where shell history and `ps` keep them.
+SECRET_FLAGS: dict[str, str] = {
+    "--slack-webhook-url": "set IPAUDIT_SLACK_WEBHOOK_URL in the environment, or "
+    "IPAUDIT_SLACK_SECRET_ARN (--slack-secret-arn) to read it from Secrets Manager",
+}
+
+
+class _RefuseSecret(argparse.Action):
+    """Refuses the flag by name alone: argparse's own error would echo the secret back."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        flag = option_string or self.dest
+        parser.error(f"{flag}: not accepted on the command line; {SECRET_FLAGS[flag]}")
+
+
 def add_setting_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("settings (override the IPAUDIT_* environment variables)")
     for flag, variable in SETTING_FLAGS.items():
         group.add_argument(flag, dest=_dest(flag), metavar="VALUE", help=f"sets {variable}")
+    for flag in SECRET_FLAGS:
+        parser.add_argument(flag, nargs="?", action=_RefuseSecret, help=argparse.SUPPRESS)
 
 
 def settings_from(args: argparse.Namespace, env: Mapping[str, str] = os.environ) -> Settings:
