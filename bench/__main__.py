@@ -71,7 +71,7 @@ LIMITS = {"m5.8xlarge": M5_8XLARGE}
 
 
 def recommend_100_nodes() -> None:
-    recommend(CLUSTER, LIMITS, managed_addon=False)
+    recommend(CLUSTER, LIMITS)
 
 
 def _snapshot(nodes: int) -> Cluster:

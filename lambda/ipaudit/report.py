@@ -76,6 +76,9 @@ class ClusterReport:
     # from DescribeInstanceTypes, and the VPC CNI managed add-on's version (None: self-managed).
     instance_types: dict[str, InstanceTypeLimits] = field(default_factory=dict)
     vpc_cni_addon: str | None = None
+    # The add-on's configuration values as DescribeAddon gave them ("" when none; None when
+    # self-managed or not read): a command for the add-on must carry them all.
+    vpc_cni_addon_configuration: str | None = None
 
     @property
     def key(self) -> str:

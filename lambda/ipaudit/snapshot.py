@@ -67,6 +67,14 @@ class InstanceTypeLimits:
         # ipamd enables prefix delegation only on Nitro or bare metal (IsPrefixDelegationSupported).
         return self.hypervisor == "nitro" or self.bare_metal
 
+    @property
+    def takes_trunk_eni(self) -> bool:
+        """Whether security groups for pods put a trunk ENI on it. Only Nitro and bare-metal
+        instances can trunk; the VPC resource controller's finer list (no t-family) is not
+        something EC2 reports, so the model reserves the slot on every Nitro type, as ipamd
+        does for a type it does not know (IsTrunkingCompatible)."""
+        return self.supports_prefix_delegation
+
 
 @dataclass(frozen=True)
 class KubeNode:
@@ -123,6 +131,8 @@ class Cluster:
     kube_error: str | None = None
     nodegroups: tuple[str, ...] = ()
     vpc_cni_addon: str | None = None  # the managed add-on's version, None when self-managed
+    # Its configurationValues as DescribeAddon gave them (JSON or YAML, "" when none).
+    vpc_cni_addon_configuration: str | None = None
 
 
 @dataclass(frozen=True)

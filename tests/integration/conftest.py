@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import http.client
+import json
+import re
 import threading
 import urllib.parse
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 
@@ -18,16 +21,22 @@ ACCESS_DENIED = """<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-1
 sts:AssumeRole on resource: {role}</Message></Error>
 <RequestId>c6104cbe-af31-11e0-8154-cbc7ccf896c7</RequestId></ErrorResponse>"""
 
+# EKS DescribeAddon: GET /clusters/{name}/addons/{addonName}
+ADDON_PATH = re.compile(r"/clusters/([^/]+)/addons/([^/]+)")
+
 
 class DenyingProxy:
-    """Forwards every request to moto, except AssumeRole into the roles in `denied`.
+    """Forwards every request to moto, except AssumeRole into the roles in `denied`, and
+    DescribeAddon of the EKS add-ons in `addons`.
 
     moto lets anyone assume any role; real AWS answers AccessDenied when the member account has no
-    such role or does not trust the caller.
+    such role or does not trust the caller. moto has no EKS add-ons at all: `addons` maps
+    (cluster, add-on name) to the `addon` object DescribeAddon returns.
     """
 
     def __init__(self, upstream: str) -> None:
         self.denied: set[str] = set()
+        self.addons: dict[tuple[str, str], dict[str, Any]] = {}
         target = urllib.parse.urlsplit(upstream)
         proxy = self
 
@@ -40,6 +49,16 @@ class DenyingProxy:
                     payload = ACCESS_DENIED.format(role=role).encode()
                     self.send_response(403)
                     self.send_header("Content-Type", "text/xml")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
+                addon = ADDON_PATH.fullmatch(urllib.parse.urlsplit(self.path).path)
+                if self.command == "GET" and addon and addon.groups() in proxy.addons:
+                    found = {"addon": proxy.addons[addon.groups()]}
+                    payload = json.dumps(found).encode()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(payload)))
                     self.end_headers()
                     self.wfile.write(payload)

@@ -123,3 +123,16 @@ def test_a_missing_file_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert main(["simulate", str(tmp_path / "nope.json")]) == 1
     [line] = capsys.readouterr().err.strip().splitlines()
     assert "SCENARIO" in line and "nope.json" in line
+
+
+def test_security_groups_for_pods_gives_the_trunk_one_eni_slot(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 3 ENIs x 10: with the trunk in one slot, two pool ENIs hold 18 addresses for 20 pods.
+    scenario = {
+        "instance": {"max_enis": 3, "ipv4_per_eni": 10},
+        "cni": {"ENABLE_POD_ENI": True},
+        "steps": [20],
+    }
+    [step] = _run_json(capsys, _write(tmp_path, scenario))["steps"]
+    assert (step["pods"], step["pending"], step["enis"], step["ips_held"]) == (18, 2, 3, 21)

@@ -27,4 +27,5 @@ def analyze_cluster(cluster: Cluster) -> ClusterReport:
         warm_ips=warm,
         instance_types=dict(cluster.instance_types),
         vpc_cni_addon=cluster.vpc_cni_addon,
+        vpc_cni_addon_configuration=cluster.vpc_cni_addon_configuration,
     )

@@ -16,12 +16,7 @@ from ipaudit.snapshot import Cluster, TargetSnapshot
 def with_recommendation(cluster: ClusterReport, peak_pods: int | None = None) -> ClusterReport:
     """The cluster with the recommendation the CNI model backs (sized to `peak_pods`, the
     busiest recent pod count, once history has one)."""
-    recommendation = recommend(
-        cluster,
-        cluster.instance_types,
-        managed_addon=cluster.vpc_cni_addon is not None,
-        peak_pods=peak_pods,
-    )
+    recommendation = recommend(cluster, cluster.instance_types, peak_pods=peak_pods)
     return replace(cluster, recommendation=recommendation)
 
 

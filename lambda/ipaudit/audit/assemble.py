@@ -79,4 +79,5 @@ def assemble_cluster(
         kube_error=kube_error,
         nodegroups=eks.nodegroups,
         vpc_cni_addon=eks.vpc_cni_addon,
+        vpc_cni_addon_configuration=eks.vpc_cni_addon_configuration,
     )

@@ -24,6 +24,8 @@ class EksCluster:
     status: str
     nodegroups: tuple[str, ...]
     vpc_cni_addon: str | None  # the managed add-on's version; None when self-managed
+    # Its configurationValues as given (JSON or YAML; "" when none); None when self-managed.
+    vpc_cni_addon_configuration: str | None = None
 
 
 def describe_clusters(eks_client: Any, ec2_client: Any | None = None) -> list[EksCluster]:
@@ -50,6 +52,8 @@ def _describe_cluster(eks_client: Any, name: str) -> EksCluster | None:
             return None
         raise
     vpc = cluster.get("resourcesVpcConfig", {})
+    nodegroups = _nodegroups(eks_client, name)
+    addon = _vpc_cni_addon(eks_client, name)
     return EksCluster(
         name=cluster["name"],
         arn=cluster["arn"],
@@ -58,8 +62,9 @@ def _describe_cluster(eks_client: Any, name: str) -> EksCluster | None:
         endpoint=cluster.get("endpoint") or None,
         ca_data=cluster.get("certificateAuthority", {}).get("data") or None,
         status=cluster.get("status", ""),
-        nodegroups=_nodegroups(eks_client, name),
-        vpc_cni_addon=_vpc_cni_addon(eks_client, name),
+        nodegroups=nodegroups,
+        vpc_cni_addon=None if addon is None else addon[0],
+        vpc_cni_addon_configuration=None if addon is None else addon[1],
     )
 
 
@@ -87,12 +92,12 @@ def _nodegroups(eks_client: Any, cluster: str) -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
-def _vpc_cni_addon(eks_client: Any, cluster: str) -> str | None:
+def _vpc_cni_addon(eks_client: Any, cluster: str) -> tuple[str, str] | None:
+    """The managed add-on's version and configuration values, or None when self-managed."""
     try:
         addon = eks_client.describe_addon(clusterName=cluster, addonName=VPC_CNI_ADDON)["addon"]
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") in _NO_ADDON_CODES:
             return None
         raise
-    version = addon.get("addonVersion")
-    return str(version) if version else None
+    return str(addon.get("addonVersion") or ""), str(addon.get("configurationValues") or "")

@@ -81,9 +81,14 @@ class PoolStats:
 class Node:
     """The node's ENIs in device order; the primary ENI (device 0) is never detached."""
 
-    def __init__(self, limits: InstanceTypeLimits, *, prefix_mode: bool, max_enis: int) -> None:
+    def __init__(
+        self, limits: InstanceTypeLimits, *, prefix_mode: bool, max_enis: int, trunk: bool = False
+    ) -> None:
         self.prefix_mode = prefix_mode
-        self.max_enis = max_enis
+        # Security groups for pods: the trunk ENI (one primary address, no pod addresses) holds
+        # one of the instance's ENI slots, so the pool has one fewer (ipamd's hasRoomForEni).
+        self.trunk = trunk
+        self.max_enis = max(max_enis - int(trunk), 1)
         # awsutils.GetENIIPv4Limit: an ENI's primary address never goes to pods.
         self.slots_per_eni = limits.ipv4_per_eni - 1
         self.max_ips_per_eni = self.slots_per_eni * (IPS_PER_PREFIX if prefix_mode else 1)
@@ -142,5 +147,10 @@ class Node:
         return sum(eni.addresses for eni in self.enis)
 
     @property
+    def eni_count(self) -> int:
+        """Every ENI on the node: the pool's and the trunk."""
+        return len(self.enis) + int(self.trunk)
+
+    @property
     def ips_held(self) -> int:
-        return len(self.enis) + self.secondary_ips
+        return self.eni_count + self.secondary_ips

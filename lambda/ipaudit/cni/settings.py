@@ -30,6 +30,7 @@ INT_VARIABLES = (
 BOOL_VARIABLES = (
     "ENABLE_PREFIX_DELEGATION",
     "AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG",
+    "ENABLE_POD_ENI",
     "ENABLE_IPv6",
 )
 MODELLED_VARIABLES = INT_VARIABLES + BOOL_VARIABLES
@@ -50,6 +51,7 @@ class CniSettings:
     custom_networking: bool = False
     ip_cooldown_seconds: int = DEFAULT_IP_COOLDOWN_SECONDS
     ipv6: bool = False
+    pod_eni: bool = False  # security groups for pods: a trunk ENI takes one of the ENI slots
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> CniSettings:
@@ -65,6 +67,7 @@ class CniSettings:
             custom_networking=_bool(env, "AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG"),
             ip_cooldown_seconds=_int(env, "IP_COOLDOWN_PERIOD", DEFAULT_IP_COOLDOWN_SECONDS),
             ipv6=_bool(env, "ENABLE_IPv6"),
+            pod_eni=_bool(env, "ENABLE_POD_ENI"),
         )
 
     @property
@@ -95,6 +98,8 @@ class CniSettings:
             parts.append(f"MAX_ENI={self.max_eni}")
         if self.custom_networking:
             parts.append("AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG=true")
+        if self.pod_eni:
+            parts.append("ENABLE_POD_ENI=true")
         return ", ".join(parts)
 
 

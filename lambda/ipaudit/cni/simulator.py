@@ -133,7 +133,12 @@ class _Run:
         max_enis = limits.max_enis
         if settings.max_eni >= 1:
             max_enis = min(settings.max_eni, max_enis)
-        self.node = Node(limits, prefix_mode=prefix_mode, max_enis=max_enis)
+        self.node = Node(
+            limits,
+            prefix_mode=prefix_mode,
+            max_enis=max_enis,
+            trunk=settings.pod_eni and limits.takes_trunk_eni,
+        )
         self.settings = settings
         self.max_pods = max_pods
         self.place = place
@@ -174,10 +179,10 @@ class _Run:
             pods_wanted=wanted,
             pods=stats.assigned,
             pending=wanted - stats.assigned,
-            enis=len(self.node.enis),
+            enis=self.node.eni_count,
             secondary_ips=stats.total,
             prefixes=stats.prefixes,
-            ips_held=len(self.node.enis) + stats.total,
+            ips_held=self.node.ips_held,
             warm_ips=stats.total - stats.assigned,
             ec2_calls=self.pool.ec2_calls.total() - calls_before,
             seconds_to_place=None if placed_at is None else placed_at - start,

@@ -142,11 +142,12 @@ def _layout(
     node: NodeReport, limits: InstanceTypeLimits, current: CniSettings, prefix_mode: bool
 ) -> tuple[int, ...]:
     """The node's pool as ipamd fills it: ENIs in order (not the primary under custom
-    networking), each up to its limit."""
+    networking), each up to its limit. A trunk ENI (security groups for pods) holds none."""
     per_eni = limits.ipv4_per_eni - 1
     left = node.secondary_ips // IPS_PER_PREFIX if prefix_mode else node.secondary_ips
+    trunk = int(current.pod_eni and limits.takes_trunk_eni and node.enis > 1)
     layout = []
-    for device in range(max(node.enis, 1)):
+    for device in range(max(node.enis - trunk, 1)):
         take = 0 if current.custom_networking and device == 0 else min(per_eni, left)
         layout.append(take)
         left -= take

@@ -14,7 +14,7 @@ from ipaudit.cni.settings import CniSettings
 from ipaudit.errors import InputError
 from ipaudit.recommend.candidates import Candidate, candidates
 from ipaudit.recommend.choose import EC2_CALLS_PER_POD_START, Room, choose
-from ipaudit.recommend.command import apply_command
+from ipaudit.recommend.command import Addon, Applied, apply_command
 from ipaudit.recommend.evaluate import NodeLoad, Outcome, evaluate, node_loads
 from ipaudit.report import ClusterReport, Recommendation
 from ipaudit.snapshot import InstanceTypeLimits
@@ -33,7 +33,6 @@ def recommend(
     cluster: ClusterReport,
     limits: Mapping[str, InstanceTypeLimits],
     *,
-    managed_addon: bool,
     peak_pods: int | None = None,
 ) -> Recommendation | None:
     """None when the model cannot judge: no pods known (Kubernetes unreachable), no known
@@ -50,7 +49,7 @@ def recommend(
     loads = node_loads(cluster, limits, current, peak_pods)
     if not loads:
         return None
-    return _Recommender(cluster, current, loads, managed_addon).recommend()
+    return _Recommender(cluster, current, loads).recommend()
 
 
 class _Recommender:
@@ -59,11 +58,14 @@ class _Recommender:
         cluster: ClusterReport,
         current: CniSettings,
         loads: list[NodeLoad],
-        managed_addon: bool,
     ) -> None:
         self.cluster = cluster
         self.loads = loads
-        self.managed_addon = managed_addon
+        self.addon = (
+            None
+            if cluster.vpc_cni_addon is None
+            else Addon(cluster.vpc_cni_addon, cluster.vpc_cni_addon_configuration)
+        )
         self.now = evaluate(current, loads)
         self.free = sum(subnet.free for subnet in cluster.subnets)
         self.usable = sum(subnet.usable for subnet in cluster.subnets)
@@ -155,12 +157,13 @@ class _Recommender:
             f"{_burst(outcome.burst_seconds)}; under the current settings it "
             f"{_burst(now.burst_seconds)})."
         )
+        applied = self._apply(candidate.changes)
         return Recommendation(
             settings=candidate.changes,
             projected_ips_held=outcome.ips_held,
             ips_returned=returned,
-            command=self._apply(candidate.changes),
-            rationale=rationale,
+            command=applied.command,
+            rationale=_with_warning(rationale, applied),
             current_ips_held=now.ips_held,
             kind="tune",
         )
@@ -192,7 +195,7 @@ class _Recommender:
                 settings=fix,
                 projected_ips_held=now.ips_held,
                 ips_returned=0,
-                command=f"{associate} && {self._apply(fix)}" if fix else associate,
+                command=f"{associate} && {self._apply(fix).command}" if fix else associate,
                 rationale=f"{why} Pods already use custom networking: give the ENIConfig "
                 f"subnets more room (a further secondary CIDR, larger subnets).",
                 current_ips_held=now.ips_held,
@@ -205,7 +208,7 @@ class _Recommender:
             settings=changes,
             projected_ips_held=projected,
             ips_returned=now.ips_held - projected,
-            command=f"{associate} && {self._apply(changes)}",
+            command=f"{associate} && {self._apply(changes).command}",
             rationale=(
                 f"{why} Add a secondary CIDR from 100.64.0.0/10 to the VPC, create a subnet in "
                 f"it per availability zone and an ENIConfig named after each zone, turn on "
@@ -223,16 +226,15 @@ class _Recommender:
             return f"pods scaled to the recent peak ({self.burst_pods} pods in all)"
         return "pods"
 
-    def _apply(self, changes: dict[str, str]) -> str:
-        return apply_command(
-            self.cluster.name,
-            changes,
-            current_env=self.cluster.cni,
-            managed_addon=self.managed_addon,
-        )
+    def _apply(self, changes: dict[str, str]) -> Applied:
+        return apply_command(self.cluster.name, changes, self.addon)
 
 
 def _burst(seconds: int | None) -> str:
     if seconds is None:
         return "leaves some of them waiting for addresses"
     return f"has them all addressed after {seconds} s"
+
+
+def _with_warning(rationale: str, applied: Applied) -> str:
+    return f"{rationale} {applied.warning}" if applied.warning else rationale

@@ -75,8 +75,34 @@ def test_clusters_and_node_groups_are_followed_across_pages() -> None:
     assert blue.status == "ACTIVE"
     assert blue.nodegroups == ("ng-a", "ng-b", "ng-c")
     assert blue.vpc_cni_addon == "v1.19.2-eksbuild.1"
+    assert blue.vpc_cni_addon_configuration == ""  # a managed add-on with no configuration
     assert green.nodegroups == ()
     assert green.vpc_cni_addon is None  # aws-node is self-managed
+    assert green.vpc_cni_addon_configuration is None
+
+
+def test_the_add_on_configuration_values_are_kept_as_given() -> None:
+    # YAML, exactly as the user gave it: the recommender must carry all of it over.
+    values = 'env:\n  ENABLE_POD_ENI: "true"\nnodeAgent:\n  enablePolicyEventLogs: "true"\n'
+    eks = stubbed_client("eks")
+    with Stubber(eks) as stub:
+        stub.add_response("list_clusters", {"clusters": ["blue"]}, {})
+        stub.add_response("describe_cluster", cluster("blue"), {"name": "blue"})
+        stub.add_response("list_nodegroups", {"nodegroups": []}, {"clusterName": "blue"})
+        stub.add_response(
+            "describe_addon",
+            {
+                "addon": {
+                    "addonName": "vpc-cni",
+                    "addonVersion": "v1.19.2-eksbuild.1",
+                    "configurationValues": values,
+                }
+            },
+            {"clusterName": "blue", "addonName": "vpc-cni"},
+        )
+        [blue] = describe_clusters(eks)
+    assert blue.vpc_cni_addon == "v1.19.2-eksbuild.1"
+    assert blue.vpc_cni_addon_configuration == values
 
 
 def test_a_cluster_deleted_while_listing_is_skipped() -> None:

@@ -90,3 +90,12 @@ def test_invalid_json_names_the_position() -> None:
 
 def test_load_accepts_the_json_text() -> None:
     assert load_scenario(json.dumps(DESIGN_EXAMPLE)).steps == (100, 10)
+
+
+def test_security_groups_for_pods_is_a_scenario_setting() -> None:
+    scenario = parse_scenario(_with(cni={"ENABLE_POD_ENI": True}))
+    assert scenario.settings.pod_eni
+    with pytest.raises(
+        ScenarioError, match=r"^scenario: cni\.ENABLE_POD_ENI: must be true or false"
+    ):
+        parse_scenario(_with(cni={"ENABLE_POD_ENI": "yes"}))

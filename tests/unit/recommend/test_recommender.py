@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from dataclasses import replace
 
 from ipaudit.cni.settings import CniSettings
 from ipaudit.recommend import recommend
@@ -54,11 +55,11 @@ def _cluster(
     )
 
 
-def _article(cni: dict[str, str] | None = None) -> ClusterReport:
+def _article(cni: dict[str, str] | None = None, **addon: str | None) -> ClusterReport:
     """30 m5.8xlarge nodes that once ran ~100 pods and now run 10, spread over 5 ENIs each."""
     subnets = [_subnet(s, 1535, 20) for s in ("subnet-a", "subnet-b", "subnet-c")]
     nodes = [_node(i, "m5.8xlarge", f"subnet-{'abc'[i % 3]}", 5, 145, 10) for i in range(30)]
-    return _cluster(nodes, subnets, cni)
+    return replace(_cluster(nodes, subnets, cni), **addon)
 
 
 def _effective(cluster: ClusterReport, settings: dict[str, str]) -> CniSettings:
@@ -67,7 +68,7 @@ def _effective(cluster: ClusterReport, settings: dict[str, str]) -> CniSettings:
 
 def test_the_article_cluster_gets_settings_that_return_thousands_of_addresses() -> None:
     cluster = _article()
-    rec = recommend(cluster, LIMITS, managed_addon=False)
+    rec = recommend(cluster, LIMITS)
     assert rec is not None and rec.kind == "tune"
     # Under the defaults every node holds its 5 ENIs full: 30 x 150.
     assert rec.current_ips_held == 4500
@@ -85,9 +86,17 @@ def test_the_article_cluster_gets_settings_that_return_thousands_of_addresses() 
     assert "EC2 calls" in rec.rationale and str(rec.ips_returned) in rec.rationale
 
 
-def test_a_managed_addon_gets_the_update_addon_command() -> None:
-    cluster = _article({"WARM_ENI_TARGET": "1", "AWS_VPC_K8S_CNI_LOGLEVEL": "DEBUG"})
-    rec = recommend(cluster, LIMITS, managed_addon=True)
+def test_a_managed_addon_gets_update_addon_with_its_whole_configuration() -> None:
+    configuration = {
+        "env": {"ENABLE_POD_ENI": "true", "WARM_ENI_TARGET": "1"},
+        "nodeAgent": {"enablePolicyEventLogs": "true"},
+    }
+    cluster = _article(
+        {"WARM_ENI_TARGET": "1", "ENABLE_POD_ENI": "true", "AWS_VPC_K8S_CNI_LOGLEVEL": "DEBUG"},
+        vpc_cni_addon="v1.19.2-eksbuild.1",
+        vpc_cni_addon_configuration=json.dumps(configuration),
+    )
+    rec = recommend(cluster, LIMITS)
     assert rec is not None and rec.kind == "tune"
     words = shlex.split(rec.command)
     assert words[:7] == [
@@ -100,14 +109,25 @@ def test_a_managed_addon_gets_the_update_addon_command() -> None:
         "vpc-cni",
     ]
     assert words[7] == "--configuration-values"
-    env = json.loads(words[8])["env"]
-    assert env == {"WARM_ENI_TARGET": "1", **rec.settings}
+    assert json.loads(words[8]) == {
+        "env": {"ENABLE_POD_ENI": "true", "WARM_ENI_TARGET": "1", **rec.settings},
+        "nodeAgent": {"enablePolicyEventLogs": "true"},
+    }
+    assert "not known here" not in rec.rationale
+
+
+def test_a_managed_addon_whose_configuration_was_not_read_gets_kubectl_and_a_warning() -> None:
+    cluster = _article(vpc_cni_addon="v1.19.2-eksbuild.1", vpc_cni_addon_configuration=None)
+    rec = recommend(cluster, LIMITS)
+    assert rec is not None and rec.kind == "tune"
+    assert rec.command.startswith("kubectl -n kube-system set env daemonset/aws-node ")
+    assert "configuration values are not known here (it was not read)" in rec.rationale
 
 
 def test_a_healthy_cluster_keeps_its_settings() -> None:
     subnets = [_subnet("subnet-a", 1019, 800)]
     nodes = [_node(i, "m5.large", "subnet-a", 3, 27, 20) for i in range(5)]
-    rec = recommend(_cluster(nodes, subnets), LIMITS, managed_addon=False)
+    rec = recommend(_cluster(nodes, subnets), LIMITS)
     assert rec is not None
     assert (rec.kind, rec.ips_returned, rec.settings, rec.command) == ("keep", 0, {}, "")
     assert rec.projected_ips_held == rec.current_ips_held == 150
@@ -117,7 +137,7 @@ def test_a_large_warm_pool_is_tuned_even_with_roomy_subnets() -> None:
     # 4200 warm addresses for 300 pods, a third of the subnets: worth giving back.
     subnets = [_subnet(s, 4091, 2600) for s in ("subnet-a", "subnet-b", "subnet-c")]
     nodes = [_node(i, "m5.8xlarge", f"subnet-{'abc'[i % 3]}", 5, 145, 10) for i in range(30)]
-    rec = recommend(_cluster(nodes, subnets), LIMITS, managed_addon=False)
+    rec = recommend(_cluster(nodes, subnets), LIMITS)
     assert rec is not None and rec.kind == "tune" and rec.ips_returned >= 2000
 
 
@@ -125,7 +145,7 @@ def test_a_small_warm_pool_in_roomy_subnets_is_kept() -> None:
     # 28 warm for 10 pods is more than the pods, but a sliver of 1019 addresses.
     subnets = [_subnet("subnet-a", 1019, 900)]
     nodes = [_node(i, "m5.large", "subnet-a", 2, 18, 5) for i in range(2)]
-    rec = recommend(_cluster(nodes, subnets), LIMITS, managed_addon=False)
+    rec = recommend(_cluster(nodes, subnets), LIMITS)
     assert rec is not None and rec.kind == "keep"
 
 
@@ -133,7 +153,7 @@ def test_pods_that_alone_fill_the_subnets_get_the_structural_fix() -> None:
     # 25 m5.large nodes with 27 pods each fill all 3 x 9 addresses: no warm address to return.
     subnets = [_subnet(s, 251, 1) for s in ("subnet-a", "subnet-b", "subnet-c")]
     nodes = [_node(i, "m5.large", "subnet-a", 3, 27, 27) for i in range(25)]
-    rec = recommend(_cluster(nodes, subnets), LIMITS, managed_addon=False)
+    rec = recommend(_cluster(nodes, subnets), LIMITS)
     assert rec is not None and rec.kind == "structural"
     assert "100.64.0.0/" in rec.command and "--vpc-id vpc-1" in rec.command
     assert rec.settings["AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG"] == "true"
@@ -147,39 +167,37 @@ def test_minimum_without_warm_is_never_recommended_and_is_fixed_when_set() -> No
     subnets = [_subnet("subnet-a", 1019, 800)]
     nodes = [_node(i, "m5.8xlarge", "subnet-a", 1, 12, 12) for i in range(4)]
     cluster = _cluster(nodes, subnets, {"MINIMUM_IP_TARGET": "12"})
-    rec = recommend(cluster, LIMITS, managed_addon=False)
+    rec = recommend(cluster, LIMITS)
     assert rec is not None and rec.kind == "tune"
     assert not _effective(cluster, rec.settings).starves_pods
     assert "#2650" in rec.rationale
     for other in (_article(), _article({"WARM_IP_TARGET": "0", "MINIMUM_IP_TARGET": "20"})):
-        rec = recommend(other, LIMITS, managed_addon=False)
+        rec = recommend(other, LIMITS)
         assert rec is not None and not _effective(other, rec.settings).starves_pods
 
 
 def test_no_recommendation_without_pods_or_known_types() -> None:
     subnets = [_subnet("subnet-a", 1019, 0)]
     unknown_pods = [_node(i, "m5.8xlarge", "subnet-a", 5, 145, None) for i in range(3)]
-    assert recommend(_cluster(unknown_pods, subnets), LIMITS, managed_addon=False) is None
+    assert recommend(_cluster(unknown_pods, subnets), LIMITS) is None
     unknown_type = [_node(i, "x9.huge", "subnet-a", 5, 145, 10) for i in range(3)]
-    assert recommend(_cluster(unknown_type, subnets), LIMITS, managed_addon=False) is None
+    assert recommend(_cluster(unknown_type, subnets), LIMITS) is None
 
 
 def test_unreadable_settings_or_ipv6_give_no_recommendation() -> None:
-    assert recommend(_article({"WARM_IP_TARGET": "lots"}), LIMITS, managed_addon=False) is None
-    assert recommend(_article({"ENABLE_IPv6": "true"}), LIMITS, managed_addon=False) is None
+    assert recommend(_article({"WARM_IP_TARGET": "lots"}), LIMITS) is None
+    assert recommend(_article({"ENABLE_IPv6": "true"}), LIMITS) is None
 
 
 def test_the_same_cluster_gives_the_same_recommendation() -> None:
     cluster = _article()
-    assert recommend(cluster, LIMITS, managed_addon=False) == recommend(
-        cluster, LIMITS, managed_addon=False
-    )
+    assert recommend(cluster, LIMITS) == recommend(cluster, LIMITS)
 
 
 def test_a_recent_peak_sizes_the_bursts_the_settings_must_absorb() -> None:
     # The article's nodes ran ~100 pods each before churn: 3000 in all.
-    today = recommend(_article(), LIMITS, managed_addon=False)
-    at_peak = recommend(_article(), LIMITS, managed_addon=False, peak_pods=3000)
+    today = recommend(_article(), LIMITS)
+    at_peak = recommend(_article(), LIMITS, peak_pods=3000)
     assert today is not None and at_peak is not None and at_peak.kind == "tune"
     # Bursts ten times larger cost more EC2 calls per pod start under a tiny warm pool, so the
     # peak-aware choice keeps a larger one, and still returns thousands of addresses.
@@ -192,11 +210,9 @@ def test_a_recent_peak_sizes_the_bursts_the_settings_must_absorb() -> None:
 
 def test_a_peak_the_subnets_cannot_absorb_calls_for_the_structural_fix() -> None:
     # 200 pods a node: more than any node's addresses plus its subnet's free ones.
-    rec = recommend(_article(), LIMITS, managed_addon=False, peak_pods=6000)
+    rec = recommend(_article(), LIMITS, peak_pods=6000)
     assert rec is not None and rec.kind == "structural"
 
 
 def test_a_peak_below_today_changes_nothing() -> None:
-    assert recommend(_article(), LIMITS, managed_addon=False, peak_pods=100) == recommend(
-        _article(), LIMITS, managed_addon=False
-    )
+    assert recommend(_article(), LIMITS, peak_pods=100) == recommend(_article(), LIMITS)

@@ -1,13 +1,9 @@
-"""Candidate settings and the commands that apply them."""
+"""Candidate settings: what is worth simulating for a cluster's nodes."""
 
 from __future__ import annotations
 
-import json
-import shlex
-
 from ipaudit.cni.settings import CniSettings
 from ipaudit.recommend.candidates import candidates
-from ipaudit.recommend.command import apply_command
 from ipaudit.recommend.evaluate import NodeLoad
 from ipaudit.snapshot import InstanceTypeLimits
 
@@ -42,20 +38,3 @@ def test_minimum_ip_target_sits_near_the_pods_nodes_run() -> None:
     found = candidates({}, CniSettings(), [_load(NITRO, 10), _load(NITRO, 10), _load(NITRO, 40)])
     pairs = {(c.settings.warm_ip_target, c.settings.minimum_ip_target) for c in found}
     assert (2, 12) in pairs and (2, 42) in pairs and (2, 0) in pairs
-
-
-def test_kubectl_command_sets_exactly_the_changes() -> None:
-    command = apply_command("c", {"WARM_IP_TARGET": "2"}, current_env={}, managed_addon=False)
-    assert command == "kubectl -n kube-system set env daemonset/aws-node WARM_IP_TARGET=2"
-
-
-def test_addon_command_carries_the_modelled_settings_already_set() -> None:
-    current = {"WARM_ENI_TARGET": "1", "AWS_VPC_K8S_CNI_LOGLEVEL": "DEBUG", "MAX_ENI": "4"}
-    command = apply_command(
-        "team's cluster", {"WARM_IP_TARGET": "2"}, current_env=current, managed_addon=True
-    )
-    words = shlex.split(command)
-    assert words[4] == "team's cluster"
-    assert json.loads(words[-1]) == {
-        "env": {"WARM_ENI_TARGET": "1", "MAX_ENI": "4", "WARM_IP_TARGET": "2"}
-    }

@@ -1,0 +1,176 @@
+"""Recommendations on the cluster shapes platform teams run, through the whole audit: moto over
+HTTP (behind a proxy that answers DescribeAddon, which moto lacks) and local Kubernetes APIs.
+
+Each shape asserts the exact command, and the addresses it returns, worked out by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto.ec2.models import ec2_backends
+
+from ipaudit.sim.aws import MotoServer, point_environment_at
+from ipaudit.sim.kube_api import KubeApiServer
+from ipaudit.sim.seed import NodeSpec, SeededCluster, SubnetSpec, seed_cluster
+
+REGION = "eu-west-1"
+ACCOUNT = "123456789012"  # moto's own account
+
+# Security groups for pods, network policy, an init setting and resources: all of it must
+# survive the update-addon command. YAML, as many users write it.
+SHOP_ADDON_CONFIGURATION = """\
+env:
+  ENABLE_POD_ENI: "true"
+  POD_SECURITY_GROUP_ENFORCING_MODE: standard
+  AWS_VPC_K8S_CNI_EXTERNALSNAT: "true"
+init:
+  env:
+    DISABLE_TCP_EARLY_DEMUX: "true"
+nodeAgent:
+  enablePolicyEventLogs: "true"
+enableNetworkPolicy: "true"
+resources:
+  requests:
+    cpu: 25m
+"""
+
+
+def _kube(cluster: SeededCluster) -> KubeApiServer:
+    server = KubeApiServer(cluster.name)
+    server.nodes, server.pods = cluster.kube_nodes, cluster.kube_pods
+    server.daemonsets = cluster.kube_daemonsets
+    return server
+
+
+def _attach_trunks(session: boto3.Session, cluster: SeededCluster, addresses: list[str]) -> None:
+    """What the VPC resource controller does with ENABLE_POD_ENI: one trunk ENI per node, in
+    the node's last ENI slot (moto's API cannot set the interface type; its backend can)."""
+    ec2 = session.client("ec2")
+    backend = ec2_backends[ACCOUNT][REGION]
+    for instance_id, address in zip(cluster.instance_ids, addresses, strict=True):
+        instance = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]
+        subnet_id = instance["Instances"][0]["SubnetId"]
+        eni_id = ec2.create_network_interface(
+            SubnetId=subnet_id,
+            Description="trunk network interface",
+            PrivateIpAddresses=[{"PrivateIpAddress": address, "Primary": True}],
+        )["NetworkInterface"]["NetworkInterfaceId"]
+        ec2.attach_network_interface(
+            NetworkInterfaceId=eni_id, InstanceId=instance_id, DeviceIndex=2
+        )
+        backend.enis[eni_id].interface_type = "trunk"
+
+
+@pytest.fixture(scope="module")
+def audit(moto_server: MotoServer, denying_proxy: Any) -> Iterator[dict[str, Any]]:
+    moto_server.reset()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "IPAUDIT_"))}
+    point_environment_at(moto_server.url, REGION, env)
+    with pytest.MonkeyPatch.context() as patch:
+        for name in [n for n in os.environ if n.startswith(("AWS_", "IPAUDIT_"))]:
+            patch.delenv(name)
+        for name, value in env.items():
+            patch.setenv(name, value)
+        session = boto3.Session(region_name=REGION)
+        # Security groups for pods on the managed add-on: 4 m5.large nodes, each with its
+        # primary ENI and a second one full (10 addresses each), a trunk, and 3 pods.
+        shop = seed_cluster(
+            session,
+            name="shop",
+            vpc_cidr="10.40.0.0/16",
+            subnets=[SubnetSpec("10.40.0.0/24", "eu-west-1a")],
+            nodes=[
+                NodeSpec(subnet=0, eni_addresses=(10, 10), pods=3, instance_type="m5.large")
+                for _ in range(4)
+            ],
+            cni_env={"ENABLE_POD_ENI": "true", "POD_SECURITY_GROUP_ENFORCING_MODE": "standard"},
+        )
+        _attach_trunks(session, shop, [f"10.40.0.{200 + i}" for i in range(4)])
+        denying_proxy.addons = {
+            ("shop", "vpc-cni"): {
+                "addonName": "vpc-cni",
+                "clusterName": "shop",
+                "addonVersion": "v1.19.2-eksbuild.1",
+                "status": "ACTIVE",
+                "configurationValues": SHOP_ADDON_CONFIGURATION,
+            }
+        }
+        servers = {c.name: _kube(c) for c in (shop,)}
+        endpoints = ",".join(f"{name}={server.start()}" for name, server in servers.items())
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "ipaudit", "audit", "--json"],
+                env={
+                    **env,
+                    "AWS_ENDPOINT_URL": denying_proxy.url,
+                    "IPAUDIT_KUBE_ENDPOINTS": endpoints,
+                },
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+        finally:
+            denying_proxy.addons = {}
+            for server in servers.values():
+                server.stop()
+        assert done.returncode == 0, done.stderr
+        yield json.loads(done.stdout)
+
+
+def _cluster(report: dict[str, Any], name: str) -> dict[str, Any]:
+    [found] = [c for c in report["clusters"] if c["name"] == name]
+    return found
+
+
+def test_security_groups_for_pods_on_a_managed_addon_keep_their_whole_configuration(
+    audit: dict[str, Any],
+) -> None:
+    shop = _cluster(audit, "shop")
+    # Each node: 2 ENIs x 10 and the trunk's address; 18 pool addresses for 3 pods.
+    assert [(n["enis"], n["ips_held"], n["pods"]) for n in shop["nodes"]] == [(3, 21, 3)] * 4
+    rec = shop["recommendation"]
+    # WARM_IP_TARGET=2 with MINIMUM_IP_TARGET=3+2 keeps 5 pool addresses a node: 2 ENIs, the
+    # trunk and 5 = 8 held instead of 21 (WARM_IP_TARGET=2 alone costs 1 EC2 call per pod on a
+    # burst, over the 0.5 budget).
+    assert rec["kind"] == "tune"
+    assert rec["settings"] == {"WARM_IP_TARGET": "2", "MINIMUM_IP_TARGET": "5"}
+    assert (rec["current_ips_held"], rec["projected_ips_held"], rec["ips_returned"]) == (
+        84,
+        32,
+        52,
+    )
+    words = shlex.split(rec["command"])
+    assert words[:8] == [
+        "aws",
+        "eks",
+        "update-addon",
+        "--cluster-name",
+        "shop",
+        "--addon-name",
+        "vpc-cni",
+        "--configuration-values",
+    ]
+    assert json.loads(words[8]) == {
+        "env": {
+            "ENABLE_POD_ENI": "true",
+            "POD_SECURITY_GROUP_ENFORCING_MODE": "standard",
+            "AWS_VPC_K8S_CNI_EXTERNALSNAT": "true",
+            "WARM_IP_TARGET": "2",
+            "MINIMUM_IP_TARGET": "5",
+        },
+        "init": {"env": {"DISABLE_TCP_EARLY_DEMUX": "true"}},
+        "nodeAgent": {"enablePolicyEventLogs": "true"},
+        "enableNetworkPolicy": "true",
+        "resources": {"requests": {"cpu": "25m"}},
+    }
+    assert shop["vpc_cni_addon_configuration"] == SHOP_ADDON_CONFIGURATION
