@@ -10,6 +10,7 @@ from cdk_nag import AwsSolutionsChecks
 from infra.auditor_stack import AuditorStack
 from infra.config import DeployConfig
 from infra.member_role_stack import MemberRoleStack
+from infra.scheduled_functions import Asset
 
 ROOT = Path(__file__).resolve().parent.parent
 AUDITOR_STACK = "IpAudit"
@@ -24,8 +25,7 @@ def build(app: cdk.App, *, root: Path = ROOT) -> tuple[AuditorStack, MemberRoleS
         app,
         AUDITOR_STACK,
         config=config,
-        asset_root=root / "lambda",
-        cache_root=root / ".cache" / "lambda-deps",
+        asset=Asset(root=root / "lambda", cache=root / ".cache" / "lambda-deps"),
         description="ipaudit: audits EKS pod IP headroom across the organization",
     )
     member = MemberRoleStack(

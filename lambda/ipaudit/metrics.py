@@ -9,16 +9,32 @@ from ipaudit.report import Report
 
 NAMESPACE = "IpAudit"
 SERVICE = "ipaudit"
+# Metric names and dimension names (as `record` emits them): the CDK stack's alarms and
+# dashboard graph exactly these.
+FREE_ADDRESSES = "FreeAddresses"
+WARM_ADDRESSES = "WarmAddresses"
+COVERAGE_ERRORS = "CoverageErrors"
+CLUSTER_DIMENSIONS = ("Account", "Region", "Cluster")
+SUBNET_DIMENSIONS = (*CLUSTER_DIMENSIONS, "Subnet")
+# Powertools adds this dimension (POWERTOOLS_SERVICE_NAME) to every metric the function emits.
+SERVICE_DIMENSION = "service"
 
 
 def record(report: Report, metrics: Metrics) -> None:
     """Per-subnet free addresses and per-cluster warm addresses, each with its own dimensions;
     run-wide coverage errors and findings on the shared `service` dimension (the alarms')."""
     for cluster in report.clusters:
-        scope = {"Account": cluster.account_id, "Region": cluster.region, "Cluster": cluster.name}
+        # The service dimension by name too (Powertools adds it only when POWERTOOLS_SERVICE_NAME
+        # is set): the dashboard's searches match exactly this set of dimension names.
+        scope = {
+            "Account": cluster.account_id,
+            "Region": cluster.region,
+            "Cluster": cluster.name,
+            SERVICE_DIMENSION: SERVICE,
+        }
         for subnet in cluster.subnets:
             with single_metric(
-                name="FreeAddresses",
+                name=FREE_ADDRESSES,
                 unit=MetricUnit.Count,
                 value=subnet.free,
                 namespace=NAMESPACE,
@@ -27,7 +43,7 @@ def record(report: Report, metrics: Metrics) -> None:
                 pass
         if cluster.warm_ips is not None:
             with single_metric(
-                name="WarmAddresses",
+                name=WARM_ADDRESSES,
                 unit=MetricUnit.Count,
                 value=cluster.warm_ips,
                 namespace=NAMESPACE,
@@ -35,7 +51,7 @@ def record(report: Report, metrics: Metrics) -> None:
             ):
                 pass
     errors = sum(1 for c in report.coverage if c.status == "error")
-    metrics.add_metric(name="CoverageErrors", unit=MetricUnit.Count, value=errors)
+    metrics.add_metric(name=COVERAGE_ERRORS, unit=MetricUnit.Count, value=errors)
     for severity in ("CRITICAL", "WARNING"):
         count = sum(1 for f in report.findings if f.severity == severity)
         metrics.add_metric(name=f"{severity.title()}Findings", unit=MetricUnit.Count, value=count)

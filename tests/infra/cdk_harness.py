@@ -116,3 +116,21 @@ def iter_policy_documents(template: Template) -> Iterator[dict[str, Any]]:
     for role in template.find_resources("AWS::IAM::Role").values():
         for policy in role["Properties"].get("Policies", []):
             yield policy["PolicyDocument"]
+
+
+def dashboard_body(template: Template) -> dict[str, Any]:
+    """The one dashboard's body as JSON, CloudFormation references rendered as `<Ref>` and
+    `<LogicalId.Arn>` inside the strings that hold them."""
+    (dashboard,) = template.find_resources("AWS::CloudWatch::Dashboard").values()
+    parts = dashboard["Properties"]["DashboardBody"]["Fn::Join"][1]
+
+    def render(part: str | dict[str, Any]) -> str:
+        if isinstance(part, str):
+            return part
+        if "Ref" in part:
+            return f"<{part['Ref']}>"
+        resource, attribute = part["Fn::GetAtt"]
+        return f"<{resource}.{attribute}>"
+
+    body: dict[str, Any] = json.loads("".join(render(p) for p in parts))
+    return body

@@ -47,6 +47,8 @@ AUDIT_ALLOWED = (
         "kms:GenerateDataKey",
         "kms:Decrypt",
         "secretsmanager:GetSecretValue",
+        # The L2 grant_read adds it: the one secret's metadata (name, rotation), not its value.
+        "secretsmanager:DescribeSecret",
         "cloudwatch:PutMetricData",
         "sqs:SendMessage",  # the function's own dead-letter queue
     }

@@ -60,6 +60,16 @@ def emf_metrics(stdout: str) -> dict[str, list[dict[str, Any]]]:
     return found
 
 
+def dimension_sets(records: list[dict[str, Any]]) -> list[set[str]]:
+    """The distinct sets of dimension names of these records."""
+    sets: list[set[str]] = []
+    for record in records:
+        for names in record["_aws"]["CloudWatchMetrics"][0]["Dimensions"]:
+            if set(names) not in sets:
+                sets.append(set(names))
+    return sets
+
+
 def value(record: dict[str, Any], name: str) -> float:
     raw = record[name]
     return float(raw[0] if isinstance(raw, list) else raw)
@@ -80,6 +90,11 @@ def test_the_audit_handler_audits_stores_and_emits_metrics(
         r["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "IpAudit"
         for r in metrics["FreeAddresses"]
     )
+    # The dimensions the dashboard's SEARCH expressions name (tests/infra/test_monitoring.py).
+    assert dimension_sets(metrics["FreeAddresses"]) == [
+        {"Account", "Region", "Cluster", "Subnet", "service"}
+    ]
+    assert dimension_sets(metrics["WarmAddresses"]) == [{"Account", "Region", "Cluster", "service"}]
     assert [value(r, "CoverageErrors") for r in metrics["CoverageErrors"]] == [0]
     [shop] = [r for r in metrics["WarmAddresses"] if r["Cluster"] == "shop-prod"]
     assert value(shop, "WarmAddresses") == 1640
