@@ -16,7 +16,8 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ipaudit.alerts.lifecycle import AlertChange, plan, stateless
+from ipaudit.alerts.lifecycle import AlertChange, audible, plan, stateless
+from ipaudit.alerts.mutes import apply_mutes
 from ipaudit.analysis.report_builder import with_recommendation
 from ipaudit.forecast.findings import KIND as FORECAST_KIND
 from ipaudit.forecast.findings import forecast_findings
@@ -27,6 +28,7 @@ from ipaudit.notify.sns import SnsError, SnsMessage, build_messages, publish
 from ipaudit.report import SEVERITY_RANK, ClusterReport, Report
 from ipaudit.settings import Settings
 from ipaudit.store.alert_state import commit, load_states
+from ipaudit.store.mutes import load_mutes
 from ipaudit.store.runs import cluster_history, store_run
 
 logger = logging.getLogger(__name__)
@@ -99,6 +101,10 @@ def after_audit(
     findings = [*report.findings, *forecast_findings(report, history, now)]
     findings.sort(key=lambda f: (-SEVERITY_RANK[f.severity], f.id))
     report = replace(report, findings=findings)
+    mutes = [*settings.mutes]
+    if dynamodb is not None and settings.table:
+        mutes += load_mutes(dynamodb, settings.table)
+    report = apply_mutes(report, mutes, now)
 
     stored = False
     if dynamodb is not None and settings.table:
@@ -117,6 +123,7 @@ def after_audit(
         else:
             # Only the run whose conditional write wins a transition announces it.
             changes = [t.alert for t in transitions if commit(dynamodb, settings.table, t)]
+        changes = audible(changes)  # a muted finding's transition is recorded, never sent
     else:
         changes = stateless(report)
 

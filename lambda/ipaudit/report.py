@@ -101,6 +101,12 @@ class Finding:
     resource: str
     message: str
     value: float | None = None  # the measured quantity (free addresses, leaked IPs...)
+    # A mute (alerts/mutes.py) keeps the finding in the report but raises no message.
+    muted: bool = False
+    mute_id: str | None = None
+    mute_reason: str | None = None
+    mute_expires_at: str | None = None  # ISO 8601, UTC
+    muted_by: str | None = None
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,13 @@ CLI and the Lambda handler can stop before anything is written.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
+from ipaudit.alerts.mutes import Mute, mutes_from_file
 from ipaudit.errors import InputError
 from ipaudit.loopback import is_loopback
 
@@ -46,6 +48,7 @@ class Settings:
     warn_free_pct: float = 25.0
     crit_free_pct: float = 10.0
     renotify_hours: float = 24.0
+    mutes: tuple[Mute, ...] = ()  # kept in git: the CDK context's mutes file
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -102,6 +105,7 @@ class Settings:
             warn_free_pct=warn,
             crit_free_pct=crit,
             renotify_hours=_positive("IPAUDIT_RENOTIFY_HOURS", get("IPAUDIT_RENOTIFY_HOURS"), 24.0),
+            mutes=_mutes(get("IPAUDIT_MUTES")),
         )
 
     def kube_endpoint(self, cluster_name: str, cluster_arn: str) -> str | None:
@@ -155,6 +159,16 @@ def _kube_endpoints(raw: str) -> dict[str, str]:
             )
         endpoints[key] = url.rstrip("/")
     return endpoints
+
+
+def _mutes(raw: str | None) -> tuple[Mute, ...]:
+    if raw is None:
+        return ()
+    try:
+        entries = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise SettingsError(f"IPAUDIT_MUTES: not JSON ({error.msg} at {error.pos})") from None
+    return tuple(mutes_from_file(entries, "IPAUDIT_MUTES"))
 
 
 def _number(name: str, raw: str) -> float:

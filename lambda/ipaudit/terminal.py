@@ -116,8 +116,14 @@ def render_findings(findings: Sequence[Finding]) -> str:
         return "Findings: none"
     return "\n".join(
         [f"Findings ({len(findings)}):"]
-        + [f"  {f.severity:<8} {f.cluster or '-'}: {f.message}" for f in findings]
+        + [f"  {f.severity:<8} {f.cluster or '-'}: {f.message}{_mute_note(f)}" for f in findings]
     )
+
+
+def _mute_note(finding: Finding) -> str:
+    if not finding.muted:
+        return ""
+    return f" [muted until {finding.mute_expires_at} by {finding.muted_by}: {finding.mute_reason}]"
 
 
 def render_report(report: Report) -> str:

@@ -5,6 +5,8 @@ Per finding id: new -> notify; unchanged -> quiet until `renotify_hours` have pa
 reminder; escalated (WARNING -> CRITICAL, or a subnet's free addresses halved since the last
 message) -> notify; resolved (absent from a complete audit of its scope) -> notify once. INFO
 findings never alert. A finding whose scope this run did not fully audit is left alone.
+Muted findings (alerts/mutes.py) are one rule apart: an open alert whose finding is muted moves
+to `muted` silently, a muted finding raises nothing, and once its mute expires it alerts as new.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from typing import Literal
 
 from ipaudit.report import SEVERITY_RANK, Coverage, Finding, Report, Severity
 
-Change = Literal["new", "escalated", "reminded", "resolved"]
-Status = Literal["open", "resolved"]
+Change = Literal["new", "escalated", "reminded", "resolved", "muted"]
+Status = Literal["open", "resolved", "muted"]
+# Changes recorded in the alert state and its log but never sent to anyone.
+SILENT_CHANGES: frozenset[str] = frozenset({"muted"})
 
 # Kinds whose `value` is free addresses: a drop to this share of the last announced value is as
 # urgent as a severity step, even when the severity stays the same.
@@ -80,8 +84,8 @@ def plan(
     now: datetime,
     renotify_hours: float,
 ) -> list[Transition]:
-    current = alerting(report.findings)
-    transitions: list[Transition] = []
+    current = alerting(f for f in report.findings if not f.muted)
+    transitions = _silenced(report, states, now)
     for finding_id, finding in current.items():
         state = states.get(finding_id)
         if state is not None and state.run_id == report.run_id:
@@ -89,9 +93,12 @@ def plan(
         transition = _for_present(finding, state, report.run_id, now, renotify_hours)
         if transition is not None:
             transitions.append(transition)
+    muted = {f.id for f in report.findings if f.muted}
     for finding_id, state in states.items():
         if finding_id in current or state.status != "open" or state.run_id == report.run_id:
             continue
+        if finding_id in muted:
+            continue  # present but muted: _silenced handled it
         if covered(report.coverage, state.finding):
             transitions.append(
                 Transition(
@@ -110,8 +117,40 @@ def plan(
 
 
 def stateless(report: Report) -> list[AlertChange]:
-    """Without a table there is no memory: every alerting finding counts as new."""
-    return [AlertChange("new", finding) for finding in alerting(report.findings).values()]
+    """Without a table there is no memory: every alerting unmuted finding counts as new."""
+    unmuted = (f for f in report.findings if not f.muted)
+    return [AlertChange("new", finding) for finding in alerting(unmuted).values()]
+
+
+def audible(changes: Iterable[AlertChange]) -> list[AlertChange]:
+    """The changes that are sent to Slack and SNS."""
+    return [change for change in changes if change.change not in SILENT_CHANGES]
+
+
+def _silenced(report: Report, states: Mapping[str, AlertState], now: datetime) -> list[Transition]:
+    """An open alert whose finding is now muted goes quiet: no reminder, escalation or
+    resolution while the mute lasts; its state then reads `muted`, so the finding comes back as
+    new once the mute expires."""
+    transitions = []
+    for finding_id, finding in alerting(f for f in report.findings if f.muted).items():
+        state = states.get(finding_id)
+        if state is None or state.status != "open" or state.run_id == report.run_id:
+            continue
+        transitions.append(
+            Transition(
+                alert=AlertChange("muted", finding, state.notified_severity, state.notified_value),
+                state=replace(
+                    state,
+                    finding=finding,
+                    status="muted",
+                    notified_at=now,
+                    run_id=report.run_id,
+                    version=state.version + 1,
+                ),
+                expected_version=state.version,
+            )
+        )
+    return transitions
 
 
 def covered(coverage: Iterable[Coverage], finding: Finding) -> bool:
@@ -134,7 +173,7 @@ def _for_present(
     now: datetime,
     renotify_hours: float,
 ) -> Transition | None:
-    if state is None or state.status == "resolved":
+    if state is None or state.status != "open":  # resolved, or muted until now
         return Transition(
             alert=AlertChange("new", finding),
             state=AlertState(

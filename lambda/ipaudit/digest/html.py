@@ -32,6 +32,8 @@ def render_html(week: Week, subject: str) -> str:
     ]
     for cluster in week.clusters:
         parts.append(f'<tr><td style="padding:8px 20px 20px">{_cluster(cluster, week)}</td></tr>')
+    if week.muted:
+        parts.append(f'<tr><td style="padding:8px 20px 20px">{_muted(week)}</td></tr>')
     parts.append(
         f'<tr><td style="padding:12px 20px;font-size:12px;color:#6b7280;{FONT}">'
         "Headroom is free addresses across the cluster's subnets. Bars show the fewest free "
@@ -82,6 +84,21 @@ def _overview(week: Week) -> str:
         f'style="border-collapse:collapse"><tr>{head}</tr>{"".join(rows)}</table>'
         f'<p style="{FONT}font-size:13px">{len(week.raised)} alert(s) raised and '
         f"{len(week.resolved)} resolved this week.</p>"
+    )
+
+
+def _muted(week: Week) -> str:
+    items = "".join(
+        f'<li style="{FONT}font-size:13px;margin:4px 0">{escape(f.severity)} '
+        f"<strong>{escape(f.cluster or '-')}</strong>: {escape(f.message)}<br>"
+        f'<span style="color:#6b7280">muted until {escape(f.mute_expires_at or "")} by '
+        f"{escape(f.muted_by or '')}: {escape(f.mute_reason or '')}</span></li>"
+        for f in week.muted
+    )
+    return (
+        f'<h2 style="{FONT}font-size:16px;margin:8px 0">Muted ({len(week.muted)})</h2>'
+        f'<p style="{FONT}font-size:13px;margin:4px 0">Found, but on-call is not alerted.</p>'
+        f'<ul style="margin:4px 0;padding-left:20px">{items}</ul>'
     )
 
 

@@ -44,4 +44,11 @@ def render_text(week: Week, subject: str) -> str:
         for subnet in c.subnets:
             days = " ".join("-" if low is None else str(low) for _, low in subnet.daily_low)
             lines.append(f"    {subnet.subnet_id} ({subnet.az}, {subnet.usable} usable): {days}")
+    if week.muted:
+        lines += ["", f"Muted ({len(week.muted)}): found, but on-call is not alerted"]
+        lines += [
+            f"  {f.severity} {f.cluster or '-'}: {f.message}\n"
+            f"    muted until {f.mute_expires_at} by {f.muted_by}: {f.mute_reason}"
+            for f in week.muted
+        ]
     return "\n".join(lines) + "\n"

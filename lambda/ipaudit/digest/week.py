@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from ipaudit.alerts.lifecycle import AlertEvent
 from ipaudit.forecast.findings import cluster_series
 from ipaudit.forecast.trend import Forecast, forecast
-from ipaudit.report import ClusterReport, Recommendation
+from ipaudit.report import ClusterReport, Finding, Recommendation
+from ipaudit.store.codec import parse_time
 
 WEEK_DAYS = 7
 
@@ -54,10 +55,24 @@ class Week:
     days: list[date]  # the chart's columns, oldest first, today last
     raised: list[AlertEvent]
     resolved: list[AlertEvent]
+    muted: list[Finding] = field(default_factory=list)  # muted in the latest run, mute unexpired
+
+
+def still_muted(latest_findings: Iterable[Finding], now: datetime) -> list[Finding]:
+    """The latest run's muted findings whose mute has not expired since, most severe first."""
+    muted = [
+        f
+        for f in latest_findings
+        if f.muted and f.mute_expires_at is not None and parse_time(f.mute_expires_at) > now
+    ]
+    return sorted(muted, key=lambda f: (f.severity != "CRITICAL", f.severity != "WARNING", f.id))
 
 
 def build_week(
-    runs: Sequence[tuple[datetime, ClusterReport]], events: Sequence[AlertEvent], now: datetime
+    runs: Sequence[tuple[datetime, ClusterReport]],
+    events: Sequence[AlertEvent],
+    now: datetime,
+    muted: Sequence[Finding] = (),
 ) -> Week:
     """`runs`: every cluster's runs of the forecast window (14 days), in any order."""
     start = now - timedelta(days=WEEK_DAYS)
@@ -76,7 +91,7 @@ def build_week(
             continue  # not seen this week: deleted, or audited no more
         clusters.append(_cluster_week(key, history, in_week, raised, resolved, days, now))
     clusters.sort(key=lambda c: (c.free_now / c.usable if c.usable else 1.0, c.name))
-    return Week(start, now, clusters, days, raised, resolved)
+    return Week(start, now, clusters, days, raised, resolved, list(muted))
 
 
 def _cluster_week(

@@ -11,7 +11,7 @@ import boto3
 
 from ipaudit.digest.html import render_html
 from ipaudit.digest.text import render_text
-from ipaudit.digest.week import WEEK_DAYS, Week, build_week
+from ipaudit.digest.week import WEEK_DAYS, Week, build_week, still_muted
 from ipaudit.errors import InputError
 from ipaudit.forecast.trend import WINDOW_DAYS
 from ipaudit.settings import Settings
@@ -48,7 +48,9 @@ def weekly_digest(
     # The forecast looks back further than the week it reports on.
     runs = cluster_runs_since(dynamodb, settings.table, now - timedelta(days=WINDOW_DAYS))
     events = events_since(dynamodb, settings.table, now - timedelta(days=WEEK_DAYS))
-    week = build_week([(run.generated_at, run.cluster) for run in runs], events, now)
+    latest = {run.cluster.key: run for run in runs if run.generated_at <= now}  # oldest first
+    muted = still_muted((f for run in latest.values() for f in run.findings), now)
+    week = build_week([(run.generated_at, run.cluster) for run in runs], events, now, muted)
     subject = (
         f"ipaudit weekly summary {now:%d %b %Y}: {len(week.clusters)} cluster(s), "
         f"{len(week.raised)} alert(s) raised, {len(week.resolved)} resolved"

@@ -57,7 +57,7 @@ def commit(client: DynamoDBClient, table: str, transition: Transition) -> bool:
         "run_id": state.run_id,
         "version": state.version,
     }
-    if state.status == "resolved":
+    if state.status != "open":  # resolved or muted: kept as long as the history, then gone
         values["expires_at"] = epoch(state.notified_at + timedelta(days=HISTORY_DAYS))
     if transition.expected_version is None:
         condition = "attribute_not_exists(pk)"

@@ -127,3 +127,38 @@ def test_a_retry_of_the_same_run_changes_nothing() -> None:
     retry = replace(first, generated_at=(T0 + timedelta(hours=30)).isoformat())
     transitions, _ = run(states, retry, hours=30)
     assert transitions == []
+
+
+def muted(rep: Report, days: float = 7) -> Report:
+    """The report with every finding muted until T0 + days (as alerts/mutes.apply_mutes marks)."""
+    until = (T0 + timedelta(days=days)).isoformat()
+    return replace(
+        rep,
+        findings=[
+            replace(f, muted=True, mute_id=f.id, mute_reason="by design", mute_expires_at=until)
+            for f in rep.findings
+        ],
+    )
+
+
+def test_a_muted_finding_never_alerts_and_leaves_no_state_to_announce() -> None:
+    transitions, _ = run({}, muted(tight(50, "r1")))
+    assert transitions == []
+
+
+def test_muting_an_open_alert_moves_it_to_muted_silently_then_nothing_while_muted() -> None:
+    _, states = run({}, tight(200, "r1"))
+    transitions, states = run(states, muted(tight(200, "r2", hours=1)), hours=1)
+    assert changes(transitions) == [("muted", "subnet_headroom")]
+    assert {s.status for s in states.values()} == {"muted"}
+    # Worse, reminded-late and gone: none of it is announced while muted.
+    assert run(states, muted(tight(20, "r3", hours=30)), hours=30)[0] == []
+    assert run(states, tight(900, "r4", hours=31), hours=31)[0] == []
+
+
+def test_when_the_mute_ends_the_finding_alerts_again_as_new() -> None:
+    _, states = run({}, tight(200, "r1"))
+    _, states = run(states, muted(tight(200, "r2", hours=1)), hours=1)
+    back, states = run(states, tight(200, "r3", hours=24 * 8), hours=24 * 8)
+    assert changes(back) == [("new", "subnet_headroom")]
+    assert {s.status for s in states.values()} == {"open"}
