@@ -100,20 +100,27 @@ def plan(
         if finding_id in muted:
             continue  # present but muted: _silenced handled it
         if covered(report.coverage, state.finding):
-            transitions.append(
-                Transition(
-                    alert=AlertChange("resolved", state.finding, state.finding.severity),
-                    state=replace(
-                        state,
-                        status="resolved",
-                        notified_at=now,
-                        run_id=report.run_id,
-                        version=state.version + 1,
-                    ),
-                    expected_version=state.version,
-                )
-            )
+            alert = AlertChange("resolved", state.finding, state.finding.severity)
+            transitions.append(_closed(state, alert, "resolved", report.run_id, now))
     return transitions
+
+
+def _closed(
+    state: AlertState, alert: AlertChange, status: Status, run_id: str, now: datetime
+) -> Transition:
+    """An open alert leaves `open` (resolved or muted), keeping the finding its change names."""
+    return Transition(
+        alert=alert,
+        state=replace(
+            state,
+            finding=alert.finding,
+            status=status,
+            notified_at=now,
+            run_id=run_id,
+            version=state.version + 1,
+        ),
+        expected_version=state.version,
+    )
 
 
 def stateless(report: Report) -> list[AlertChange]:
@@ -136,20 +143,8 @@ def _silenced(report: Report, states: Mapping[str, AlertState], now: datetime) -
         state = states.get(finding_id)
         if state is None or state.status != "open" or state.run_id == report.run_id:
             continue
-        transitions.append(
-            Transition(
-                alert=AlertChange("muted", finding, state.notified_severity, state.notified_value),
-                state=replace(
-                    state,
-                    finding=finding,
-                    status="muted",
-                    notified_at=now,
-                    run_id=report.run_id,
-                    version=state.version + 1,
-                ),
-                expected_version=state.version,
-            )
-        )
+        alert = AlertChange("muted", finding, state.notified_severity, state.notified_value)
+        transitions.append(_closed(state, alert, "muted", report.run_id, now))
     return transitions
 
 
