@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
@@ -18,9 +19,9 @@ from ipaudit.aws.ec2 import VpcInventory, describe_vpc
 from ipaudit.aws.eks import EksCluster, describe_clusters
 from ipaudit.aws.errors import one_line
 from ipaudit.aws.instance_types import UnknownInstanceTypeError, describe_instance_types
-from ipaudit.aws.session import SESSION_LOCK, TargetError, make_client, target_session
+from ipaudit.aws.session import TargetError, shared_access
 from ipaudit.kube.collect import KubeError, collect_kube
-from ipaudit.kube.token import eks_token
+from ipaudit.kube.token import EksTokens, presigned_token
 from ipaudit.settings import Settings
 from ipaudit.snapshot import KubeView, TargetSnapshot
 
@@ -30,15 +31,15 @@ Progress = Callable[[str], None]
 
 
 def collect_kube_view(
-    session: boto3.Session, eks: EksCluster, settings: Settings
+    sts_client: Any, eks: EksCluster, settings: Settings
 ) -> tuple[KubeView | None, str | None]:
+    """The cluster's Kubernetes view, or why there is none; `sts_client` presigns its tokens."""
     endpoint = settings.kube_endpoint(eks.name, eks.arn) or eks.endpoint
     if not endpoint:
         return None, "the cluster has no API endpoint"
-    with SESSION_LOCK:  # presigning is local: holding the lock costs nothing
-        token = eks_token(session, eks.name)
+    tokens = EksTokens(lambda: presigned_token(sts_client, eks.name))
     try:
-        return collect_kube(endpoint, token, eks.ca_data), None
+        return collect_kube(endpoint, tokens, eks.ca_data), None
     except KubeError as error:
         return None, str(error)
 
@@ -52,22 +53,21 @@ def collect_target(
     settings: Settings,
     progress: Progress | None = None,
 ) -> TargetSnapshot:
+    access = shared_access(
+        base,
+        caller_account=caller_account,
+        role_name=settings.role_name,
+        external_id=settings.external_id,
+    )
     try:
-        session = target_session(
-            base,
-            account_id,
-            caller_account=caller_account,
-            role_name=settings.role_name,
-            external_id=settings.external_id,
-            region=region,
-        )
-        eks_client = make_client(session, "eks")
-        ec2_client = make_client(session, "ec2")
+        eks_client = access.client(account_id, region, "eks")
+        ec2_client = access.client(account_id, region, "ec2")
         clusters = describe_clusters(eks_client, ec2_client)
         inventories: dict[str, VpcInventory] = {
             vpc_id: describe_vpc(ec2_client, vpc_id) for vpc_id in {c.vpc_id for c in clusters}
         }
-        kube = {c.name: collect_kube_view(session, c, settings) for c in clusters}
+        sts_client = access.client(account_id, region, "sts") if clusters else None
+        kube = {c.name: collect_kube_view(sts_client, c, settings) for c in clusters}
         instance_types = {
             instance.instance_type
             for c in clusters

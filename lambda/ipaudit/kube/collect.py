@@ -1,14 +1,19 @@
 """One cluster's Kubernetes view, read with the official client in a handful of requests.
 
-Nodes and pods are listed in pages (`limit`/`continue`), the aws-node DaemonSet is read once and
-ENIConfigs are listed once when custom networking is on, so the number of requests depends on
-the page size, never on the number of nodes.
+Nodes and pods are listed in large pages (`limit`/`continue`), the aws-node DaemonSet is read
+once and ENIConfigs are listed once when custom networking is on, so the number of requests
+depends on the page size, never on the number of nodes.
+
+Answers are read as raw JSON (`_preload_content=False`, then `json.loads`) and only the fields
+the audit uses are kept: the client's models would parse every timestamp and nested object of
+every pod, which cost most of a large audit's CPU.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 import tempfile
 from collections.abc import Callable, Iterator
@@ -24,6 +29,8 @@ from ipaudit.loopback import is_loopback
 from ipaudit.snapshot import EniConfig, KubeNode, KubePod, KubeView
 
 _T = TypeVar("_T")
+Obj = dict[str, Any]
+TokenSource = Callable[[], str]
 
 # The pool manager's settings as ipamd reads them (pkg/ipamd, pkg/awsutils); nothing else from
 # the container's env is reported.
@@ -36,6 +43,9 @@ _CNI_SETTING = re.compile(
 _TRUE = {"1", "t", "T", "TRUE", "true", "True"}
 _NOT_FINISHED = "status.phase!=Succeeded,status.phase!=Failed"
 _FINISHED = {"Succeeded", "Failed"}
+# A page of 5000 realistic pods is ~40 MB of JSON: few requests, bounded memory.
+PAGE_SIZE = 5000
+_GONE = 410  # the continue token expired (etcd compacted past the list's resourceVersion)
 
 
 class KubeError(Exception):
@@ -44,54 +54,65 @@ class KubeError(Exception):
 
 def collect_kube(
     endpoint: str,
-    token: str,
+    token: str | TokenSource,
     ca_data: str | None,
     *,
-    page_size: int = 500,
+    page_size: int = PAGE_SIZE,
     timeout: float = 10.0,
 ) -> KubeView:
     """Nodes, running pods, aws-node's CNI settings and (with custom networking) ENIConfigs.
 
-    `ca_data` is the cluster's certificate authority as DescribeCluster returns it (base64 of
-    PEM) or PEM text. `timeout` bounds connecting and each read, in seconds.
+    `token` is a bearer token, or a source the client asks before every request (one that
+    renews the EKS token before EKS stops accepting it: a large cluster's listing can outlast
+    it). `ca_data` is the cluster's certificate authority as DescribeCluster returns it (base64
+    of PEM) or PEM text. `timeout` bounds connecting and each read, in seconds.
     """
     endpoint = endpoint.rstrip("/")
     _refuse_plain_http(endpoint)
     calls = 0
 
-    def call(what: str, request: Callable[..., _T], **params: Any) -> _T | None:
-        """One HTTP request (the client does not retry); None when the object is absent."""
+    def call(what: str, request: Callable[..., Any], **params: Any) -> Obj | None:
+        """One HTTP request (the client does not retry), its JSON; None when the object is
+        absent. A 410 Gone is raised as is: only a listing knows what to do with it."""
         nonlocal calls
         calls += 1
         try:
-            return request(**params, _request_timeout=(timeout, timeout))
+            response = request(
+                **params, _request_timeout=(timeout, timeout), _preload_content=False
+            )
+            try:
+                body = json.loads(response.data)
+            finally:
+                response.release_conn()
         except Exception as error:
             if isinstance(error, ApiException) and error.status == 404:
                 return None
+            if (
+                isinstance(error, ApiException)
+                and error.status == _GONE
+                and params.get("_continue")
+            ):
+                raise
             line = _failure_line(endpoint, what, error)
             if line is None:
                 raise
             raise KubeError(line) from None
+        if not isinstance(body, dict):
+            raise KubeError(f"Kubernetes API at {endpoint} sent an unreadable answer {what}")
+        return body
 
     with _api_client(endpoint, token, ca_data) as api:
         core = k8s.CoreV1Api(api)
-        nodes = [
-            _node(n)
-            for page in _pages(call, "listing nodes", core.list_node, page_size)
-            for n in page.items
-        ]
-        pods = [
-            pod
-            for page in _pages(
-                call,
-                "listing pods",
-                core.list_pod_for_all_namespaces,
-                page_size,
-                field_selector=_NOT_FINISHED,
-            )
-            for pod in map(_pod, page.items)
-            if pod.phase not in _FINISHED  # the selector is only a saving; never trust it alone
-        ]
+        nodes = _list(endpoint, call, "listing nodes", core.list_node, page_size, _node)
+        pods = _list(
+            endpoint,
+            call,
+            "listing pods",
+            core.list_pod_for_all_namespaces,
+            page_size,
+            _running_pod,
+            field_selector=_NOT_FINISHED,
+        )
         cni_env = _aws_node_env(call, k8s.AppsV1Api(api))
         eni_configs: list[EniConfig] = []
         if cni_env.get("AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG", "") in _TRUE:
@@ -102,7 +123,7 @@ def collect_kube(
                 version="v1alpha1",
                 plural="eniconfigs",
             )
-            eni_configs = [_eni_config(item) for item in (answer or {}).get("items", [])]
+            eni_configs = [_eni_config(item) for item in (answer or {}).get("items") or []]
     return KubeView(
         nodes=tuple(nodes),
         pods=tuple(pods),
@@ -121,11 +142,24 @@ def _refuse_plain_http(endpoint: str) -> None:
 
 
 @contextmanager
-def _api_client(endpoint: str, token: str, ca_data: str | None) -> Iterator[k8s.ApiClient]:
+def _api_client(
+    endpoint: str, token: str | TokenSource, ca_data: str | None
+) -> Iterator[k8s.ApiClient]:
     configuration = k8s.Configuration()
     configuration.host = endpoint
-    configuration.api_key = {"BearerToken": token}
     configuration.api_key_prefix = {"BearerToken": "Bearer"}
+    if isinstance(token, str):
+        configuration.api_key = {"BearerToken": token}
+    else:
+        source = token
+
+        def renew(config: k8s.Configuration) -> None:
+            # The client calls this before every request: the source decides when to renew.
+            config.api_key = {"BearerToken": source()}
+
+        # The client only asks the hook when a key is already there.
+        renew(configuration)
+        configuration.refresh_api_key_hook = renew
     # One failed request is reported, not retried: the audit carries on without this cluster.
     configuration.retries = False
     with tempfile.NamedTemporaryFile("wb", suffix=".pem") as ca_file:
@@ -146,47 +180,86 @@ def _pem(ca_data: str) -> bytes:
         raise KubeError("the cluster's certificate authority data is not base64 PEM") from None
 
 
+def _list(
+    endpoint: str,
+    call: Callable[..., Obj | None],
+    what: str,
+    request: Callable[..., Any],
+    page_size: int,
+    keep: Callable[[Obj], _T | None],
+    **params: Any,
+) -> list[_T]:
+    """Every item of a paged list, as `keep` reads it (None: left out).
+
+    A continue token the server no longer honours (410 Gone: etcd compacted past the list's
+    version) restarts the listing once from the start, as kubectl's informers do, rather than
+    losing the cluster; a second 410 in one listing is a failure.
+    """
+    for attempt in (1, 2):
+        try:
+            return [
+                kept
+                for page in _pages(call, what, request, page_size, **params)
+                for kept in map(keep, page.get("items") or [])
+                if kept is not None
+            ]
+        except ApiException as error:
+            if attempt == 2:
+                raise KubeError(
+                    f"Kubernetes API at {endpoint} answered {error.status} {error.reason} "
+                    f"twice {what}: "
+                    "its continue tokens expire faster than a page is read"
+                ) from None
+    raise AssertionError("unreachable")
+
+
 def _pages(
-    call: Callable[..., Any],
+    call: Callable[..., Obj | None],
     what: str,
     request: Callable[..., Any],
     page_size: int,
     **params: Any,
-) -> Iterator[Any]:
+) -> Iterator[Obj]:
     token: str | None = None
     while True:
         page = call(what, request, limit=page_size, _continue=token, **params)
         if page is None:
             raise KubeError(f"Kubernetes API has no such list ({what})")
         yield page
-        token = page.metadata._continue if page.metadata else None
+        token = (page.get("metadata") or {}).get("continue")
         if not token:
             return
 
 
-def _node(node: Any) -> KubeNode:
-    provider_id = (node.spec.provider_id if node.spec else None) or ""
+def _node(node: Obj) -> KubeNode:
+    spec, status = node.get("spec") or {}, node.get("status") or {}
+    provider_id = spec.get("providerID") or ""
     # aws:///<az>/<instance id>
     instance_id = provider_id.rsplit("/", 1)[-1] if provider_id.startswith("aws://") else ""
-    capacity = (node.status.capacity if node.status else None) or {}
-    max_pods = capacity.get("pods")
+    max_pods = (status.get("capacity") or {}).get("pods")
     return KubeNode(
-        name=node.metadata.name,
+        name=(node.get("metadata") or {}).get("name") or "",
         instance_id=instance_id if instance_id.startswith("i-") else None,
         max_pods=int(max_pods) if max_pods and str(max_pods).isdigit() else None,
-        unschedulable=bool(node.spec and node.spec.unschedulable),
+        unschedulable=bool(spec.get("unschedulable")),
     )
 
 
-def _pod(pod: Any) -> KubePod:
-    spec, status = pod.spec, pod.status
+def _running_pod(item: Obj) -> KubePod | None:
+    pod = _pod(item)
+    # The field selector is only a saving; never trust it alone.
+    return None if pod.phase in _FINISHED else pod
+
+
+def _pod(pod: Obj) -> KubePod:
+    metadata, spec, status = (pod.get(k) or {} for k in ("metadata", "spec", "status"))
     return KubePod(
-        namespace=pod.metadata.namespace,
-        name=pod.metadata.name,
-        node_name=spec.node_name if spec else None,
-        phase=(status.phase if status else None) or "Unknown",
-        host_network=bool(spec and spec.host_network),
-        pod_ip=status.pod_ip if status else None,
+        namespace=metadata.get("namespace") or "",
+        name=metadata.get("name") or "",
+        node_name=spec.get("nodeName"),
+        phase=status.get("phase") or "Unknown",
+        host_network=bool(spec.get("hostNetwork")),
+        pod_ip=status.get("podIP"),
     )
 
 
@@ -199,11 +272,16 @@ def _aws_node_env(call: Callable[..., Any], apps: k8s.AppsV1Api) -> dict[str, st
     )
     if daemonset is None:  # no aws-node: another CNI, so no settings to report
         return {}
-    containers = daemonset.spec.template.spec.containers or []
-    container = next((c for c in containers if c.name == "aws-node"), None)
-    env = (container.env if container else None) or []
+    pod_spec = ((daemonset.get("spec") or {}).get("template") or {}).get("spec") or {}
+    containers = pod_spec.get("containers") or []
+    container = next((c for c in containers if c.get("name") == "aws-node"), None)
+    env = (container.get("env") if container else None) or []
     # Only literal values are settings "as set"; valueFrom entries are resolved per node.
-    return {e.name: e.value for e in env if e.value is not None and _CNI_SETTING.fullmatch(e.name)}
+    return {
+        e["name"]: e["value"]
+        for e in env
+        if isinstance(e.get("value"), str) and _CNI_SETTING.fullmatch(e.get("name") or "")
+    }
 
 
 def _eni_config(item: dict[str, Any]) -> EniConfig:
@@ -240,7 +318,7 @@ def _failure_line(endpoint: str, what: str, error: BaseException) -> str | None:
         if isinstance(cause, urllib3.exceptions.HTTPError):
             return f"Kubernetes API unreachable at {endpoint}: {type(cause).__name__}"
         cause = cause.__cause__ or cause.__context__
-    if isinstance(error, ValueError):  # an answer the client's models could not read
+    if isinstance(error, ValueError):  # an answer that is not JSON
         return (
             f"Kubernetes API at {endpoint} sent an unreadable answer {what}: {_first_line(error)}"
         )

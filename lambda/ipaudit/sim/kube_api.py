@@ -37,6 +37,9 @@ from ipaudit.sim.aws import FAKE_CREDENTIALS
 Obj = dict[str, Any]
 
 _MAX_TOKEN_LIFETIME = 900  # EKS refuses presigned URLs valid for longer than 15 minutes
+# ...and accepts a token for 15 minutes after it was signed, whatever X-Amz-Expires says
+# (aws-iam-authenticator pkg/token).
+_TOKEN_WINDOW = 900
 _STS_TIMEOUT = 5.0
 _CREATED = "2026-01-05T09:00:00Z"
 _ids = itertools.count(1001)
@@ -158,6 +161,216 @@ def pod_object(
         "spec": spec,
         "status": status,
     }
+
+
+def workload_pod(
+    namespace: str,
+    name: str,
+    node_name: str | None,
+    ip: str | None,
+    *,
+    phase: str = "Running",
+    host_network: bool = False,
+) -> Obj:
+    """A Pod as a Deployment's ReplicaSet leaves it on a real cluster: two containers with
+    probes, env and mounts, owner references, managedFields and full status (~7 KB of JSON)."""
+    pod = pod_object(namespace, name, node_name, ip, phase, host_network)
+    app = name.rsplit("-", 2)[0]
+    started = {"startedAt": _CREATED}
+
+    def container(container_name: str, port: int) -> Obj:
+        probe = {
+            "httpGet": {"path": "/healthz", "port": port, "scheme": "HTTP"},
+            "initialDelaySeconds": 10,
+            "timeoutSeconds": 2,
+            "periodSeconds": 10,
+            "successThreshold": 1,
+            "failureThreshold": 3,
+        }
+        return {
+            "name": container_name,
+            "image": f"123456789012.dkr.ecr.eu-west-1.amazonaws.com/{app}:1.42.{port % 7}",
+            "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}],
+            "env": [
+                {"name": "LOG_LEVEL", "value": "info"},
+                {"name": "OTEL_EXPORTER_OTLP_ENDPOINT", "value": "http://otel-collector:4317"},
+                {
+                    "name": "POD_NAME",
+                    "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.name"}},
+                },
+                {
+                    "name": "POD_IP",
+                    "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "status.podIP"}},
+                },
+            ],
+            "resources": {
+                "limits": {"cpu": "500m", "memory": "512Mi"},
+                "requests": {"cpu": "250m", "memory": "256Mi"},
+            },
+            "volumeMounts": [
+                {"name": "config", "mountPath": "/etc/app", "readOnly": True},
+                {
+                    "name": "kube-api-access",
+                    "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount",
+                    "readOnly": True,
+                },
+            ],
+            "livenessProbe": probe,
+            "readinessProbe": {**probe, "initialDelaySeconds": 5},
+            "terminationMessagePath": "/dev/termination-log",
+            "terminationMessagePolicy": "File",
+            "imagePullPolicy": "IfNotPresent",
+            "securityContext": {
+                "allowPrivilegeEscalation": False,
+                "readOnlyRootFilesystem": True,
+                "runAsNonRoot": True,
+                "capabilities": {"drop": ["ALL"]},
+            },
+        }
+
+    containers = [container(app, 8080), container("envoy", 9901)]
+    pod["metadata"].update(
+        generateName=name.rsplit("-", 1)[0] + "-",
+        labels={"app": app, "pod-template-hash": "7d9f8c6b5d", "team": "payments"},
+        annotations={
+            "kubectl.kubernetes.io/restartedAt": _CREATED,
+            "prometheus.io/scrape": "true",
+            "prometheus.io/port": "9901",
+        },
+        ownerReferences=[
+            {
+                "apiVersion": "apps/v1",
+                "kind": "ReplicaSet",
+                "name": name.rsplit("-", 1)[0],
+                "uid": "6f0c1e9a-0000-4000-8000-000000000001",
+                "controller": True,
+                "blockOwnerDeletion": True,
+            }
+        ],
+        managedFields=[
+            {
+                "manager": "kube-controller-manager",
+                "operation": "Update",
+                "apiVersion": "v1",
+                "time": _CREATED,
+                "fieldsType": "FieldsV1",
+                "fieldsV1": {
+                    "f:metadata": {
+                        "f:generateName": {},
+                        "f:labels": {".": {}, "f:app": {}, "f:pod-template-hash": {}},
+                        "f:ownerReferences": {".": {}, 'k:{"uid":"6f0c1e9a"}': {}},
+                    },
+                    "f:spec": {
+                        "f:containers": {
+                            f'k:{{"name":"{c["name"]}"}}': {
+                                ".": {},
+                                "f:env": {f'k:{{"name":"{e["name"]}"}}': {} for e in c["env"]},
+                                "f:image": {},
+                                "f:livenessProbe": {".": {}, "f:httpGet": {}},
+                                "f:readinessProbe": {".": {}, "f:httpGet": {}},
+                                "f:resources": {"f:limits": {}, "f:requests": {}},
+                            }
+                            for c in containers
+                        },
+                        "f:volumes": {},
+                    },
+                },
+            },
+            {
+                "manager": "kubelet",
+                "operation": "Update",
+                "apiVersion": "v1",
+                "time": _CREATED,
+                "fieldsType": "FieldsV1",
+                "subresource": "status",
+                "fieldsV1": {
+                    "f:status": {
+                        "f:conditions": {
+                            f'k:{{"type":"{t}"}}': {".": {}, "f:status": {}, "f:type": {}}
+                            for t in ("ContainersReady", "Initialized", "PodScheduled", "Ready")
+                        },
+                        "f:containerStatuses": {},
+                        "f:hostIP": {},
+                        "f:phase": {},
+                        "f:podIP": {},
+                        "f:podIPs": {},
+                        "f:startTime": {},
+                    }
+                },
+            },
+        ],
+    )
+    pod["spec"].update(
+        containers=containers,
+        volumes=[
+            {"name": "config", "configMap": {"name": f"{app}-config", "defaultMode": 420}},
+            {
+                "name": "kube-api-access",
+                "projected": {
+                    "defaultMode": 420,
+                    "sources": [
+                        {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+                        {
+                            "configMap": {
+                                "name": "kube-root-ca.crt",
+                                "items": [{"key": "ca.crt", "path": "ca.crt"}],
+                            }
+                        },
+                    ],
+                },
+            },
+        ],
+        tolerations=[
+            {
+                "key": f"node.kubernetes.io/{why}",
+                "operator": "Exists",
+                "effect": "NoExecute",
+                "tolerationSeconds": 300,
+            }
+            for why in ("not-ready", "unreachable")
+        ],
+        affinity={
+            "podAntiAffinity": {
+                "preferredDuringSchedulingIgnoredDuringExecution": [
+                    {
+                        "weight": 100,
+                        "podAffinityTerm": {
+                            "labelSelector": {"matchLabels": {"app": app}},
+                            "topologyKey": "topology.kubernetes.io/zone",
+                        },
+                    }
+                ]
+            }
+        },
+        priority=0,
+        enableServiceLinks=True,
+        preemptionPolicy="PreemptLowerPriority",
+    )
+    ready = "True" if phase == "Running" else "False"
+    pod["status"].update(
+        qosClass="Burstable",
+        hostIP="10.0.0.10",
+        hostIPs=[{"ip": "10.0.0.10"}],
+        conditions=[
+            {"type": t, "status": ready, "lastProbeTime": None, "lastTransitionTime": _CREATED}
+            for t in ("Initialized", "Ready", "ContainersReady", "PodScheduled")
+        ],
+        containerStatuses=[
+            {
+                "name": c["name"],
+                "ready": phase == "Running",
+                "restartCount": 0,
+                "started": phase == "Running",
+                "image": c["image"],
+                "imageID": c["image"] + "@sha256:" + "0f" * 32,
+                "containerID": "containerd://" + "ab" * 32,
+                "state": {"running": started},
+                "lastState": {},
+            }
+            for c in containers
+        ],
+    )
+    return pod
 
 
 def aws_node_daemonset(env: Mapping[str, str], *, nodes: int = 0) -> Obj:
@@ -332,7 +545,9 @@ class EksTokenVerifier:
         sts_endpoint: str | None,
         allowed_arns: Collection[str] | None,
         secret_key: Callable[[str], str | None] = _moto_secret_key,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        self.clock = clock  # seconds since the epoch, as the token's X-Amz-Date counts them
         self._cluster = cluster_name
         self._sts_host = urllib.parse.urlsplit(sts_endpoint).netloc if sts_endpoint else None
         self._allowed = (
@@ -343,7 +558,7 @@ class EksTokenVerifier:
         self._lock = threading.Lock()
 
     def verify(self, token: str) -> str:
-        now = time.time()
+        now = self.clock()
         with self._lock:
             cached = self._cache.get(token)
         if cached is not None and cached.expires_at > now:
@@ -392,7 +607,7 @@ class EksTokenVerifier:
             raise TokenRejected("token URL has a malformed date or expiry") from error
         if not 0 < lifetime <= _MAX_TOKEN_LIFETIME:
             raise TokenRejected(f"token lifetime {lifetime}s is outside 1..900s")
-        expires_at = signed_at.replace(tzinfo=UTC).timestamp() + lifetime
+        expires_at = signed_at.replace(tzinfo=UTC).timestamp() + _TOKEN_WINDOW
         if expires_at <= now:
             raise TokenRejected("token has expired")
         return url, params, expires_at
@@ -541,6 +756,9 @@ class KubeApiServer:
         self.requests: list[str] = []  # every request's target (path and query), in order
         self.auth_errors: list[str] = []  # why tokens were refused, for tests and the demo
         self.fail_with: int | None = None  # answer every request with this HTTP status
+        # Called with each request's target before it is answered: tests expire continue tokens
+        # or move the clock between the pages of a listing.
+        self.on_request: Callable[[str], None] | None = None
         self.url = ""
         self._verifier = EksTokenVerifier(cluster_name, sts_endpoint, allowed_arns)
         self._continues: dict[str, tuple[str, list[Obj]]] = {}  # token -> (version, rest)
@@ -576,6 +794,20 @@ class KubeApiServer:
             self._thread.join()
             self._thread = None
 
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The time tokens are checked against (EKS accepts one for 15 minutes)."""
+        return self._verifier.clock
+
+    @clock.setter
+    def clock(self, clock: Callable[[], float]) -> None:
+        self._verifier.clock = clock
+
+    def expire_continue_tokens(self) -> None:
+        """Forget every open listing, as etcd's compaction does: their next page is 410 Gone."""
+        with self._lock:
+            self._continues.clear()
+
     def __enter__(self) -> KubeApiServer:
         self.start()
         return self
@@ -586,6 +818,8 @@ class KubeApiServer:
     def handle(self, target: str, authorization: str | None) -> tuple[int, Obj]:
         """One request in, (status, JSON body) out: everything but the HTTP framing."""
         self.requests.append(target)
+        if self.on_request is not None:
+            self.on_request(target)
         try:
             if self.fail_with is not None:
                 status = HTTPStatus(self.fail_with)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from ipaudit.aws.session import caller_account, client_config, target_session
+from ipaudit.aws.session import AccountAccess, caller_account, client_config, target_session
 from ipaudit.aws.targets import resolve_accounts, resolve_regions
 from ipaudit.settings import Settings
 
@@ -72,3 +72,19 @@ def test_the_caller_is_audited_with_its_own_credentials_in_another_region(
     assert ec2.meta.region_name == "us-east-2"
     azs = ec2.describe_availability_zones()["AvailabilityZones"]
     assert {zone["RegionName"] for zone in azs} == {"us-east-2"}
+
+
+def test_shared_access_reaches_each_member_region_with_one_assumed_role(
+    aws: boto3.Session, member: str
+) -> None:
+    caller = caller_account(aws)
+    access = AccountAccess(aws, caller_account=caller, role_name=ROLE, external_id=None)
+    west = access.client(member, "eu-west-1", "ec2")
+    vpc = west.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
+
+    assert access.client(member, "eu-west-1", "sts").get_caller_identity()["Account"] == member
+    assert access.client(member, "us-east-2", "sts").get_caller_identity()["Account"] == member
+    assert vpc in {v["VpcId"] for v in west.describe_vpcs()["Vpcs"]}
+    assert vpc not in {
+        v["VpcId"] for v in access.client(caller, "eu-west-1", "ec2").describe_vpcs()["Vpcs"]
+    }

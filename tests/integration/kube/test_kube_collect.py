@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import boto3
 import pytest
+from kubernetes.client import ApiClient
 
 from ipaudit.kube.collect import KubeError, collect_kube
-from ipaudit.kube.token import eks_token
+from ipaudit.kube.token import EksTokens, eks_token
 from ipaudit.sim.kube_api import (
     KubeApiServer,
     aws_node_daemonset,
     eni_config_object,
     node_object,
     pod_object,
+    workload_pod,
 )
+from ipaudit.snapshot import KubeNode, KubePod
 
 AZ = "eu-west-1a"
 
@@ -155,9 +160,10 @@ def test_eniconfigs_are_read_only_with_custom_networking(
 
 
 def expired_token(aws: boto3.Session, monkeypatch: pytest.MonkeyPatch) -> str:
-    two_minutes_ago = datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=2)
+    # EKS accepts a token for 15 minutes after it was signed.
+    sixteen_minutes_ago = datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=16)
     with monkeypatch.context() as patch:
-        patch.setattr("botocore.auth.get_current_datetime", lambda: two_minutes_ago)
+        patch.setattr("botocore.auth.get_current_datetime", lambda: sixteen_minutes_ago)
         return eks_token(aws, "prod")
 
 
@@ -277,3 +283,161 @@ def test_an_api_that_never_answers_times_out(aws: boto3.Session) -> None:
             collect_kube(endpoint, eks_token(aws, "prod"), None, timeout=0.2)
 
     assert str(failed.value) == f"Kubernetes API unreachable at {endpoint}: timed out"
+
+
+class _Answer:
+    def __init__(self, body: Any) -> None:
+        self.data = json.dumps(body)
+
+
+def read_with_the_clients_models(kube: KubeApiServer) -> tuple[list[KubeNode], list[KubePod]]:
+    """What the collector read before it kept to raw JSON: the client's models, field by field."""
+    client = ApiClient()
+    nodes = client.deserialize(_Answer({"items": kube.nodes}), "V1NodeList").items
+    pods = client.deserialize(_Answer({"items": kube.pods}), "V1PodList").items
+    return (
+        [
+            KubeNode(
+                name=n.metadata.name,
+                instance_id=n.spec.provider_id.rsplit("/", 1)[-1],
+                max_pods=int(n.status.capacity["pods"]),
+                unschedulable=bool(n.spec.unschedulable),
+            )
+            for n in nodes
+        ],
+        [
+            KubePod(
+                namespace=p.metadata.namespace,
+                name=p.metadata.name,
+                node_name=p.spec.node_name,
+                phase=p.status.phase or "Unknown",
+                host_network=bool(p.spec.host_network),
+                pod_ip=p.status.pod_ip,
+            )
+            for p in pods
+            if p.status.phase not in ("Succeeded", "Failed")
+        ],
+    )
+
+
+def test_raw_json_reads_realistic_pods_exactly_as_the_clients_models_did(
+    aws: boto3.Session, kube: KubeApiServer
+) -> None:
+    kube.nodes = [node_object(f"node-{n}", f"i-{n:017x}", AZ, 58) for n in range(3)]
+    kube.nodes[2]["spec"]["unschedulable"] = True
+    kube.pods = [
+        workload_pod("payments", f"checkout-7d9f8c6b5d-{n}{p}", f"node-{n}", f"10.0.{n}.{p + 10}")
+        for n in range(3)
+        for p in range(5)
+    ]
+    kube.pods += [
+        workload_pod("kube-system", "kube-proxy-x1", "node-0", "10.0.0.10", host_network=True),
+        workload_pod("batch", "report-7d9f8c6b5d-done", "node-1", "10.0.1.99", phase="Succeeded"),
+        workload_pod("payments", "checkout-7d9f8c6b5d-pending", None, None, phase="Pending"),
+    ]
+
+    view = collect_kube(kube.url, eks_token(aws, "prod"), None)
+
+    nodes, pods = read_with_the_clients_models(kube)
+    assert list(view.nodes) == nodes
+    assert sorted(view.pods, key=lambda p: (p.namespace, p.name)) == sorted(
+        pods, key=lambda p: (p.namespace, p.name)
+    )
+    assert len(view.pods) == 17
+
+
+class FakeClock:
+    """One clock for botocore's signing, the token's renewal and the server's check."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC).timestamp()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def naive_utc(self) -> datetime:
+        return datetime.fromtimestamp(self.now, UTC).replace(tzinfo=None)
+
+
+@pytest.fixture
+def clock(kube: KubeApiServer, monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    clock = FakeClock()
+    monkeypatch.setattr("botocore.auth.get_current_datetime", clock.naive_utc)
+    kube.clock = clock
+    return clock
+
+
+def seven_minutes_a_request(kube: KubeApiServer, clock: FakeClock) -> None:
+    def slow(_: str) -> None:
+        clock.now += 7 * 60
+
+    kube.on_request = slow
+
+
+def test_a_listing_that_outlasts_a_token_goes_on_with_a_fresh_one(
+    aws: boto3.Session, kube: KubeApiServer, clock: FakeClock
+) -> None:
+    populate(kube, nodes=4, pods_per_node=2)
+    seven_minutes_a_request(kube, clock)
+    tokens = EksTokens(lambda: eks_token(aws, "prod"), clock=clock)
+
+    view = collect_kube(kube.url, tokens, None, page_size=3)
+
+    # nodes x2, pods x3, aws-node: 42 minutes, three tokens, none refused
+    assert (len(view.nodes), len(view.pods), view.api_calls) == (4, 8, 6)
+    assert tokens.minted == 3
+    assert kube.auth_errors == []
+
+
+def test_the_same_listing_with_one_token_is_refused_once_eks_stops_accepting_it(
+    aws: boto3.Session, kube: KubeApiServer, clock: FakeClock
+) -> None:
+    populate(kube, nodes=4, pods_per_node=2)
+    seven_minutes_a_request(kube, clock)
+
+    with pytest.raises(KubeError, match="refused the token"):
+        collect_kube(kube.url, eks_token(aws, "prod"), None, page_size=3)
+
+    assert kube.auth_errors == ["token has expired"]
+
+
+def test_an_expired_continue_token_restarts_that_listing_once(
+    aws: boto3.Session, kube: KubeApiServer
+) -> None:
+    populate(kube, nodes=2, pods_per_node=4)
+    compacted: list[str] = []
+
+    def compact_once(target: str) -> None:
+        if target.startswith("/api/v1/pods") and "continue=" in target and not compacted:
+            compacted.append(target)
+            kube.expire_continue_tokens()
+
+    kube.on_request = compact_once
+
+    view = collect_kube(kube.url, eks_token(aws, "prod"), None, page_size=3)
+
+    assert sorted(p.name for p in view.pods) == sorted(p["metadata"]["name"] for p in kube.pods)
+    pod_requests = [r for r in kube.requests if r.startswith("/api/v1/pods")]
+    # page 1, page 2 (410 Gone), then the whole list again: pages 1, 2, 3
+    assert len(pod_requests) == 5
+    assert "continue=" not in pod_requests[2]
+
+
+def test_continue_tokens_that_always_expire_fail_the_cluster_in_one_line(
+    aws: boto3.Session, kube: KubeApiServer
+) -> None:
+    populate(kube, nodes=2, pods_per_node=4)
+
+    def compact_always(target: str) -> None:
+        if "continue=" in target:
+            kube.expire_continue_tokens()
+
+    kube.on_request = compact_always
+
+    with pytest.raises(KubeError) as failed:
+        collect_kube(kube.url, eks_token(aws, "prod"), None, page_size=3)
+
+    assert str(failed.value) == (
+        f"Kubernetes API at {kube.url} answered 410 Gone twice listing pods: "
+        "its continue tokens expire faster than a page is read"
+    )

@@ -1,4 +1,5 @@
-"""describe_vpc follows NextToken on every listing and keeps what the audit needs from each item."""
+"""describe_vpc asks for pages of 1000, follows NextToken on every listing and keeps what the
+audit needs from each item."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from ipaudit.aws.ec2 import describe_vpc
 
 VPC = "vpc-0abc"
 VPC_FILTER = [{"Name": "vpc-id", "Values": [VPC]}]
+# AWS's largest page for the three describes: each page is one request, retried on its own.
+PAGE = {"MaxResults": 1000}
 INSTANCE_FILTERS = [
     *VPC_FILTER,
     {"Name": "instance-state-name", "Values": ["pending", "running", "stopping"]},
@@ -56,33 +59,33 @@ def instance(instance_id: str, ip: str) -> dict[str, Any]:
     }
 
 
-def test_every_listing_is_followed_across_pages_and_merged() -> None:
+def test_every_listing_is_read_in_pages_of_1000_followed_and_merged() -> None:
     ec2 = stubbed_client("ec2")
     with Stubber(ec2) as stub:
         stub.add_response(
             "describe_subnets",
             {"Subnets": [subnet("subnet-a", "10.0.0.0/24", 200)], "NextToken": "s2"},
-            {"Filters": VPC_FILTER},
+            {"Filters": VPC_FILTER, **PAGE},
         )
         stub.add_response(
             "describe_subnets",
             {"Subnets": [subnet("subnet-b", "10.0.1.0/24", 251)]},
-            {"Filters": VPC_FILTER, "NextToken": "s2"},
+            {"Filters": VPC_FILTER, "NextToken": "s2", **PAGE},
         )
         stub.add_response(
             "describe_network_interfaces",
             {"NetworkInterfaces": [eni("eni-1", "10.0.0.10")], "NextToken": "n2"},
-            {"Filters": VPC_FILTER},
+            {"Filters": VPC_FILTER, **PAGE},
         )
         stub.add_response(
             "describe_network_interfaces",
             {"NetworkInterfaces": [eni("eni-2", "10.0.0.20")], "NextToken": "n3"},
-            {"Filters": VPC_FILTER, "NextToken": "n2"},
+            {"Filters": VPC_FILTER, "NextToken": "n2", **PAGE},
         )
         stub.add_response(
             "describe_network_interfaces",
             {"NetworkInterfaces": [eni("eni-3", "10.0.0.30")]},
-            {"Filters": VPC_FILTER, "NextToken": "n3"},
+            {"Filters": VPC_FILTER, "NextToken": "n3", **PAGE},
         )
         stub.add_response(
             "describe_instances",
@@ -90,12 +93,12 @@ def test_every_listing_is_followed_across_pages_and_merged() -> None:
                 "Reservations": [{"Instances": [instance("i-1", "10.0.0.10")]}],
                 "NextToken": "i2",
             },
-            {"Filters": INSTANCE_FILTERS},
+            {"Filters": INSTANCE_FILTERS, **PAGE},
         )
         stub.add_response(
             "describe_instances",
             {"Reservations": [{"Instances": [instance("i-2", "10.0.0.20")]}]},
-            {"Filters": INSTANCE_FILTERS, "NextToken": "i2"},
+            {"Filters": INSTANCE_FILTERS, "NextToken": "i2", **PAGE},
         )
         inventory = describe_vpc(ec2, VPC)
         stub.assert_no_pending_responses()

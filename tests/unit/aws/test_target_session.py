@@ -7,7 +7,13 @@ import pytest
 from aws_stubs import session_with, stubbed_client
 from botocore.stub import Stubber
 
-from ipaudit.aws.session import TargetError, caller_account, client_config, target_session
+from ipaudit.aws.session import (
+    AccountAccess,
+    TargetError,
+    caller_account,
+    client_config,
+    target_session,
+)
 from ipaudit.errors import InputError
 
 CALLER = "111111111111"
@@ -146,3 +152,80 @@ def test_unusable_credentials_stop_the_run_with_one_line() -> None:
         )
         with pytest.raises(InputError, match=r"^AWS credentials: ExpiredToken$"):
             caller_account(session_with(sts=sts))
+
+
+def test_a_member_role_is_assumed_once_and_its_credentials_serve_every_region() -> None:
+    sts = stubbed_client("sts")
+    with Stubber(sts) as stub:
+        # One answer only: a second AssumeRole would find the stubber empty and fail.
+        stub.add_response(
+            "assume_role",
+            {"Credentials": TEMPORARY},
+            {
+                "RoleArn": f"arn:aws:iam::{MEMBER}:role/IpAuditReadOnly",
+                "RoleSessionName": "ipaudit",
+            },
+        )
+        access = AccountAccess(
+            session_with(sts=sts),
+            caller_account=CALLER,
+            role_name="IpAuditReadOnly",
+            external_id=None,
+        )
+        regions = ("eu-west-1", "us-east-1", "ap-southeast-2")
+        keys = [access.credentials(MEMBER, region) for region in regions]
+        stub.assert_no_pending_responses()
+
+    assert (
+        keys
+        == [
+            {
+                "aws_access_key_id": "ASIATEMPORARYKEY01",
+                "aws_secret_access_key": "temporary-secret",
+                "aws_session_token": "temporary-token",
+            }
+        ]
+        * 3
+    )
+    assert access.credentials(CALLER, "eu-west-1") == {}  # the caller's own, refreshing keys
+
+
+def test_an_account_whose_role_is_refused_fails_every_region_without_asking_again() -> None:
+    sts = stubbed_client("sts")
+    with Stubber(sts) as stub:
+        stub.add_client_error(
+            "assume_role", service_error_code="AccessDenied", http_status_code=403
+        )
+        access = AccountAccess(
+            session_with(sts=sts),
+            caller_account=CALLER,
+            role_name="IpAuditReadOnly",
+            external_id=None,
+        )
+        errors = []
+        for region in ("eu-west-1", "us-east-1"):
+            with pytest.raises(TargetError) as raised:
+                access.client(MEMBER, region, "ec2")
+            errors.append(str(raised.value))
+
+    assert (
+        errors == ["cannot assume arn:aws:iam::222222222222:role/IpAuditReadOnly: AccessDenied"] * 2
+    )
+
+
+def test_clients_are_made_once_per_account_region_and_service() -> None:
+    base = boto3.Session(
+        aws_access_key_id="AKIACALLER",
+        aws_secret_access_key="caller-secret",
+        region_name="eu-west-1",
+    )
+    access = AccountAccess(
+        base, caller_account=CALLER, role_name="IpAuditReadOnly", external_id=None
+    )
+
+    ec2 = access.client(CALLER, "us-east-2", "ec2")
+
+    assert access.client(CALLER, "us-east-2", "ec2") is ec2
+    assert ec2.meta.region_name == "us-east-2"
+    assert access.client(CALLER, "eu-west-1", "ec2") is not ec2
+    assert base.region_name == "eu-west-1"
