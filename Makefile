@@ -5,15 +5,18 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
+# The Lambda runtime's Python: `make lock` resolves lambda/requirements.txt for it
+# (infra/scheduled_functions.py's RUNTIME_PYTHON_VERSION; a test keeps the two equal).
+LAMBDA_PYTHON := 3.12
 
-.PHONY: setup demo test lint unit synth bench clean
+.PHONY: setup demo test lint unit synth bench lock clean
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
 $(PY_STAMP): requirements.txt lambda/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt -e .
+	$(BIN)/python -m pip install --quiet -r requirements.txt -e '.[demo]'
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json
@@ -34,6 +37,12 @@ test: lint
 
 synth: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" npx --no-install cdk synth --quiet
+
+# Re-pin the function's runtime (pyproject.toml's dependencies and everything they pull in) after
+# changing a dependency; commit the result. Upgrades: `make lock UPGRADE=--upgrade`.
+lock: setup
+	$(BIN)/uv pip compile pyproject.toml --quiet --universal --python-version $(LAMBDA_PYTHON) \
+		--custom-compile-command "make lock" $(UPGRADE) --output-file lambda/requirements.txt
 
 bench: setup
 	$(BIN)/python -m bench

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import logging
 import re
 import sys
@@ -36,10 +37,19 @@ def build_parser() -> argparse.ArgumentParser:
         description="Find EKS clusters running out of pod IP addresses, and the aws-node "
         "settings that give them back.",
     )
+    parser.add_argument("--version", action="version", version=f"ipaudit {version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in _COMMANDS:
         command.register(sub)
     return parser
+
+
+def version() -> str:
+    """The installed distribution's version (pyproject.toml's, whatever the install)."""
+    try:
+        return importlib.metadata.version("ipaudit")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree never installed
+        return "unknown (not installed)"
 
 
 def aws_problem(error: BotoCoreError | ClientError) -> str:

@@ -8,6 +8,7 @@ the weekly digest is written as HTML for a browser.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -20,6 +21,10 @@ from ipaudit.pipeline import AfterAudit, after_audit
 from ipaudit.settings import Settings
 
 DEFAULT_DIGEST = Path("ipaudit-demo-digest.html")
+DEMO_EXTRA_MISSING = (
+    "ipaudit: error: the demo needs moto's server, which the demo extra installs: "
+    "pip install 'ipaudit[demo]' (from a clone: pip install '.[demo]', or make demo)"
+)
 
 
 def register(sub: Any) -> None:
@@ -49,12 +54,12 @@ def render_alerts(outcome: AfterAudit) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        from ipaudit.sim.history import seed_history
-        from ipaudit.sim.world import article_world
-    except ImportError as error:  # moto is a development dependency only
-        print(f"ipaudit: error: the demo needs the development install ({error})", file=sys.stderr)
+    if importlib.util.find_spec("moto") is None:  # the simulated AWS runs on moto's server
+        print(DEMO_EXTRA_MISSING, file=sys.stderr)
         return 1
+    from ipaudit.sim.history import seed_history
+    from ipaudit.sim.world import article_world
+
     quiet = args.output != "text"  # JSON and CSV are for pipes: nothing else on stdout
     say = (lambda _message: None) if quiet else progress
     say("starting the simulated organization (moto server, Kubernetes API servers)")
