@@ -23,6 +23,7 @@ from ipaudit.forecast.findings import KIND as FORECAST_KIND
 from ipaudit.forecast.findings import forecast_findings
 from ipaudit.forecast.trend import WINDOW_DAYS
 from ipaudit.notify import slack
+from ipaudit.notify.security_hub import import_findings
 from ipaudit.notify.slack_blocks import build_payload
 from ipaudit.notify.sns import SnsError, SnsMessage, build_messages, publish
 from ipaudit.report import SEVERITY_RANK, ClusterReport, Report
@@ -45,6 +46,8 @@ class AfterAudit:
     sns_messages: Sequence[SnsMessage] = ()
     sns_published: int = 0
     sns_error: str | None = None
+    security_hub_imported: int = 0
+    security_hub_errors: Sequence[str] = ()
     dry_run: bool = False
 
     def summary(self) -> dict[str, Any]:
@@ -68,6 +71,8 @@ class AfterAudit:
             "slack_error": self.slack_error,
             "sns_published": self.sns_published,
             "sns_error": self.sns_error,
+            "security_hub_imported": self.security_hub_imported,
+            "security_hub_errors": len(self.security_hub_errors),
         }
 
 
@@ -150,7 +155,25 @@ def after_audit(
         except (SnsError, ClientError, BotoCoreError) as error:
             logger.error("SNS publish failed: %s", error)
             outcome = replace(outcome, sns_error=str(error))
+    if settings.security_hub:
+        outcome = replace(outcome, **_to_security_hub(report, changes, settings, session, now))
     return outcome
+
+
+def _to_security_hub(
+    report: Report,
+    changes: Sequence[AlertChange],
+    settings: Settings,
+    session: boto3.Session,
+    now: datetime,
+) -> dict[str, Any]:
+    first_seen = {}
+    if settings.table:
+        states = load_states(session.client("dynamodb"), settings.table)
+        first_seen = {finding_id: state.opened_at for finding_id, state in states.items()}
+    resolved = [change.finding for change in changes if change.change == "resolved"]
+    imported = import_findings(report, resolved, settings, session, now=now, first_seen=first_seen)
+    return {"security_hub_imported": imported.count, "security_hub_errors": imported.errors}
 
 
 def _sized_to_peak(

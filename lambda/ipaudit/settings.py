@@ -49,6 +49,7 @@ class Settings:
     crit_free_pct: float = 10.0
     renotify_hours: float = 24.0
     mutes: tuple[Mute, ...] = ()  # kept in git: the CDK context's mutes file
+    security_hub: bool = False  # import findings into Security Hub
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -106,6 +107,7 @@ class Settings:
             crit_free_pct=crit,
             renotify_hours=_positive("IPAUDIT_RENOTIFY_HOURS", get("IPAUDIT_RENOTIFY_HOURS"), 24.0),
             mutes=_mutes(get("IPAUDIT_MUTES")),
+            security_hub=_flag("IPAUDIT_SECURITY_HUB", get("IPAUDIT_SECURITY_HUB")),
         )
 
     def kube_endpoint(self, cluster_name: str, cluster_arn: str) -> str | None:
@@ -159,6 +161,15 @@ def _kube_endpoints(raw: str) -> dict[str, str]:
             )
         endpoints[key] = url.rstrip("/")
     return endpoints
+
+
+def _flag(name: str, raw: str | None) -> bool:
+    if raw is None:
+        return False
+    value = raw.lower()
+    if value not in ("true", "false"):
+        raise SettingsError(f"{name}: {raw!r} is not true or false")
+    return value == "true"
 
 
 def _mutes(raw: str | None) -> tuple[Mute, ...]:

@@ -96,4 +96,7 @@ def delivery_lines(outcome: AfterAudit) -> list[str]:
         lines.append(f"SNS: published {outcome.sns_published} message(s)")
     if outcome.sns_error:
         lines.append(f"SNS: failed: {outcome.sns_error}")
+    if outcome.security_hub_imported:
+        lines.append(f"Security Hub: imported {outcome.security_hub_imported} finding(s)")
+    lines += [f"Security Hub: failed: {error}" for error in outcome.security_hub_errors]
     return lines

@@ -30,6 +30,7 @@ SETTING_FLAGS: dict[str, str] = {
     "--warn-free-pct": "IPAUDIT_WARN_FREE_PCT",
     "--crit-free-pct": "IPAUDIT_CRIT_FREE_PCT",
     "--renotify-hours": "IPAUDIT_RENOTIFY_HOURS",
+    "--security-hub": "IPAUDIT_SECURITY_HUB",
 }
 
 
