@@ -9,12 +9,15 @@ accounts and ARNs the templates embed) are checked here.
 
 from __future__ import annotations
 
+import json
 import re
 import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from ipaudit.alerts.mutes import mutes_from_file
 from ipaudit.errors import InputError
 from ipaudit.settings import ACCOUNT_ID, ROLE_NAME, Settings, SettingsError
 
@@ -32,7 +35,10 @@ SETTING_KEYS: Mapping[str, str] = {
     "warn_free_pct": "IPAUDIT_WARN_FREE_PCT",
     "crit_free_pct": "IPAUDIT_CRIT_FREE_PCT",
     "renotify_hours": "IPAUDIT_RENOTIFY_HOURS",
+    "security_hub": "IPAUDIT_SECURITY_HUB",
 }
+# Lambda allows 4 KB of environment in all; the mutes file must leave room for the rest.
+MAX_MUTES_JSON = 2048
 
 DEFAULT_AUDITOR_ROLE_NAME = "IpAuditAuditor"
 ARCHITECTURES = ("arm64", "x86_64")
@@ -83,6 +89,9 @@ class DeployConfig:
             return _as_text(key, context(key))
 
         settings_env = {env: value for key, env in SETTING_KEYS.items() if (value := text(key))}
+        mutes_file = text("mutes_file")
+        if mutes_file:
+            settings_env["IPAUDIT_MUTES"] = _mutes_json(mutes_file)
         try:
             settings = Settings.from_env(settings_env)
         except SettingsError as error:
@@ -142,6 +151,28 @@ class DeployConfig:
             vpc_subnet_ids=subnets,
             vpc_security_group_ids=groups,
         )
+
+
+def _mutes_json(path: str) -> str:
+    """The mutes file, checked as the function will read it, as compact JSON for IPAUDIT_MUTES."""
+    name = f"context 'mutes_file': {path}"
+    try:
+        entries = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ContextError(f"{name}: cannot read it ({error.strerror})") from None
+    except json.JSONDecodeError as error:
+        raise ContextError(f"{name}: not JSON ({error.msg}, line {error.lineno})") from None
+    try:
+        mutes_from_file(entries, name)
+    except InputError as error:
+        raise ContextError(str(error)) from None
+    compact = json.dumps(entries, separators=(",", ":"), ensure_ascii=False)
+    if len(compact.encode()) > MAX_MUTES_JSON:
+        raise ContextError(
+            f"{name}: {len(compact.encode())} bytes as JSON, above the {MAX_MUTES_JSON} a "
+            "Lambda environment leaves for it; use patterns, or `ipaudit mute` (the table)"
+        )
+    return compact
 
 
 def _as_text(key: str, value: Any) -> str:

@@ -13,7 +13,11 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from infra.config import DeployConfig
-from infra.permissions import account_read_acknowledgments, account_read_statements
+from infra.permissions import (
+    account_read_acknowledgments,
+    account_read_statements,
+    security_hub_import_statement,
+)
 
 
 class MemberRoleStack(cdk.Stack):
@@ -42,6 +46,9 @@ class MemberRoleStack(cdk.Stack):
         )
         for statement in account_read_statements():
             self.role.add_to_policy(statement)
+        if config.settings.security_hub:
+            # The one write: the audit imports this account's findings as this account.
+            self.role.add_to_policy(security_hub_import_statement(config.settings.regions))
         cdk.Validations.of(self.role).acknowledge(
             cdk.Acknowledgment(
                 id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",

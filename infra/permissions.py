@@ -57,3 +57,18 @@ def account_read_acknowledgments() -> list[cdk.Acknowledgment]:
             reason="The audit reads the vpc-cni add-on of every cluster of the account.",
         ),
     ]
+
+
+def security_hub_import_statement(regions: tuple[str, ...] | None) -> iam.PolicyStatement:
+    """Import findings under the stack's own account's default product, in the audited regions
+    (the stack's own region when none are configured): BatchImportFindings with the default
+    product is called by the account the findings belong to."""
+    account = cdk.Aws.ACCOUNT_ID
+    return iam.PolicyStatement(
+        sid="ImportFindingsIntoSecurityHub",
+        actions=["securityhub:BatchImportFindings"],
+        resources=[
+            f"arn:{cdk.Aws.PARTITION}:securityhub:{region}:{account}:product/{account}/default"
+            for region in (regions or (cdk.Aws.REGION,))
+        ],
+    )

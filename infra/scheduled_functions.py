@@ -23,6 +23,7 @@ from infra.permissions import (
     ORGANIZATIONS_READ_ACTIONS,
     account_read_acknowledgments,
     account_read_statements,
+    security_hub_import_statement,
 )
 from infra.state import State
 from ipaudit import metrics
@@ -137,6 +138,8 @@ class ScheduledFunctions(Construct):
                 resources=[f"arn:{cdk.Aws.PARTITION}:iam::*:role/{config.settings.role_name}"],
             )
         )
+        if config.settings.security_hub:  # the caller's own account's findings
+            role.add_to_policy(security_hub_import_statement(config.settings.regions))
         state.grant_read_write(role)
         alerting.grant_notify(role)
         _grant_metrics(role)

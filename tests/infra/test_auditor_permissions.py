@@ -185,3 +185,26 @@ def _joined(resources: list[Any]) -> list[str]:
         text = "".join(p if isinstance(p, str) else names[p["Ref"]] for p in parts)
         rendered.append(text.removeprefix("arn:"))
     return rendered
+
+
+def test_security_hub_import_only_when_enabled_and_only_the_own_default_product(
+    synth: Synth,
+) -> None:
+    off = role_statements(synth().auditor, "AuditRole")
+    assert not any(a.startswith("securityhub:") for s in off for a in actions_of(s))
+    regions = "eu-west-1,us-east-1"
+    on = role_statements(synth(security_hub="true", regions=regions).auditor, "AuditRole")
+    (statement,) = [s for s in on if any(a.startswith("securityhub:") for a in actions_of(s))]
+    assert actions_of(statement) == ["securityhub:BatchImportFindings"]
+    assert sorted(_joined(resources_of(statement))) == [
+        ":securityhub:eu-west-1:<account>:product/<account>/default",
+        ":securityhub:us-east-1:<account>:product/<account>/default",
+    ]
+
+
+def test_without_regions_security_hub_import_is_in_the_stacks_own_region(synth: Synth) -> None:
+    on = role_statements(synth(security_hub="true").auditor, "AuditRole")
+    (statement,) = granting(on, "securityhub:BatchImportFindings")
+    assert _joined(resources_of(statement)) == [
+        ":securityhub:<region>:<account>:product/<account>/default"
+    ]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Match
@@ -42,6 +45,8 @@ BAD_CONTEXT = [
     ("vpc_subnet_ids", "vpc-123", "context 'vpc_subnet_ids': 'vpc-123' is not a subnet id"),
     ("vpc_subnet_ids", "subnet-0123456789abcdef0", "give both or neither"),
     ("email_to", True, "context 'email_to': True is not a string"),
+    ("security_hub", "maybe", "context 'security_hub' (IPAUDIT_SECURITY_HUB): 'maybe' is not"),
+    ("mutes_file", "no/such/mutes.json", "context 'mutes_file': no/such/mutes.json: cannot read"),
 ]
 
 
@@ -88,3 +93,55 @@ def test_organization_and_cron_with_time_zone_are_accepted(synth: Synth) -> None
             "ScheduleExpressionTimezone": "America/New_York",
         },
     )
+
+
+MUTES = [
+    {
+        "finding_id": "subnet_headroom:111111111111:eu-west-1:prod:subnet-0abc",
+        "reason": "dedicated /28 for the control plane",
+        "expires": "2027-03-31",
+        "by": "platform-team",
+    },
+    {"cluster": "legacy-*", "reason": "decommissioning", "expires": "2026-12-31T00:00:00Z"},
+]
+
+
+def test_a_mutes_file_reaches_the_functions_as_ipaudit_mutes(synth: Synth, tmp_path: Path) -> None:
+    path = tmp_path / "mutes.json"
+    path.write_text(json.dumps(MUTES, indent=2))
+    auditor = synth(mutes_file=str(path)).auditor
+    functions = auditor.find_resources("AWS::Lambda::Function")
+    passed = {
+        name: f["Properties"]["Environment"]["Variables"].get("IPAUDIT_MUTES")
+        for name, f in functions.items()
+    }
+    assert passed and all(value is not None for value in passed.values())
+    assert all(json.loads(value) == MUTES for value in passed.values())
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[{", "not JSON"),
+        (
+            json.dumps([{"cluster": "a", "reason": "x"}]),
+            "[0].expires: missing",
+        ),
+        (json.dumps([{"cluster": "*", "reason": "x", "expires": "2027-01-01"}]), "every finding"),
+        (
+            json.dumps([{"cluster": "c", "reason": "r" * 200, "expires": "2027-01-01"}] * 20),
+            "above the 2048 a Lambda environment leaves for it",
+        ),
+    ],
+)
+def test_a_bad_mutes_file_fails_synthesis_naming_the_key_and_entry(
+    tmp_path: Path, content: str, message: str
+) -> None:
+    path = tmp_path / "mutes.json"
+    path.write_text(content)
+    app = cdk.App(context={**cdk_json_context(), "mutes_file": str(path)})
+    with pytest.raises(ContextError) as raised:
+        build(app)
+    assert str(raised.value).startswith(f"context 'mutes_file': {path}")
+    assert message in str(raised.value) and "\n" not in str(raised.value)
+    assert app.node.children == []

@@ -27,6 +27,32 @@ def test_the_role_grants_exactly_the_audits_read_only_actions(synth: Synth) -> N
     member.resource_count_is("AWS::IAM::Role", 1)
 
 
+def test_with_security_hub_its_one_write_is_importing_its_own_accounts_findings(
+    synth: Synth,
+) -> None:
+    member = synth(auditor_account=AUDITOR, security_hub="true", regions="eu-west-1").member
+    role = logical_id(member, "AWS::IAM::Role", "ReadOnlyRole")
+    statements = policy_statements(member, role)
+    assert {a for s in statements for a in actions_of(s)} == MEMBER_ACTIONS | {
+        "securityhub:BatchImportFindings"
+    }
+    (statement,) = [s for s in statements if "securityhub:BatchImportFindings" in actions_of(s)]
+    assert statement["Resource"] == {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":securityhub:eu-west-1:",
+                {"Ref": "AWS::AccountId"},
+                ":product/",
+                {"Ref": "AWS::AccountId"},
+                "/default",
+            ],
+        ]
+    }
+
+
 def test_only_the_auditors_function_role_may_assume_it(synth: Synth) -> None:
     member = synth(auditor_account=AUDITOR).member
     member.has_resource_properties(
