@@ -1,15 +1,23 @@
-"""The audit report: what the JSON contract in DESIGN.md serializes, field for field.
+"""The audit report: what the JSON contract (docs/design.md) serializes, field for field.
 
-Fields may be added, never renamed or dropped: outside tools read this.
+Fields may be added, never renamed or dropped: outside tools read this. `report.schema.json`
+beside this module is the contract as a JSON Schema, shipped with the package; a field added
+here goes there too (optional, typed) and into the README.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any, Literal
 
 from ipaudit.snapshot import InstanceTypeLimits
+
+# Changes only if a contract field is ever renamed, dropped or retyped (which the contract
+# forbids); added fields leave it as it is, and readers ignore fields they do not know.
+SCHEMA_VERSION = 1
 
 Severity = Literal["CRITICAL", "WARNING", "INFO"]
 SEVERITY_RANK: dict[str, int] = {"INFO": 0, "WARNING": 1, "CRITICAL": 2}
@@ -127,4 +135,12 @@ class Report:
     coverage: list[Coverage] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return {"schema_version": SCHEMA_VERSION, **dataclasses.asdict(self)}
+
+
+def json_schema() -> dict[str, Any]:
+    """The report's JSON Schema (draft 2020-12), as shipped with the package."""
+    schema: dict[str, Any] = json.loads(
+        resources.files("ipaudit").joinpath("report.schema.json").read_text(encoding="utf-8")
+    )
+    return schema

@@ -14,8 +14,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import boto3
+import jsonschema
 import pytest
 
+from ipaudit.report import json_schema
 from ipaudit.sim.aws import MotoServer, point_environment_at
 from ipaudit.sim.kube_api import KubeApiServer
 from ipaudit.sim.seed import NodeSpec, SeededCluster, SubnetSpec, seed_cluster
@@ -274,3 +276,12 @@ def test_csv_output_has_a_row_per_subnet_and_per_node_matching_the_json(
         (r["cluster"], r["instance_id"], r["ips_held"]) for r in rows if r["record"] == "node"
     } == nodes
     assert len(rows) == len(subnets) + len(nodes)
+
+
+def test_the_json_report_validates_against_the_shipped_schema(audit: dict[str, Any]) -> None:
+    # What `ipaudit audit --json` printed, checked as an outside tool would check it.
+    validator = jsonschema.Draft202012Validator(
+        json_schema(), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+    assert [e.message for e in validator.iter_errors(audit)] == []
+    assert audit["schema_version"] == 1

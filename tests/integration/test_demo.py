@@ -8,7 +8,10 @@ import subprocess
 import sys
 from typing import Any
 
+import jsonschema
 import pytest
+
+from ipaudit.report import json_schema
 
 
 @pytest.fixture(scope="module")
@@ -61,3 +64,12 @@ def test_the_article_cluster_gets_a_recommendation_that_returns_addresses(
 
 def test_everything_in_the_organization_was_covered(demo: dict[str, Any]) -> None:
     assert demo["coverage"] and all(c["status"] == "ok" for c in demo["coverage"])
+
+
+def test_the_json_report_validates_against_the_shipped_schema(demo: dict[str, Any]) -> None:
+    # What `ipaudit demo --json` printed, checked as an outside tool would check it.
+    validator = jsonschema.Draft202012Validator(
+        json_schema(), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+    assert [e.message for e in validator.iter_errors(demo)] == []
+    assert demo["schema_version"] == 1

@@ -106,3 +106,10 @@ def test_without_the_demo_extra_the_demo_says_how_to_get_it(installed: Path) -> 
         "ipaudit: error: the demo needs moto's server, which the demo extra installs: "
         "pip install 'ipaudit[demo]' (from a clone: pip install '.[demo]', or make demo)"
     ]
+
+
+def test_the_reports_json_schema_ships_with_the_package(installed: Path) -> None:
+    code = "from ipaudit.report import json_schema; print(json_schema()['title'])"
+    result = _run(installed / "python", "-c", code, cwd=installed)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "ipaudit report\n"
