@@ -1,4 +1,4 @@
-"""The one validated settings object, read from the environment (DESIGN.md's table).
+"""The one validated settings object, read from the environment (docs/design.md, "Contracts").
 
 Every problem becomes a `SettingsError` whose message is one line naming the variable, so the
 CLI and the Lambda handler can stop before anything is written.

@@ -1,4 +1,4 @@
-"""`ipaudit simulate`: the scenario in, DESIGN.md's output shape out; types through moto."""
+"""`ipaudit simulate`: the scenario in, docs/design.md's output shape out; types through moto."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Settings: DESIGN.md's variables, their defaults, and one clear line for every bad value."""
+"""Settings: the documented variables, their defaults, and one clear line for every bad value."""
 
 import pytest
 

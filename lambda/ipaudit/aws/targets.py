@@ -1,4 +1,4 @@
-"""Which accounts and regions an audit covers (DESIGN.md: IPAUDIT_ACCOUNTS x IPAUDIT_REGIONS)."""
+"""Which accounts and regions an audit covers (IPAUDIT_ACCOUNTS x IPAUDIT_REGIONS)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Flags shared by the commands that read settings or talk to AWS.
 
-Every setting is an environment variable (DESIGN.md); a flag, when given, overrides it.
+Every setting is an environment variable (docs/design.md); a flag, when given, overrides it.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`ipaudit simulate SCENARIO.json [--json]`: the CNI model on one node (DESIGN.md scenario)."""
+"""`ipaudit simulate SCENARIO.json [--json]`: the CNI model on one node (docs/design.md)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def register(sub: Any) -> None:
         description="Run ipamd's pool manager on one node through the scenario's pod counts "
         "and show the addresses it holds after each step.",
     )
-    parser.add_argument("scenario", metavar="SCENARIO.json", help="the scenario (DESIGN.md)")
+    parser.add_argument("scenario", metavar="SCENARIO.json", help="the scenario (docs/design.md)")
     parser.add_argument("--json", action="store_true", help="print JSON")
     add_aws_flags(parser)
     parser.set_defaults(run=run)

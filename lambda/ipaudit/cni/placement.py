@@ -1,4 +1,4 @@
-"""Where pods' addresses sit on the node, which decides what ipamd can give back (DESIGN.md).
+"""Where pods' addresses sit on the node, which decides what ipamd can give back (docs/design.md).
 
 `pack`: pods fill the lowest-numbered ENIs (prefixes) first and leave from the highest.
 `spread`: after every change pods sit as evenly as possible over every ENI (prefix) holding

@@ -1,4 +1,4 @@
-"""The `ipaudit simulate` scenario (DESIGN.md), parsed and checked before anything runs.
+"""The `ipaudit simulate` scenario (docs/design.md), parsed and checked before anything runs.
 
 Every problem is one line naming the field: an unknown field, a negative pod count, a placement
 that does not exist, a setting the model cannot use. Instance type names are checked where they

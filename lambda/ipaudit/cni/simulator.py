@@ -1,4 +1,4 @@
-"""Run ipamd's pool manager on one node through a sequence of pod counts (DESIGN.md scenario).
+"""Run ipamd's pool manager on one node through a sequence of pod counts (docs/design.md).
 
 A step sets the pods wanted on the node and runs 5-second passes, with ipamd's timers and
 cooldowns, until nothing can change any more; then it reports that steady state. Passes in
@@ -49,7 +49,7 @@ class StepResult:
     settled: bool
 
     def to_dict(self) -> dict[str, int]:
-        """The step as DESIGN.md's scenario output shows it."""
+        """The step as docs/design.md's scenario output shows it."""
         return {
             "pods_wanted": self.pods_wanted,
             "pods": self.pods,

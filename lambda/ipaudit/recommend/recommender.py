@@ -19,7 +19,7 @@ from ipaudit.recommend.evaluate import NodeLoad, Outcome, evaluate, node_loads
 from ipaudit.report import ClusterReport, Recommendation
 from ipaudit.snapshot import InstanceTypeLimits
 
-PRESSURE_FREE_PCT = 25.0  # DESIGN.md's default warning threshold
+PRESSURE_FREE_PCT = 25.0  # IPAUDIT_WARN_FREE_PCT's default (docs/design.md)
 STRUCTURAL_FREE_PCT = 10.0  # still below this after tuning: tuning cannot help
 LARGE_WARM_SHARE_OF_SUBNETS = 0.10  # a warm pool this share of the subnets is worth tuning
 SECONDARY_CIDR = "100.64.0.0/16"  # a piece of 100.64.0.0/10 (RFC 6598), as EKS docs use

@@ -1,4 +1,4 @@
-"""The organization ipaudit was born from (DESIGN.md, "The problem, in numbers").
+"""The organization ipaudit was born from (docs/design.md, "The problem, in numbers").
 
 Account `prod` runs cluster `shop-prod` on three private /22 subnets (1019 usable addresses each)
 with m5.8xlarge nodes (8 ENIs x 30 addresses) under the VPC CNI defaults (WARM_ENI_TARGET=1):

@@ -1,4 +1,4 @@
-"""The simulate scenario: parsed exactly as DESIGN.md shows it, refused field by field."""
+"""The simulate scenario: parsed exactly as docs/design.md shows it, refused field by field."""
 
 from __future__ import annotations
 

@@ -1,0 +1,58 @@
+"""The layering docs/design.md promises: the model and the analysis are pure (no AWS, Kubernetes
+or HTTP client inside), and the function's code never reaches for the simulators."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "lambda" / "ipaudit"
+PURE = [
+    "snapshot.py",
+    "report.py",
+    "report_csv.py",
+    "terminal.py",
+    "errors.py",
+    "cni",
+    "analysis",
+    "recommend",
+    "forecast",
+    "alerts",
+    "digest/week.py",
+    "digest/html.py",
+    "digest/text.py",
+    "audit/assemble.py",
+]
+CLIENTS = ("boto3", "botocore", "kubernetes", "requests", "urllib3", "moto")
+
+
+def modules(relative: str) -> list[Path]:
+    path = PACKAGE / relative
+    return sorted(path.rglob("*.py")) if path.is_dir() else [path]
+
+
+def imported(module: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(module.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("module", [m for r in PURE for m in modules(r)], ids=str)
+def test_pure_modules_import_no_client(module: Path) -> None:
+    clients = {n for n in imported(module) if n.split(".")[0] in CLIENTS}
+    assert not clients, f"{module.relative_to(PACKAGE)} imports {sorted(clients)}"
+
+
+def test_only_the_demo_command_imports_the_simulators() -> None:
+    importers = {
+        str(m.relative_to(PACKAGE))
+        for m in PACKAGE.rglob("*.py")
+        if m.parent.name != "sim" and any(n.startswith("ipaudit.sim") for n in imported(m))
+    }
+    assert importers == {"cli/demo.py"}
