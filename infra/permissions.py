@@ -12,14 +12,19 @@ UNSCOPED_READ_ACTIONS = (
     "ec2:DescribeNetworkInterfaces",
     "ec2:DescribeInstances",
     "ec2:DescribeInstanceTypes",
+    "ec2:GetSubnetCidrReservations",
+    "autoscaling:DescribeAutoScalingGroups",
     "eks:ListClusters",
     "sts:GetCallerIdentity",
 )
 CLUSTER_READ_ACTIONS = ("eks:DescribeCluster", "eks:ListNodegroups")
+NODEGROUP_READ_ACTIONS = ("eks:DescribeNodegroup",)
 ADDON_READ_ACTIONS = ("eks:DescribeAddon",)
 ORGANIZATIONS_READ_ACTIONS = ("organizations:ListAccounts",)
 
-READ_ONLY_ACTIONS = UNSCOPED_READ_ACTIONS + CLUSTER_READ_ACTIONS + ADDON_READ_ACTIONS
+READ_ONLY_ACTIONS = (
+    UNSCOPED_READ_ACTIONS + CLUSTER_READ_ACTIONS + NODEGROUP_READ_ACTIONS + ADDON_READ_ACTIONS
+)
 
 
 def account_read_statements() -> list[iam.PolicyStatement]:
@@ -37,6 +42,11 @@ def account_read_statements() -> list[iam.PolicyStatement]:
             resources=[f"{eks}:cluster/*"],
         ),
         iam.PolicyStatement(
+            sid="ReadNodegroups",
+            actions=list(NODEGROUP_READ_ACTIONS),
+            resources=[f"{eks}:nodegroup/*"],
+        ),
+        iam.PolicyStatement(
             sid="ReadAddons",
             actions=list(ADDON_READ_ACTIONS),
             resources=[f"{eks}:addon/*"],
@@ -51,6 +61,10 @@ def account_read_acknowledgments() -> list[cdk.Acknowledgment]:
         cdk.Acknowledgment(
             id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{eks}:cluster/*]",
             reason="The audit describes every EKS cluster of the account, in every region.",
+        ),
+        cdk.Acknowledgment(
+            id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{eks}:nodegroup/*]",
+            reason="The audit reads where every node group of the account launches nodes.",
         ),
         cdk.Acknowledgment(
             id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{eks}:addon/*]",

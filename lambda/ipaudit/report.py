@@ -22,6 +22,36 @@ SCHEMA_VERSION = 1
 Severity = Literal["CRITICAL", "WARNING", "INFO"]
 SEVERITY_RANK: dict[str, int] = {"INFO": 0, "WARNING": 1, "CRITICAL": 2}
 
+NetworkMode = Literal["vpc-cni", "vpc-cni-ipv6", "auto-mode", "other-cni", "unknown"]
+# The subnet roles, in the order they are listed.
+SUBNET_ROLES = ("nodes", "pods", "control-plane", "load-balancers")
+
+
+# Who holds a subnet's used IPv4 addresses (`subnets[].addresses`), in report order; the counts
+# sum to `usable - free`. README "The JSON report" says what each one is.
+ADDRESS_OWNERS = (
+    "node_primary",
+    "pods",
+    "warm",
+    "aws_node_unknown",
+    "branch",
+    "fargate",
+    "leaked",
+    "other_clusters",
+    "eks_control_plane",
+    "load_balancers",
+    "vpc_endpoints",
+    "nat_gateways",
+    "lambda",
+    "other_aws_services",
+    "other",
+    "unseen",
+)
+
+
+def no_addresses() -> dict[str, int]:
+    return dict.fromkeys(ADDRESS_OWNERS, 0)
+
 
 @dataclass(frozen=True)
 class SubnetReport:
@@ -32,6 +62,9 @@ class SubnetReport:
     free: int
     free_pct: float
     free_prefix_blocks: int
+    roles: list[str] = field(default_factory=list)  # a subset of SUBNET_ROLES, in that order
+    clusters: list[str] = field(default_factory=list)  # every audited cluster drawing on it
+    addresses: dict[str, int] = field(default_factory=no_addresses)
 
 
 @dataclass(frozen=True)
@@ -45,7 +78,10 @@ class NodeReport:
     pods: int | None  # None when Kubernetes was unreachable
     warm_ips: int | None
     node_name: str | None = None
-    max_pods: int | None = None
+    max_pods: int | None = None  # None too when DescribeInstanceTypes does not know the type
+    os: str | None = None  # "linux" | "windows", from the node's label; None: not registered
+    branch_enis: int = 0  # branch ENIs (security groups for pods) serving its pods
+    aws_node: bool = True  # aws-node manages its addresses (warm_ips is modelled)
 
 
 @dataclass(frozen=True)
@@ -72,7 +108,7 @@ class ClusterReport:
     region: str
     name: str
     vpc_id: str
-    cni: dict[str, str]
+    cni: dict[str, str] | None  # None: no aws-node to read ({} is aws-node with its defaults)
     subnets: list[SubnetReport]
     nodes: list[NodeReport]
     leaked_enis: list[LeakedEni]
@@ -87,6 +123,8 @@ class ClusterReport:
     # The add-on's configuration values as DescribeAddon gave them ("" when none; None when
     # self-managed or not read): a command for the add-on must carry them all.
     vpc_cni_addon_configuration: str | None = None
+    network_mode: NetworkMode = "vpc-cni"
+    fargate_pods: int | None = 0  # running pods on Fargate (in `pods`); None: unknown
 
     @property
     def key(self) -> str:
@@ -124,6 +162,7 @@ class Coverage:
     cluster: str | None
     status: Literal["ok", "error"]
     error: str | None = None
+    notes: list[str] = field(default_factory=list)  # what was audited only in part, and why
 
 
 @dataclass(frozen=True)

@@ -11,13 +11,28 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
+class CidrReservation:
+    """A subnet CIDR reservation: `explicit` ranges are kept from EC2's own assignment,
+    `prefix` ranges are kept for /28 prefixes (so still available to prefix delegation)."""
+
+    cidr: str
+    kind: str  # "explicit" | "prefix"
+
+
+@dataclass(frozen=True)
 class Subnet:
     subnet_id: str
     vpc_id: str
-    cidr: str
+    cidr: str  # "" for an IPv6-only subnet: it has no IPv4 to run out of
     az: str
     available_ips: int  # EC2's AvailableIpAddressCount
     tags: Mapping[str, str] = field(default_factory=dict)
+    ipv6_cidrs: tuple[str, ...] = ()
+    reservations: tuple[CidrReservation, ...] = ()
+
+    @property
+    def ipv6_only(self) -> bool:
+        return not self.cidr
 
 
 @dataclass(frozen=True)
@@ -34,6 +49,8 @@ class Eni:
     device_index: int | None = None
     network_card_index: int = 0
     tags: Mapping[str, str] = field(default_factory=dict)
+    requester_managed: bool = False  # created by an AWS service on the owner's behalf
+    requester_id: str = ""  # who created it (an AWS service's principal or account)
 
     @property
     def primary_ip(self) -> str | None:
@@ -82,6 +99,8 @@ class KubeNode:
     instance_id: str | None  # from spec.providerID aws:///<az>/<instance-id>
     max_pods: int | None  # status.capacity.pods
     unschedulable: bool = False
+    os: str | None = None  # the `kubernetes.io/os` label: "linux" | "windows"
+    fargate: bool = False  # `eks.amazonaws.com/compute-type: fargate`: one pod, its own ENI
 
 
 @dataclass(frozen=True)
@@ -102,6 +121,18 @@ class EniConfig:
 
 
 @dataclass(frozen=True)
+class SandboxFailure:
+    """A `FailedCreatePodSandBox` event: a pod whose sandbox (and so its address) failed."""
+
+    namespace: str
+    pod: str
+    node_name: str | None
+    last_seen: str  # ISO 8601, UTC
+    count: int
+    message: str
+
+
+@dataclass(frozen=True)
 class KubeView:
     """What the cluster's Kubernetes API told us."""
 
@@ -110,6 +141,17 @@ class KubeView:
     cni_env: Mapping[str, str]  # the aws-node container's env, only what is set
     eni_configs: tuple[EniConfig, ...] = ()
     api_calls: int = 0  # how many requests it took, to keep it constant as nodes grow
+    aws_node: bool = True  # the kube-system/aws-node DaemonSet exists
+    sandbox_failures: tuple[SandboxFailure, ...] = ()
+
+
+@dataclass(frozen=True)
+class HealthIssue:
+    """One of DescribeCluster's `health.issues`."""
+
+    code: str
+    message: str
+    resource_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -133,6 +175,11 @@ class Cluster:
     vpc_cni_addon: str | None = None  # the managed add-on's version, None when self-managed
     # Its configurationValues as DescribeAddon gave them (JSON or YAML, "" when none).
     vpc_cni_addon_configuration: str | None = None
+    ip_family: str = "ipv4"  # kubernetesNetworkConfig.ipFamily
+    auto_mode: bool = False  # computeConfig.enabled: EKS Auto Mode runs the nodes' networking
+    health_issues: tuple[HealthIssue, ...] = ()
+    node_subnet_ids: tuple[str, ...] = ()  # node groups' and Karpenter-discovered subnets
+    unknown_instance_types: tuple[str, ...] = ()  # DescribeInstanceTypes does not know them
 
 
 @dataclass(frozen=True)
@@ -143,3 +190,4 @@ class TargetSnapshot:
     region: str
     clusters: tuple[Cluster, ...] = ()
     error: str | None = None  # the whole target failed (role not assumable, region errors)
+    notes: tuple[str, ...] = ()  # what was read only in part (no CIDR reservations, say)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from ipaudit.report import ClusterReport, Finding, Report
+from ipaudit.report import ADDRESS_OWNERS, ClusterReport, Finding, Report, SubnetReport
 
 BAR_WIDTH = 20
 TOP_NODES = 5
@@ -39,12 +39,58 @@ def _maybe(value: int | None) -> str:
     return "?" if value is None else str(value)
 
 
+# How each network mode reads in the terminal; what the model does not cover says so.
+MODE_WORDS = {
+    "vpc-cni": "VPC CNI (aws-node), IPv4",
+    "vpc-cni-ipv6": "VPC CNI (aws-node), IPv6: pods take no IPv4 addresses, no warm pool",
+    "auto-mode": "EKS Auto Mode: addresses attributed, warm pool not modelled",
+    "other-cni": "another CNI (no aws-node): addresses attributed, warm pool not modelled",
+    "unknown": "unknown (Kubernetes unreachable, EKS cannot tell)",
+}
+# Short names for the attribution line, in report order.
+OWNER_WORDS = {
+    "node_primary": "node primaries",
+    "pods": "pods",
+    "warm": "warm",
+    "aws_node_unknown": "aws-node (pods unknown)",
+    "branch": "branch ENIs",
+    "fargate": "Fargate",
+    "leaked": "leaked",
+    "other_clusters": "other clusters",
+    "eks_control_plane": "EKS control plane",
+    "load_balancers": "load balancers",
+    "vpc_endpoints": "VPC endpoints",
+    "nat_gateways": "NAT gateways",
+    "lambda": "Lambda",
+    "other_aws_services": "other AWS services",
+    "other": "other ENIs",
+    "unseen": "unseen",
+}
+
+
+def attribution_line(subnet: SubnetReport) -> str:
+    """`subnet-a  1019 used = 20 node primaries + 1200 pods + ...`: only owners holding some."""
+    used = subnet.usable - subnet.free
+    parts = [
+        f"{subnet.addresses[owner]} {OWNER_WORDS[owner]}"
+        for owner in ADDRESS_OWNERS
+        if subnet.addresses.get(owner)
+    ]
+    roles = ",".join(subnet.roles) or "no role"
+    shared = (
+        f"; shared with {', '.join(c for c in subnet.clusters)}" if len(subnet.clusters) > 1 else ""
+    )
+    return f"{subnet.subnet_id}  {used} used = {' + '.join(parts) or '0'}  ({roles}{shared})"
+
+
 def render_cluster(cluster: ClusterReport) -> str:
+    fargate = f", {cluster.fargate_pods} on Fargate" if cluster.fargate_pods else ""
     lines = [
         f"Cluster {cluster.name}  ({cluster.account_id} / {cluster.region} / {cluster.vpc_id})",
-        f"  aws-node: {_settings(cluster.cni) or 'defaults (WARM_ENI_TARGET=1)'}",
+        f"  network: {MODE_WORDS.get(cluster.network_mode, cluster.network_mode)}",
+        f"  aws-node: {_aws_node(cluster.cni)}",
         f"  {len(cluster.nodes)} nodes hold {cluster.ips_held} addresses for "
-        f"{_maybe(cluster.pods)} pods ({_maybe(cluster.warm_ips)} warm)",
+        f"{_maybe(cluster.pods)} pods{fargate} ({_maybe(cluster.warm_ips)} warm)",
         "",
         table(
             ("subnet", "az", "cidr", "free", "usable", "free %", "", "free /28"),
@@ -62,6 +108,9 @@ def render_cluster(cluster: ClusterReport) -> str:
                 for s in cluster.subnets
             ),
         ),
+        "",
+        "  Who holds the used addresses:",
+        *(f"    {attribution_line(s)}" for s in cluster.subnets),
     ]
     wasting = sorted(cluster.nodes, key=lambda n: (-(n.warm_ips or 0), -n.ips_held, n.instance_id))[
         :TOP_NODES
@@ -107,6 +156,12 @@ def render_cluster(cluster: ClusterReport) -> str:
     return "\n".join(lines)
 
 
+def _aws_node(cni: dict[str, str] | None) -> str:
+    if cni is None:
+        return "not running (or not readable): no settings to report"
+    return _settings(cni) or "defaults (WARM_ENI_TARGET=1)"
+
+
 def _settings(settings: dict[str, str]) -> str:
     return " ".join(f"{k}={v}" for k, v in sorted(settings.items()))
 
@@ -137,6 +192,11 @@ def render_report(report: Report) -> str:
     if gaps:
         coverage += "\n" + "\n".join(
             f"  {g.account_id}/{g.region}/{g.cluster or '*'}: {g.error}" for g in gaps
+        )
+    notes = [(c, note) for c in report.coverage for note in c.notes]
+    if notes:
+        coverage += "\n" + "\n".join(
+            f"  note {c.account_id}/{c.region}/{c.cluster or '*'}: {note}" for c, note in notes
         )
     sections.append(coverage)
     sections.append(f"Run {report.run_id} at {report.generated_at}")

@@ -21,9 +21,12 @@ READ_ACTIONS = {
     "ec2:DescribeNetworkInterfaces",
     "ec2:DescribeInstances",
     "ec2:DescribeInstanceTypes",
+    "ec2:GetSubnetCidrReservations",
+    "autoscaling:DescribeAutoScalingGroups",
     "eks:ListClusters",
     "eks:DescribeCluster",
     "eks:ListNodegroups",
+    "eks:DescribeNodegroup",
     "eks:DescribeAddon",
     "organizations:ListAccounts",
     "sts:GetCallerIdentity",
@@ -100,6 +103,8 @@ def test_cluster_reads_are_scoped_to_eks_clusters_and_addons(synth: Synth) -> No
     assert _joined(resources_of(clusters)) == [":eks:*:<account>:cluster/*"]
     (addons,) = granting(statements, "eks:DescribeAddon")
     assert _joined(resources_of(addons)) == [":eks:*:<account>:addon/*"]
+    (nodegroups,) = granting(statements, "eks:DescribeNodegroup")
+    assert _joined(resources_of(nodegroups)) == [":eks:*:<account>:nodegroup/*"]
 
 
 def test_table_access_is_limited_to_its_table_and_indexes(synth: Synth) -> None:

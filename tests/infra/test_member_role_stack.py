@@ -10,9 +10,12 @@ MEMBER_ACTIONS = {
     "ec2:DescribeNetworkInterfaces",
     "ec2:DescribeInstances",
     "ec2:DescribeInstanceTypes",
+    "ec2:GetSubnetCidrReservations",
+    "autoscaling:DescribeAutoScalingGroups",
     "eks:ListClusters",
     "eks:DescribeCluster",
     "eks:ListNodegroups",
+    "eks:DescribeNodegroup",
     "eks:DescribeAddon",
     "sts:GetCallerIdentity",
 }

@@ -187,6 +187,28 @@ def test_nodes_count_only_pods_with_a_vpc_address(audit: dict[str, Any]) -> None
     assert payments["cni"] == {"WARM_ENI_TARGET": "1"}
 
 
+def used_by(subnet: dict[str, Any]) -> dict[str, int]:
+    """The subnet's attribution without the owners holding nothing; it always sums to what
+    EC2 says is used."""
+    assert sum(subnet["addresses"].values()) == subnet["usable"] - subnet["free"]
+    return {owner: count for owner, count in subnet["addresses"].items() if count}
+
+
+def test_every_used_address_of_every_subnet_is_attributed(audit: dict[str, Any]) -> None:
+    payments = cluster(audit, "payments")
+    assert payments["network_mode"] == "vpc-cni"
+    a, b = sorted(payments["subnets"], key=lambda s: s["cidr"])
+    # a: a node with 2 ENIs x 10 (2 primaries, 18 others, 12 of them pods');
+    # b: a node with 10 (1 primary, 3 pods, 6 warm) and a leaked ENI with 4.
+    assert used_by(a) == {"node_primary": 2, "pods": 12, "warm": 6}
+    assert used_by(b) == {"node_primary": 1, "pods": 3, "warm": 6, "leaked": 4}
+    assert a["roles"] == b["roles"] == ["nodes", "pods", "control-plane"]
+    assert a["clusters"] == ["payments"]
+    for report in audit["clusters"]:
+        for subnet in report["subnets"]:
+            used_by(subnet)
+
+
 def test_a_leaked_cni_eni_is_listed_and_warned_about(audit: dict[str, Any]) -> None:
     payments = cluster(audit, "payments")
     [leak] = payments["leaked_enis"]
@@ -202,6 +224,10 @@ def test_a_cluster_whose_api_is_down_keeps_its_ec2_view_with_unknown_pods(
     [node] = dev["nodes"]
     assert (node["ips_held"], node["pods"], node["warm_ips"]) == (10, None, None)
     assert dev["pods"] is None and dev["warm_ips"] is None
+    # Neither Kubernetes nor EKS (no vpc-cni add-on) can say how its pods are networked.
+    assert (dev["network_mode"], dev["cni"]) == ("unknown", None)
+    [subnet] = dev["subnets"]
+    assert used_by(subnet) == {"node_primary": 1, "aws_node_unknown": 9}
     [gap] = [c for c in audit["coverage"] if c["cluster"] == "dev"]
     assert gap["status"] == "error" and "unreachable" in gap["error"].lower()
 

@@ -1,31 +1,149 @@
-"""One cluster's report: subnets, nodes, leaked ENIs and the totals, from its snapshot."""
+"""One cluster's report: subnets (with who holds their addresses), nodes, leaked ENIs and the
+totals, from its snapshot and what the other clusters of its account x region own."""
 
 from __future__ import annotations
 
-from ipaudit.analysis.leaks import leaked_enis
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from ipaudit.analysis.attribution import ClusterLens, attribute
+from ipaudit.analysis.eni_kinds import VPC_RC_TRUNK_TAG, tagged_cluster
+from ipaudit.analysis.leaks import is_leaked, leaked_enis
+from ipaudit.analysis.network_mode import aws_node_instances, network_mode
 from ipaudit.analysis.nodes import node_reports
+from ipaudit.analysis.pod_addresses import PodAddresses, holds_vpc_address
+from ipaudit.analysis.roles import node_subnets, pod_subnets, subnet_roles
 from ipaudit.analysis.subnets import subnet_report
 from ipaudit.report import ClusterReport
-from ipaudit.snapshot import Cluster
+from ipaudit.snapshot import Cluster, KubeView
 
 
-def analyze_cluster(cluster: Cluster) -> ClusterReport:
-    nodes = node_reports(cluster.instances, cluster.enis, cluster.kube)
-    pods = None if cluster.kube is None else sum(n.pods or 0 for n in nodes)
-    warm = None if cluster.kube is None else sum(n.warm_ips or 0 for n in nodes)
+@dataclass(frozen=True)
+class TargetView:
+    """What every audited cluster of one account x region owns, so each cluster's report can
+    tell its own addresses from its neighbours' in a shared subnet."""
+
+    owners: Mapping[str, str] = field(default_factory=dict)  # ENI id -> cluster
+    leaked: frozenset[str] = frozenset()  # every leaked ENI id
+    leak_reporter: Mapping[str, str] = field(default_factory=dict)  # ENI id -> reporting cluster
+    users: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # subnet -> clusters
+
+
+def fargate_pod_ips(kube: KubeView | None) -> frozenset[str]:
+    if kube is None:
+        return frozenset()
+    fargate_nodes = {n.name for n in kube.nodes if n.fargate}
+    return frozenset(
+        p.pod_ip
+        for p in kube.pods
+        if p.pod_ip and p.node_name in fargate_nodes and holds_vpc_address(p)
+    )
+
+
+def target_view(clusters: Sequence[Cluster], now: datetime | None = None) -> TargetView:
+    instance_owner = {i.instance_id: c.name for c in clusters for i in c.instances}
+    enis = {e.eni_id: e for c in clusters for e in c.enis}
+    owners: dict[str, str] = {}
+    for eni in enis.values():
+        owner = instance_owner.get(eni.instance_id or "") or tagged_cluster(eni)
+        if owner:
+            owners[eni.eni_id] = owner
+    for eni in enis.values():  # a branch ENI belongs to its trunk's cluster
+        trunk_owner = owners.get(eni.tags.get(VPC_RC_TRUNK_TAG, ""))
+        if eni.eni_id not in owners and trunk_owner:
+            owners[eni.eni_id] = trunk_owner
+    for cluster in clusters:
+        fargate = fargate_pod_ips(cluster.kube)
+        for eni in cluster.enis:
+            if fargate.intersection(eni.private_ips):
+                owners.setdefault(eni.eni_id, cluster.name)
+    users: defaultdict[str, list[str]] = defaultdict(list)
+    for cluster in sorted(clusters, key=lambda c: c.name):
+        for subnet in cluster.subnets:
+            users[subnet.subnet_id].append(cluster.name)
+    leaked = frozenset(e.eni_id for e in enis.values() if is_leaked(e, now))
+    # An untagged leaked ENI in a shared subnet is reported once, by the first cluster there.
+    reporter = {
+        eni_id: tagged_cluster(enis[eni_id]) or users[enis[eni_id].subnet_id][0]
+        for eni_id in leaked
+        if tagged_cluster(enis[eni_id]) or users.get(enis[eni_id].subnet_id)
+    }
+    return TargetView(
+        owners=owners,
+        leaked=leaked,
+        leak_reporter=reporter,
+        users={k: tuple(v) for k, v in users.items()},
+    )
+
+
+def analyze_cluster(
+    cluster: Cluster, view: TargetView | None = None, now: datetime | None = None
+) -> ClusterReport:
+    view = view if view is not None else target_view([cluster], now)
+    aws_node = aws_node_instances(cluster)
+    nodes = node_reports(
+        cluster.instances,
+        cluster.enis,
+        cluster.kube,
+        aws_node_instances=aws_node,
+        known_types=cluster.instance_types.keys(),
+    )
+    kube = cluster.kube
+    fargate = fargate_pod_ips(kube)
+    lens = ClusterLens(
+        cluster=cluster.name,
+        instances=frozenset(i.instance_id for i in cluster.instances),
+        aws_node=aws_node,
+        pods=None if kube is None else PodAddresses.of(kube.pods),
+        owners=view.owners,
+        leaked=view.leaked,
+        fargate_ips=fargate,
+    )
+    in_nodes, in_pods = node_subnets(cluster), pod_subnets(cluster, view.owners, aws_node)
+    subnets = []
+    for subnet in cluster.subnets:
+        if subnet.ipv6_only:
+            continue  # no IPv4 to run out of: the coverage entry says it was left out
+        addresses, free = attribute(subnet, cluster.enis, lens)
+        subnets.append(
+            subnet_report(
+                subnet,
+                cluster.enis,
+                free=free,
+                roles=subnet_roles(cluster, subnet, in_nodes, in_pods),
+                clusters=view.users.get(subnet.subnet_id, (cluster.name,)),
+                addresses=addresses,
+            )
+        )
+    leaks = [
+        leak
+        for leak in leaked_enis(cluster.name, cluster.enis, now)
+        if view.leak_reporter.get(leak.eni_id, cluster.name) == cluster.name
+    ]
+    modelled = [n for n in nodes if n.aws_node]
     return ClusterReport(
         account_id=cluster.account_id,
         region=cluster.region,
         name=cluster.name,
         vpc_id=cluster.vpc_id,
-        cni=dict(cluster.kube.cni_env) if cluster.kube is not None else {},
-        subnets=[subnet_report(s, cluster.enis) for s in cluster.subnets],
+        cni=dict(kube.cni_env) if kube is not None and kube.aws_node else None,
+        subnets=subnets,
         nodes=nodes,
-        leaked_enis=leaked_enis(cluster.name, cluster.enis),
+        leaked_enis=leaks,
         ips_held=sum(n.ips_held for n in nodes),
-        pods=pods,
-        warm_ips=warm,
+        pods=None if kube is None else sum(n.pods or 0 for n in nodes) + len(fargate),
+        warm_ips=None if kube is None else sum(n.warm_ips or 0 for n in modelled),
         instance_types=dict(cluster.instance_types),
         vpc_cni_addon=cluster.vpc_cni_addon,
         vpc_cni_addon_configuration=cluster.vpc_cni_addon_configuration,
+        network_mode=network_mode(cluster),
+        fargate_pods=None if kube is None else len(fargate),
     )
+
+
+def analyze_target(clusters: Iterable[Cluster], now: datetime | None = None) -> list[ClusterReport]:
+    clusters = list(clusters)
+    view = target_view(clusters, now)
+    return [analyze_cluster(c, view, now) for c in clusters]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
 
 from ipaudit.cni import startup_ips_held
 from ipaudit.report import (
+    SEVERITY_RANK,
     ClusterReport,
     Coverage,
     Finding,
@@ -14,10 +16,19 @@ from ipaudit.report import (
     finding_id,
 )
 from ipaudit.settings import Settings
-from ipaudit.snapshot import InstanceTypeLimits
+from ipaudit.snapshot import HealthIssue, InstanceTypeLimits, SandboxFailure
 
 # Warm addresses count as waste worth a warning when they are this share of what the CNI holds.
 WASTE_SHARE = 0.2
+AWS_NODE_MODES = ("vpc-cni", "vpc-cni-ipv6")
+CUSTOM_NETWORKING = "AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG"
+# EKS's own need in a control-plane subnet (EKS user guide, "VPC and subnet requirements").
+EKS_REQUIRED_FREE = 6
+EKS_RECOMMENDED_FREE = 16
+# Pods whose sandbox failed for want of an address this recently are news.
+SANDBOX_WINDOW = timedelta(hours=1)
+# EKS cluster health issue codes that mean pods or nodes cannot get addresses now.
+CRITICAL_HEALTH_CODES = frozenset({"InsufficientFreeAddresses"})
 
 
 def _finding(
@@ -44,10 +55,15 @@ def _finding(
 def node_startup_need(
     cluster: ClusterReport, limits: Mapping[str, InstanceTypeLimits]
 ) -> tuple[str, int] | None:
-    """The instance type in use whose new node takes the most addresses, and how many."""
+    """The aws-node instance type in use whose new node takes the most addresses, and how many.
+
+    None when aws-node does not hand out the cluster's addresses or its settings are unknown:
+    nothing is modelled, so nothing is claimed."""
+    if cluster.cni is None or cluster.network_mode not in AWS_NODE_MODES:
+        return None
     needs = [
         (startup_ips_held(limits[t], cluster.cni), t)
-        for t in sorted({n.instance_type for n in cluster.nodes})
+        for t in sorted({n.instance_type for n in cluster.nodes if n.aws_node})
         if t in limits
     ]
     if not needs:
@@ -56,27 +72,106 @@ def node_startup_need(
     return instance_type, need
 
 
+def subnet_demand(
+    cluster: ClusterReport, subnet: SubnetReport, startup: tuple[str, int] | None
+) -> tuple[str, int] | None:
+    """What a new node takes from this subnet at start-up, charged where it lands: all of it
+    in its own subnet; under custom networking 1 (its primary) there and the rest in its
+    zone's ENIConfig subnet (a `pods` subnet)."""
+    if startup is None:
+        return None
+    instance_type, need = startup
+    roles = set(subnet.roles)
+    if not roles:  # a subnet no role is known for (an older report): as before, all of it
+        return startup
+    custom = (cluster.cni or {}).get(CUSTOM_NETWORKING, "").lower() in ("1", "t", "true")
+    charged = 0
+    if "nodes" in roles:
+        charged += 1 if custom else need
+    if "pods" in roles and custom:
+        charged += need - 1
+    return (instance_type, charged) if charged > 0 else None
+
+
+def control_plane_only(subnet: SubnetReport) -> bool:
+    return "control-plane" in subnet.roles and not {"nodes", "pods"} & set(subnet.roles)
+
+
 def subnet_findings(
     cluster: ClusterReport, settings: Settings, startup: tuple[str, int] | None
 ) -> list[Finding]:
+    return shared_subnet_findings([(cluster, startup)], settings)
+
+
+def shared_subnet_findings(
+    clusters: Sequence[tuple[ClusterReport, tuple[str, int] | None]], settings: Settings
+) -> list[Finding]:
+    """Headroom findings, one per subnet however many clusters draw on it (the worst demand
+    decides), naming every cluster. A subnet one cluster uses keeps that cluster's id."""
+    by_subnet: dict[str, list[tuple[ClusterReport, SubnetReport, tuple[str, int] | None]]] = {}
+    for cluster, startup in clusters:
+        for subnet in cluster.subnets:
+            demand = subnet_demand(cluster, subnet, startup)
+            by_subnet.setdefault(subnet.subnet_id, []).append((cluster, subnet, demand))
     findings = []
-    for subnet in cluster.subnets:
-        severity, why = _subnet_severity(subnet, settings, startup)
+    for subnet_id, users in by_subnet.items():
+        judged = [(_subnet_severity(s, settings, d), c, s) for c, s, d in users]
+        (severity, why), owner, subnet = max(
+            judged, key=lambda j: (SEVERITY_RANK.get(j[0][0] or "", -1), j[0][1])
+        )
         if severity is None:
             continue
+        names = sorted({c.name for c, _, _ in users} | set(subnet.clusters))
         message = (
             f"subnet {subnet.subnet_id} ({subnet.cidr}, {subnet.az}) has {subnet.free} of "
             f"{subnet.usable} addresses free ({subnet.free_pct:g}%){why}"
         )
+        if len(names) > 1:
+            message += f"; clusters drawing on it: {', '.join(names)}"
         findings.append(
-            _finding("subnet_headroom", severity, cluster, subnet.subnet_id, message, subnet.free)
+            subnet_finding(
+                "subnet_headroom", severity, owner, subnet_id, message, subnet.free, names
+            )
         )
     return findings
+
+
+def subnet_finding(
+    kind: str,
+    severity: Severity,
+    cluster: ClusterReport,
+    subnet_id: str,
+    message: str,
+    value: float | None,
+    clusters: Sequence[str],
+) -> Finding:
+    """A finding about a subnet: the cluster's when only it draws on the subnet (today's id),
+    no single cluster's when several do."""
+    shared = len(set(clusters)) > 1
+    name = None if shared else cluster.name
+    return Finding(
+        id=finding_id(kind, cluster.account_id, cluster.region, name, subnet_id),
+        severity=severity,
+        kind=kind,
+        account_id=cluster.account_id,
+        region=cluster.region,
+        cluster=name,
+        resource=subnet_id,
+        message=message,
+        value=value,
+    )
 
 
 def _subnet_severity(
     subnet: SubnetReport, settings: Settings, startup: tuple[str, int] | None
 ) -> tuple[Severity | None, str]:
+    if control_plane_only(subnet):
+        # No node lands here: EKS itself needs room for its control-plane ENIs.
+        if subnet.free < EKS_REQUIRED_FREE:
+            return "CRITICAL", f"; EKS needs at least {EKS_REQUIRED_FREE} for its control plane"
+        if subnet.free < EKS_RECOMMENDED_FREE:
+            return "WARNING", f"; EKS recommends at least {EKS_RECOMMENDED_FREE} free"
+        return None, ""
     if startup is not None and subnet.free < startup[1]:
         instance_type, need = startup
         return "CRITICAL", f"; a new {instance_type} node needs {need} at start-up"
@@ -117,8 +212,59 @@ def waste_findings(cluster: ClusterReport, under_pressure: bool) -> list[Finding
 def cluster_findings(
     cluster: ClusterReport, settings: Settings, limits: Mapping[str, InstanceTypeLimits]
 ) -> list[Finding]:
-    subnets = subnet_findings(cluster, settings, node_startup_need(cluster, limits))
-    return [*subnets, *leak_findings(cluster), *waste_findings(cluster, bool(subnets))]
+    return target_findings([(cluster, limits)], settings)
+
+
+def target_findings(
+    clusters: Sequence[tuple[ClusterReport, Mapping[str, InstanceTypeLimits]]],
+    settings: Settings,
+) -> list[Finding]:
+    """The findings of one account x region's clusters: subnet findings once per subnet."""
+    subnets = shared_subnet_findings(
+        [(cluster, node_startup_need(cluster, limits)) for cluster, limits in clusters], settings
+    )
+    short = {f.resource for f in subnets}
+    findings = list(subnets)
+    for cluster, _ in clusters:
+        pressure = any(s.subnet_id in short for s in cluster.subnets)
+        findings += [*leak_findings(cluster), *waste_findings(cluster, pressure)]
+    return findings
+
+
+def sandbox_findings(
+    cluster: ClusterReport, failures: Iterable[SandboxFailure], now: datetime
+) -> list[Finding]:
+    """Pods that could not get an address in the last hour: the symptom itself, CRITICAL."""
+    recent = [f for f in failures if _seen_since(f.last_seen, now - SANDBOX_WINDOW)]
+    if not recent:
+        return []
+    pods = sorted({f"{f.namespace}/{f.pod}" for f in recent})
+    nodes = sorted({f.node_name for f in recent if f.node_name})
+    shown = ", ".join(pods[:5]) + (f" and {len(pods) - 5} more" if len(pods) > 5 else "")
+    where = f" on node(s) {', '.join(nodes)}" if nodes else ""
+    message = f"{len(pods)} pod(s) could not get an IP address in the last hour{where}: {shown}"
+    return [
+        _finding("pods_without_addresses", "CRITICAL", cluster, cluster.name, message, len(pods))
+    ]
+
+
+def health_findings(cluster: ClusterReport, issues: Iterable[HealthIssue]) -> list[Finding]:
+    """EKS's own cluster health issues; running out of addresses is CRITICAL."""
+    findings = []
+    for issue in issues:
+        severity: Severity = "CRITICAL" if issue.code in CRITICAL_HEALTH_CODES else "WARNING"
+        on = f" ({', '.join(issue.resource_ids)})" if issue.resource_ids else ""
+        message = f"EKS reports {issue.code}{on}: {issue.message}".rstrip(": ")
+        findings.append(_finding("eks_health", severity, cluster, issue.code, message, None))
+    return findings
+
+
+def _seen_since(when: str, since: datetime) -> bool:
+    try:
+        moment = datetime.fromisoformat(when.replace("Z", "+00:00"))
+    except ValueError:
+        return True  # an event with no readable time is still an event: report it
+    return moment.tzinfo is None or moment >= since
 
 
 def coverage_findings(coverage: Iterable[Coverage]) -> list[Finding]:

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
+from datetime import datetime
 
-from ipaudit.analysis.cluster import analyze_cluster
-from ipaudit.analysis.findings import cluster_findings, coverage_findings
+from ipaudit.analysis.cluster import analyze_cluster, analyze_target
+from ipaudit.analysis.findings import (
+    coverage_findings,
+    health_findings,
+    sandbox_findings,
+    target_findings,
+)
 from ipaudit.recommend import recommend
 from ipaudit.report import SEVERITY_RANK, ClusterReport, Coverage, Finding, Report
 from ipaudit.settings import Settings
@@ -15,8 +21,12 @@ from ipaudit.snapshot import Cluster, TargetSnapshot
 
 def with_recommendation(cluster: ClusterReport, peak_pods: int | None = None) -> ClusterReport:
     """The cluster with the recommendation the CNI model backs (sized to `peak_pods`, the
-    busiest recent pod count, once history has one)."""
-    recommendation = recommend(cluster, cluster.instance_types, peak_pods=peak_pods)
+    busiest recent pod count, once history has one). The model covers aws-node on IPv4 and
+    only the nodes aws-node manages; other shapes get none."""
+    if cluster.cni is None or cluster.network_mode != "vpc-cni":
+        return replace(cluster, recommendation=None)
+    modelled = replace(cluster, nodes=[n for n in cluster.nodes if n.aws_node])
+    recommendation = recommend(modelled, cluster.instance_types, peak_pods=peak_pods)
     return replace(cluster, recommendation=recommendation)
 
 
@@ -24,9 +34,28 @@ def cluster_report(cluster: Cluster) -> ClusterReport:
     return with_recommendation(analyze_cluster(cluster))
 
 
+def coverage_notes(cluster: Cluster, notes: Iterable[str] = ()) -> list[str]:
+    """What was audited only in part, and why: said once, in the cluster's coverage entry."""
+    said = list(notes)
+    for subnet in cluster.subnets:
+        if subnet.ipv6_only:
+            said.append(
+                f"subnet {subnet.subnet_id} is IPv6-only: no IPv4 addresses to run out of, "
+                "left out of the headroom table"
+            )
+    for instance_type in cluster.unknown_instance_types:
+        count = sum(i.instance_type == instance_type for i in cluster.instances)
+        said.append(
+            f"instance type {instance_type} is unknown to DescribeInstanceTypes: its "
+            f"{count} node(s) have no max pods and no start-up need"
+        )
+    return said
+
+
 def build_report(
     targets: Iterable[TargetSnapshot], settings: Settings, *, run_id: str, generated_at: str
 ) -> Report:
+    now = datetime.fromisoformat(generated_at.replace("Z", "+00:00"))
     clusters: list[ClusterReport] = []
     findings: list[Finding] = []
     coverage: list[Coverage] = []
@@ -35,11 +64,21 @@ def build_report(
             coverage.append(Coverage(target.account_id, target.region, None, "error", target.error))
             continue
         if not target.clusters:
-            coverage.append(Coverage(target.account_id, target.region, None, "ok"))
-        for cluster in target.clusters:
-            report = cluster_report(cluster)
+            coverage.append(
+                Coverage(target.account_id, target.region, None, "ok", notes=list(target.notes))
+            )
+        reports = [with_recommendation(r) for r in analyze_target(target.clusters, now)]
+        findings.extend(
+            target_findings(
+                [(r, c.instance_types) for r, c in zip(reports, target.clusters, strict=True)],
+                settings,
+            )
+        )
+        for cluster, report in zip(target.clusters, reports, strict=True):
             clusters.append(report)
-            findings.extend(cluster_findings(report, settings, cluster.instance_types))
+            if cluster.kube is not None:
+                findings.extend(sandbox_findings(report, cluster.kube.sandbox_failures, now))
+            findings.extend(health_findings(report, cluster.health_issues))
             coverage.append(
                 Coverage(
                     target.account_id,
@@ -47,6 +86,7 @@ def build_report(
                     cluster.name,
                     "error" if cluster.kube_error else "ok",
                     cluster.kube_error,
+                    notes=coverage_notes(cluster, target.notes),
                 )
             )
     findings.extend(coverage_findings(coverage))

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
+from ipaudit.analysis.eni_kinds import tagged_cluster
 from ipaudit.aws.ec2 import VpcInventory
 from ipaudit.aws.eks import EksCluster
 from ipaudit.snapshot import Cluster, Instance, InstanceTypeLimits, KubeView
 
-# Tags EKS node groups, eksctl and Karpenter put on a cluster's instances.
-NODE_CLUSTER_TAGS = ("eks:cluster-name", "aws:eks:cluster-name")
+# Tags EKS node groups, eksctl, Karpenter and EKS Auto Mode put on a cluster's instances.
+NODE_CLUSTER_TAGS = ("eks:cluster-name", "aws:eks:cluster-name", "eks:eks-cluster-name")
+# Karpenter's EC2NodeClass selects the subnets carrying this tag (the getting-started value).
+KARPENTER_DISCOVERY_TAG = "karpenter.sh/discovery"
 
 
 def belongs_by_tag(tags: Mapping[str, str], cluster_name: str) -> bool:
@@ -20,18 +23,33 @@ def belongs_by_tag(tags: Mapping[str, str], cluster_name: str) -> bool:
 
 
 def cluster_instances(
-    eks: EksCluster, inventory: VpcInventory, kube: KubeView | None
+    eks: EksCluster,
+    inventory: VpcInventory,
+    kube: KubeView | None,
+    group_members: Collection[str] = (),
 ) -> tuple[Instance, ...]:
-    """The cluster's nodes: registered with Kubernetes, or tagged for the cluster.
+    """The cluster's nodes: registered with Kubernetes, tagged for the cluster, or members of
+    its node groups' Auto Scaling groups (`group_members`, instance ids).
 
-    Tagged instances that never joined still hold addresses, so both count.
+    Instances that never joined still hold addresses, so every source counts.
     """
     registered = {n.instance_id for n in kube.nodes if n.instance_id} if kube else set()
     return tuple(
         i
         for i in inventory.instances
-        if i.instance_id in registered or belongs_by_tag(i.tags, eks.name)
+        if i.instance_id in registered
+        or i.instance_id in group_members
+        or belongs_by_tag(i.tags, eks.name)
     )
+
+
+def node_subnet_ids(eks: EksCluster, inventory: VpcInventory) -> set[str]:
+    """Where the cluster's new nodes can land: its node groups' subnets and the subnets
+    Karpenter discovers for it."""
+    karpenter = {
+        s.subnet_id for s in inventory.subnets if s.tags.get(KARPENTER_DISCOVERY_TAG) == eks.name
+    }
+    return set(eks.nodegroup_subnet_ids) | karpenter
 
 
 def cluster_subnet_ids(
@@ -40,12 +58,15 @@ def cluster_subnet_ids(
     instances: tuple[Instance, ...],
     kube: KubeView | None,
 ) -> set[str]:
-    """The cluster's VPC config, subnets tagged for it, where its nodes and ENIs live, and
-    (custom networking) the ENIConfigs' pod subnets, even before a pod lands there."""
+    """The cluster's VPC config, subnets tagged for it, where its nodes and ENIs live (ENIs
+    tagged for it included), its node groups' and Karpenter's subnets, and (custom networking)
+    the ENIConfigs' pod subnets, even before a pod lands there."""
     node_ids = {i.instance_id for i in instances}
-    ids = set(eks.subnet_ids) | {i.subnet_id for i in instances}
+    ids = set(eks.subnet_ids) | {i.subnet_id for i in instances} | node_subnet_ids(eks, inventory)
     ids |= {s.subnet_id for s in inventory.subnets if belongs_by_tag(s.tags, eks.name)}
     ids |= {e.subnet_id for e in inventory.enis if e.instance_id in node_ids}
+    # The CNI's and the VPC resource controller's ENIs say which cluster they serve.
+    ids |= {e.subnet_id for e in inventory.enis if tagged_cluster(e) == eks.name}
     if kube is not None:
         ids |= {config.subnet_id for config in kube.eni_configs}
     return ids
@@ -60,9 +81,11 @@ def assemble_cluster(
     kube: KubeView | None,
     kube_error: str | None,
     limits: Mapping[str, InstanceTypeLimits],
+    group_members: Collection[str] = (),
 ) -> Cluster:
-    instances = cluster_instances(eks, inventory, kube)
+    instances = cluster_instances(eks, inventory, kube, group_members)
     subnet_ids = cluster_subnet_ids(eks, inventory, instances, kube)
+    types = {i.instance_type for i in instances}
     return Cluster(
         account_id=account_id,
         region=region,
@@ -74,10 +97,15 @@ def assemble_cluster(
         subnets=tuple(s for s in inventory.subnets if s.subnet_id in subnet_ids),
         enis=tuple(e for e in inventory.enis if e.subnet_id in subnet_ids),
         instances=instances,
-        instance_types={t: limits[t] for t in {i.instance_type for i in instances} if t in limits},
+        instance_types={t: limits[t] for t in types if t in limits},
         kube=kube,
         kube_error=kube_error,
         nodegroups=eks.nodegroups,
         vpc_cni_addon=eks.vpc_cni_addon,
         vpc_cni_addon_configuration=eks.vpc_cni_addon_configuration,
+        ip_family=eks.ip_family,
+        auto_mode=eks.auto_mode,
+        health_issues=eks.health_issues,
+        node_subnet_ids=tuple(sorted(node_subnet_ids(eks, inventory))),
+        unknown_instance_types=tuple(sorted(t for t in types if t not in limits)),
     )

@@ -9,21 +9,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ipaudit.audit.assemble import assemble_cluster, cluster_instances
+from ipaudit.aws.autoscaling import group_instance_ids
 from ipaudit.aws.ec2 import VpcInventory, describe_vpc
 from ipaudit.aws.eks import EksCluster, describe_clusters
 from ipaudit.aws.errors import one_line
 from ipaudit.aws.instance_types import UnknownInstanceTypeError, describe_instance_types
+from ipaudit.aws.reservations import with_reservations
 from ipaudit.aws.session import TargetError, shared_access
 from ipaudit.kube.collect import KubeError, collect_kube
 from ipaudit.kube.token import EksTokens, presigned_token
 from ipaudit.settings import Settings
-from ipaudit.snapshot import KubeView, TargetSnapshot
+from ipaudit.snapshot import InstanceTypeLimits, KubeView, Subnet, TargetSnapshot
 
 logger = logging.getLogger(__name__)
 
@@ -66,15 +69,31 @@ def collect_target(
         inventories: dict[str, VpcInventory] = {
             vpc_id: describe_vpc(ec2_client, vpc_id) for vpc_id in {c.vpc_id for c in clusters}
         }
+        notes: set[str] = set()
+        for vpc_id, inventory in inventories.items():
+            subnets, said = with_reservations(ec2_client, _used_subnets(clusters, inventory))
+            by_id = {s.subnet_id: s for s in subnets}
+            inventories[vpc_id] = replace(
+                inventory, subnets=tuple(by_id.get(s.subnet_id, s) for s in inventory.subnets)
+            )
+            notes.update(said)
         sts_client = access.client(account_id, region, "sts") if clusters else None
         kube = {c.name: collect_kube_view(sts_client, c, settings) for c in clusters}
+        asgs = sorted({g for c in clusters for g in c.nodegroup_asgs})
+        members = (
+            group_instance_ids(access.client(account_id, region, "autoscaling"), asgs)
+            if asgs
+            else {}
+        )
         instance_types = {
             instance.instance_type
             for c in clusters
-            for instance in cluster_instances(c, inventories[c.vpc_id], kube[c.name][0])
+            for instance in cluster_instances(
+                c, inventories[c.vpc_id], kube[c.name][0], members.keys()
+            )
         }
-        limits = describe_instance_types(ec2_client, sorted(instance_types))
-    except (TargetError, UnknownInstanceTypeError) as error:
+        limits = known_instance_types(ec2_client, instance_types)
+    except TargetError as error:
         return TargetSnapshot(account_id, region, error=str(error))
     except (ClientError, BotoCoreError) as error:
         logger.warning("target %s/%s failed: %s", account_id, region, one_line(error))
@@ -93,7 +112,33 @@ def collect_target(
                 kube=kube[c.name][0],
                 kube_error=kube[c.name][1],
                 limits=limits,
+                group_members=members.keys(),
             )
             for c in clusters
         ),
+        notes=tuple(sorted(notes)),
     )
+
+
+def _used_subnets(clusters: list[EksCluster], inventory: VpcInventory) -> list[Subnet]:
+    """The VPC's subnets the audit may report on: reservations are read for these only."""
+    wanted = {s for c in clusters if c.vpc_id == inventory.vpc_id for s in c.subnet_ids}
+    wanted |= {s for c in clusters for s in c.nodegroup_subnet_ids}
+    wanted |= {e.subnet_id for e in inventory.enis}
+    wanted |= {i.subnet_id for i in inventory.instances}
+    return [s for s in inventory.subnets if s.subnet_id in wanted or s.tags]
+
+
+def known_instance_types(ec2_client: Any, names: set[str]) -> dict[str, InstanceTypeLimits]:
+    """The limits of every type EC2 knows; a type it does not know costs only its own nodes'
+    limits (the analysis says so), never the target."""
+    wanted = set(names)
+    while wanted:
+        try:
+            return describe_instance_types(ec2_client, sorted(wanted))
+        except UnknownInstanceTypeError as error:
+            unknown = set(error.names) & wanted
+            if not unknown:
+                raise
+            wanted -= unknown
+    return {}

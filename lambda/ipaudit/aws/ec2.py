@@ -67,13 +67,19 @@ def _tags(tags: Iterable[Mapping[str, str]] | None) -> dict[str, str]:
 
 
 def _subnet(item: Mapping[str, Any]) -> Subnet:
+    # An IPv6-only subnet has no CidrBlock at all.
     return Subnet(
         subnet_id=item["SubnetId"],
         vpc_id=item["VpcId"],
-        cidr=item["CidrBlock"],
+        cidr=item.get("CidrBlock") or "",
         az=item.get("AvailabilityZone", ""),
         available_ips=int(item.get("AvailableIpAddressCount", 0)),
         tags=_tags(item.get("Tags")),
+        ipv6_cidrs=tuple(
+            a["Ipv6CidrBlock"]
+            for a in item.get("Ipv6CidrBlockAssociationSet", [])
+            if a.get("Ipv6CidrBlock")
+        ),
     )
 
 
@@ -99,6 +105,8 @@ def _eni(item: Mapping[str, Any]) -> Eni:
         device_index=None if device_index is None else int(device_index),
         network_card_index=int(attachment.get("NetworkCardIndex", 0)),
         tags=_tags(item.get("TagSet")),
+        requester_managed=bool(item.get("RequesterManaged", False)),
+        requester_id=item.get("RequesterId", ""),
     )
 
 

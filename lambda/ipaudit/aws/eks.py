@@ -7,6 +7,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ipaudit.snapshot import HealthIssue
+
 VPC_CNI_ADDON = "vpc-cni"
 # ResourceNotFoundException: no managed vpc-cni add-on (aws-node is self-managed).
 # "404": moto answers DescribeAddon with a bare 404 page because it does not implement it.
@@ -26,6 +28,11 @@ class EksCluster:
     vpc_cni_addon: str | None  # the managed add-on's version; None when self-managed
     # Its configurationValues as given (JSON or YAML; "" when none); None when self-managed.
     vpc_cni_addon_configuration: str | None = None
+    ip_family: str = "ipv4"  # kubernetesNetworkConfig.ipFamily
+    auto_mode: bool = False  # computeConfig.enabled (EKS Auto Mode)
+    health_issues: tuple[HealthIssue, ...] = ()
+    nodegroup_subnet_ids: tuple[str, ...] = ()  # where the node groups launch nodes
+    nodegroup_asgs: tuple[str, ...] = ()  # the node groups' Auto Scaling groups
 
 
 def describe_clusters(eks_client: Any, ec2_client: Any | None = None) -> list[EksCluster]:
@@ -53,7 +60,15 @@ def _describe_cluster(eks_client: Any, name: str) -> EksCluster | None:
         raise
     vpc = cluster.get("resourcesVpcConfig", {})
     nodegroups = _nodegroups(eks_client, name)
+    subnets: set[str] = set()
+    asgs: set[str] = set()
+    for nodegroup in nodegroups:
+        described = _describe_nodegroup(eks_client, name, nodegroup)
+        subnets.update(described.get("subnets", []))
+        resources = described.get("resources") or {}
+        asgs.update(g["name"] for g in resources.get("autoScalingGroups", []) if g.get("name"))
     addon = _vpc_cni_addon(eks_client, name)
+    network = cluster.get("kubernetesNetworkConfig") or {}
     return EksCluster(
         name=cluster["name"],
         arn=cluster["arn"],
@@ -65,7 +80,31 @@ def _describe_cluster(eks_client: Any, name: str) -> EksCluster | None:
         nodegroups=nodegroups,
         vpc_cni_addon=None if addon is None else addon[0],
         vpc_cni_addon_configuration=None if addon is None else addon[1],
+        ip_family=str(network.get("ipFamily") or "ipv4").lower(),
+        auto_mode=bool((cluster.get("computeConfig") or {}).get("enabled", False)),
+        health_issues=tuple(
+            HealthIssue(
+                code=str(issue.get("code", "")),
+                message=str(issue.get("message", "")),
+                resource_ids=tuple(issue.get("resourceIds") or ()),
+            )
+            for issue in (cluster.get("health") or {}).get("issues") or ()
+        ),
+        nodegroup_subnet_ids=tuple(sorted(subnets)),
+        nodegroup_asgs=tuple(sorted(asgs)),
     )
+
+
+def _describe_nodegroup(eks_client: Any, cluster: str, nodegroup: str) -> dict[str, Any]:
+    try:
+        return dict(
+            eks_client.describe_nodegroup(clusterName=cluster, nodegroupName=nodegroup)["nodegroup"]
+        )
+    except ClientError as error:
+        # Deleted between ListNodegroups and DescribeNodegroup: it launches nothing any more.
+        if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            return {}
+        raise
 
 
 def _vpc_from_subnets(ec2_client: Any, clusters: list[EksCluster]) -> list[EksCluster]:

@@ -1,8 +1,8 @@
 """One cluster's Kubernetes view, read with the official client in a handful of requests.
 
-Nodes and pods are listed in large pages (`limit`/`continue`), the aws-node DaemonSet is read
-once and ENIConfigs are listed once when custom networking is on, so the number of requests
-depends on the page size, never on the number of nodes.
+Nodes, pods and `FailedCreatePodSandBox` events are listed in large pages (`limit`/`continue`),
+the aws-node DaemonSet is read once and ENIConfigs are listed once when custom networking is on,
+so the number of requests depends on the page size, never on the number of nodes.
 
 Answers are read as raw JSON (`_preload_content=False`, then `json.loads`) and only the fields
 the audit uses are kept: the client's models would parse every timestamp and nested object of
@@ -26,7 +26,7 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
 from ipaudit.loopback import is_loopback
-from ipaudit.snapshot import EniConfig, KubeNode, KubePod, KubeView
+from ipaudit.snapshot import EniConfig, KubeNode, KubePod, KubeView, SandboxFailure
 
 _T = TypeVar("_T")
 Obj = dict[str, Any]
@@ -46,6 +46,12 @@ _FINISHED = {"Succeeded", "Failed"}
 # A page of 5000 realistic pods is ~40 MB of JSON: few requests, bounded memory.
 PAGE_SIZE = 5000
 _GONE = 410  # the continue token expired (etcd compacted past the list's resourceVersion)
+SANDBOX_FAILED = "FailedCreatePodSandBox"
+# What the VPC CNI's plugin answers kubelet when ipamd has no address for the pod
+# (cmd/routed-eni-cni-plugin: "add cmd: failed to assign an IP address to container").
+NO_ADDRESS = re.compile(r"failed to assign an IP address", re.IGNORECASE)
+_OS_LABEL = "kubernetes.io/os"
+_COMPUTE_TYPE_LABEL = "eks.amazonaws.com/compute-type"
 
 
 class KubeError(Exception):
@@ -113,7 +119,17 @@ def collect_kube(
             _running_pod,
             field_selector=_NOT_FINISHED,
         )
-        cni_env = _aws_node_env(call, k8s.AppsV1Api(api))
+        sandbox_failures = _list(
+            endpoint,
+            call,
+            "listing events",
+            core.list_event_for_all_namespaces,
+            page_size,
+            _sandbox_failure,
+            field_selector=f"reason={SANDBOX_FAILED}",
+        )
+        aws_node = _aws_node_env(call, k8s.AppsV1Api(api))
+        cni_env = aws_node or {}
         eni_configs: list[EniConfig] = []
         if cni_env.get("AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG", "") in _TRUE:
             answer = call(
@@ -130,6 +146,8 @@ def collect_kube(
         cni_env=cni_env,
         eni_configs=tuple(eni_configs),
         api_calls=calls,
+        aws_node=aws_node is not None,
+        sandbox_failures=tuple(sandbox_failures),
     )
 
 
@@ -237,11 +255,15 @@ def _node(node: Obj) -> KubeNode:
     # aws:///<az>/<instance id>
     instance_id = provider_id.rsplit("/", 1)[-1] if provider_id.startswith("aws://") else ""
     max_pods = (status.get("capacity") or {}).get("pods")
+    metadata = node.get("metadata") or {}
+    labels = metadata.get("labels") or {}
     return KubeNode(
-        name=(node.get("metadata") or {}).get("name") or "",
+        name=metadata.get("name") or "",
         instance_id=instance_id if instance_id.startswith("i-") else None,
         max_pods=int(max_pods) if max_pods and str(max_pods).isdigit() else None,
         unschedulable=bool(spec.get("unschedulable")),
+        os=labels.get(_OS_LABEL) or None,
+        fargate=labels.get(_COMPUTE_TYPE_LABEL) == "fargate",
     )
 
 
@@ -263,15 +285,41 @@ def _pod(pod: Obj) -> KubePod:
     )
 
 
-def _aws_node_env(call: Callable[..., Any], apps: k8s.AppsV1Api) -> dict[str, str]:
+def _sandbox_failure(event: Obj) -> SandboxFailure | None:
+    """A pod's sandbox failing because no address was left; other sandbox failures are not
+    this audit's business."""
+    message = event.get("message") or ""
+    subject = event.get("involvedObject") or {}
+    if (subject.get("kind") or "Pod") != "Pod" or not NO_ADDRESS.search(message):
+        return None
+    metadata = event.get("metadata") or {}
+    when = (
+        event.get("lastTimestamp")
+        or event.get("eventTime")
+        or event.get("firstTimestamp")
+        or metadata.get("creationTimestamp")
+        or ""
+    )
+    return SandboxFailure(
+        namespace=subject.get("namespace") or metadata.get("namespace") or "",
+        pod=subject.get("name") or "",
+        node_name=(event.get("source") or {}).get("host") or event.get("reportingInstance") or None,
+        last_seen=str(when),
+        count=int(event.get("count") or 1),
+        message=_first_line(message),
+    )
+
+
+def _aws_node_env(call: Callable[..., Any], apps: k8s.AppsV1Api) -> dict[str, str] | None:
+    """aws-node's settings as set, or None when there is no aws-node (another CNI, Auto Mode)."""
     daemonset = call(
         "reading kube-system/aws-node",
         apps.read_namespaced_daemon_set,
         name="aws-node",
         namespace="kube-system",
     )
-    if daemonset is None:  # no aws-node: another CNI, so no settings to report
-        return {}
+    if daemonset is None:
+        return None
     pod_spec = ((daemonset.get("spec") or {}).get("template") or {}).get("spec") or {}
     containers = pod_spec.get("containers") or []
     container = next((c for c in containers if c.get("name") == "aws-node"), None)

@@ -40,6 +40,8 @@ def recommend(
 
     `peak_pods` is the cluster's busiest pod count in its recent history, when there is one:
     bursts are sized to it, so no candidate leaves pods pending at the observed peak."""
+    if cluster.cni is None:
+        return None  # no aws-node to read: nothing the model covers
     try:
         current = CniSettings.from_env(cluster.cni)
     except InputError:
@@ -98,7 +100,7 @@ class _Recommender:
             addresses=self.free + self.observed_held,
             free_prefix_blocks=sum(s.free_prefix_blocks for s in self.cluster.subnets),
         )
-        options = candidates(self.cluster.cni, self.now.settings, self.loads)
+        options = candidates(self.cluster.cni or {}, self.now.settings, self.loads)
         return choose(self.now, [(c, evaluate(c.settings, self.loads)) for c in options], room)
 
     def _worthwhile(self) -> int:

@@ -1,10 +1,10 @@
 """A local Kubernetes API server for one EKS cluster, speaking the real wire format.
 
 `ipaudit demo` and the tests point the official `kubernetes` client at it. It serves the few
-read paths ipaudit uses (nodes, pods, DaemonSets, ENIConfigs, /version) with `limit`/`continue`
-paging, `fieldSelector` and `Status` errors, and it authenticates bearer tokens the way EKS does:
-it checks the presigned `sts:GetCallerIdentity` URL inside the token and asks STS (the moto
-server) who signed it.
+read paths ipaudit uses (nodes, pods, events, DaemonSets, ENIConfigs, /version) with
+`limit`/`continue` paging, `fieldSelector` and `Status` errors, and it authenticates bearer
+tokens the way EKS does: it checks the presigned `sts:GetCallerIdentity` URL inside the token
+and asks STS (the moto server) who signed it.
 """
 
 from __future__ import annotations
@@ -71,15 +71,21 @@ def node_object(
     internal_ip: str = "10.0.0.10",
     unschedulable: bool = False,
     instance_type: str = "m5.large",
+    os: str = "linux",
+    fargate: bool = False,
 ) -> Obj:
-    """A `v1` Node as an EKS worker's kubelet registers it."""
+    """A `v1` Node as an EKS worker's kubelet registers it (a Fargate pod's own node with
+    `fargate`: its provider id names no instance)."""
     labels = {
         "kubernetes.io/hostname": name,
-        "kubernetes.io/os": "linux",
+        "kubernetes.io/os": os,
         "node.kubernetes.io/instance-type": instance_type,
         "topology.kubernetes.io/zone": az,
     }
     spec: Obj = {"providerID": f"aws:///{az}/{instance_id}"}
+    if fargate:
+        labels["eks.amazonaws.com/compute-type"] = "fargate"
+        spec["providerID"] = f"aws:///{az}/{instance_id}/{name}"
     if unschedulable:
         spec["unschedulable"] = True
     resources = {"cpu": "2", "memory": "7851340Ki", "pods": str(max_pods)}
@@ -420,6 +426,37 @@ def aws_node_daemonset(env: Mapping[str, str], *, nodes: int = 0) -> Obj:
     }
 
 
+def sandbox_failure_event(
+    namespace: str,
+    pod: str,
+    node_name: str,
+    last_seen: str,
+    *,
+    count: int = 1,
+    message: str = (
+        "Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup network "
+        'for sandbox: plugin type="aws-cni" name="aws-cni" failed (add): add cmd: failed '
+        "to assign an IP address to container"
+    ),
+) -> Obj:
+    """A `v1` Event as kubelet records a pod whose sandbox could not be created."""
+    return {
+        "kind": "Event",
+        "apiVersion": "v1",
+        "metadata": _metadata(f"{pod}.{next(_ids):x}", namespace),
+        "involvedObject": {"kind": "Pod", "namespace": namespace, "name": pod, "apiVersion": "v1"},
+        "reason": "FailedCreatePodSandBox",
+        "message": message,
+        "source": {"component": "kubelet", "host": node_name},
+        "firstTimestamp": last_seen,
+        "lastTimestamp": last_seen,
+        "count": count,
+        "type": "Warning",
+        "reportingComponent": "kubelet",
+        "reportingInstance": node_name,
+    }
+
+
 def eni_config_object(name: str, subnet_id: str, security_groups: Sequence[str] = ()) -> Obj:
     """A `crd.k8s.amazonaws.com/v1alpha1` ENIConfig (custom networking), usually named for an AZ."""
     spec: Obj = {"subnet": subnet_id}
@@ -691,6 +728,21 @@ _RESOURCES = {
             "status.nominatedNodeName",
         },
     ),
+    ("api/v1", "events"): _Resource(
+        "events",
+        "EventList",
+        "v1",
+        True,
+        _COMMON_FIELDS
+        | {
+            "reason",
+            "type",
+            "source",
+            "involvedObject.kind",
+            "involvedObject.name",
+            "involvedObject.namespace",
+        },
+    ),
     ("apis/apps/v1", "daemonsets"): _Resource(
         "daemonsets", "DaemonSetList", "apps/v1", True, _COMMON_FIELDS
     ),
@@ -751,6 +803,7 @@ class KubeApiServer:
         self._tls = tls  # serve https, like EKS, with this server context
         self.nodes: list[Obj] = []
         self.pods: list[Obj] = []
+        self.events: list[Obj] = []
         self.daemonsets: list[Obj] = []
         self.eni_configs: list[Obj] = []
         self.requests: list[str] = []  # every request's target (path and query), in order

@@ -19,6 +19,7 @@ from ipaudit.sim.kube_api import (
     eni_config_object,
     node_object,
     pod_object,
+    sandbox_failure_event,
     workload_pod,
 )
 from ipaudit.snapshot import KubeNode, KubePod
@@ -105,7 +106,7 @@ def test_a_cluster_without_aws_node_has_no_cni_settings(
 
     view = collect_kube(kube.url, eks_token(aws, "prod"), None)
 
-    assert dict(view.cni_env) == {}
+    assert dict(view.cni_env) == {} and view.aws_node is False
     assert len(view.nodes) == 1
 
 
@@ -122,17 +123,29 @@ def test_pods_are_read_in_pages_following_continue(aws: boto3.Session, kube: Kub
     assert all("continue=" in r for r in pod_requests[1:])
 
 
+def address_failures(nodes: int) -> list[dict[str, Any]]:
+    """Every node has had a pod that could not get an address."""
+    return [
+        sandbox_failure_event("default", f"app-{n}-x", f"node-{n}", "2026-01-05T09:00:00Z")
+        for n in range(nodes)
+    ]
+
+
 def test_requests_per_cluster_stay_constant_as_nodes_grow(
     aws: boto3.Session, kube: KubeApiServer
 ) -> None:
     token = eks_token(aws, "prod")
     populate(kube, nodes=3)
+    kube.events = address_failures(3)
     small = collect_kube(kube.url, token, None)
     populate(kube, nodes=30)
+    kube.events = address_failures(30)
     large = collect_kube(kube.url, token, None)
 
     assert (len(small.nodes), len(large.nodes)) == (3, 30)
-    assert small.api_calls == large.api_calls == 3
+    assert (len(small.sandbox_failures), len(large.sandbox_failures)) == (3, 30)
+    # nodes, pods, FailedCreatePodSandBox events, the aws-node DaemonSet: one page each.
+    assert small.api_calls == large.api_calls == 4
     assert len(kube.requests) == small.api_calls + large.api_calls
 
 
@@ -302,6 +315,7 @@ def read_with_the_clients_models(kube: KubeApiServer) -> tuple[list[KubeNode], l
                 instance_id=n.spec.provider_id.rsplit("/", 1)[-1],
                 max_pods=int(n.status.capacity["pods"]),
                 unschedulable=bool(n.spec.unschedulable),
+                os=n.metadata.labels["kubernetes.io/os"],
             )
             for n in nodes
         ],
@@ -383,9 +397,9 @@ def test_a_listing_that_outlasts_a_token_goes_on_with_a_fresh_one(
 
     view = collect_kube(kube.url, tokens, None, page_size=3)
 
-    # nodes x2, pods x3, aws-node: 42 minutes, three tokens, none refused
-    assert (len(view.nodes), len(view.pods), view.api_calls) == (4, 8, 6)
-    assert tokens.minted == 3
+    # nodes x2, pods x3, events, aws-node: 49 minutes, four tokens, none refused
+    assert (len(view.nodes), len(view.pods), view.api_calls) == (4, 8, 7)
+    assert tokens.minted == 4
     assert kube.auth_errors == []
 
 
@@ -441,3 +455,32 @@ def test_continue_tokens_that_always_expire_fail_the_cluster_in_one_line(
         f"Kubernetes API at {kube.url} answered 410 Gone twice listing pods: "
         "its continue tokens expire faster than a page is read"
     )
+
+
+def test_pods_whose_sandbox_failed_for_want_of_an_address_are_read_from_events(
+    aws: boto3.Session, kube: KubeApiServer
+) -> None:
+    populate(kube, nodes=1)
+    kube.nodes[0]["metadata"]["labels"]["kubernetes.io/os"] = "windows"
+    kube.events = [
+        sandbox_failure_event("shop", "cart-1", "node-0", "2026-01-05T09:10:00Z", count=7),
+        # A sandbox failure for another reason is not this audit's business.
+        sandbox_failure_event(
+            "shop", "cart-2", "node-0", "2026-01-05T09:10:00Z", message="failed to pull image"
+        ),
+    ]
+
+    view = collect_kube(kube.url, eks_token(aws, "prod"), None)
+
+    [failure] = view.sandbox_failures
+    assert (failure.namespace, failure.pod, failure.node_name, failure.count) == (
+        "shop",
+        "cart-1",
+        "node-0",
+        7,
+    )
+    assert failure.last_seen == "2026-01-05T09:10:00Z"
+    assert "failed to assign an IP address" in failure.message
+    [request] = [r for r in kube.requests if "/events" in r]
+    assert request.startswith("/api/v1/events?fieldSelector=reason%3DFailedCreatePodSandBox")
+    assert view.nodes[0].os == "windows"

@@ -25,6 +25,17 @@ def cluster(name: str) -> dict[str, Any]:
     }
 
 
+def nodegroup(name: str, subnet: str) -> dict[str, Any]:
+    return {
+        "nodegroup": {
+            "nodegroupName": name,
+            "clusterName": "blue",
+            "subnets": [subnet],
+            "resources": {"autoScalingGroups": [{"name": f"eks-{name}"}]},
+        }
+    }
+
+
 def no_addon(stub: Stubber, name: str) -> None:
     stub.add_client_error(
         "describe_addon",
@@ -55,6 +66,12 @@ def test_clusters_and_node_groups_are_followed_across_pages() -> None:
             {"nodegroups": ["ng-c"]},
             {"clusterName": "blue", "nextToken": "n3"},
         )
+        for name, subnet in (("ng-a", "subnet-a"), ("ng-b", "subnet-b"), ("ng-c", "subnet-c")):
+            stub.add_response(
+                "describe_nodegroup",
+                nodegroup(name, subnet),
+                {"clusterName": "blue", "nodegroupName": name},
+            )
         stub.add_response(
             "describe_addon",
             {"addon": {"addonName": "vpc-cni", "addonVersion": "v1.19.2-eksbuild.1"}},
@@ -74,6 +91,9 @@ def test_clusters_and_node_groups_are_followed_across_pages() -> None:
     assert blue.ca_data == "LS0tLS1CRUdJTg=="
     assert blue.status == "ACTIVE"
     assert blue.nodegroups == ("ng-a", "ng-b", "ng-c")
+    # Where the node groups launch nodes, and their Auto Scaling groups (nodes found untagged).
+    assert blue.nodegroup_subnet_ids == ("subnet-a", "subnet-b", "subnet-c")
+    assert blue.nodegroup_asgs == ("eks-ng-a", "eks-ng-b", "eks-ng-c")
     assert blue.vpc_cni_addon == "v1.19.2-eksbuild.1"
     assert blue.vpc_cni_addon_configuration == ""  # a managed add-on with no configuration
     assert green.nodegroups == ()
