@@ -178,6 +178,8 @@ def _stored_run(item: dict[str, Any]) -> StoredClusterRun:
         pods=summary["pods"],
         warm_ips=summary["warm_ips"],
         recommendation=None if recommendation is None else Recommendation(**recommendation),
+        network_mode=summary.get("network_mode", "vpc-cni"),
+        fargate_pods=summary.get("fargate_pods", 0),
     )
     return StoredClusterRun(
         run_id=values["run_id"],
