@@ -21,7 +21,7 @@ from ipaudit.alerts.mutes import (
     mute_id,
     parse_duration,
 )
-from ipaudit.cli.options import add_aws_flags, add_setting_flags, session_from, settings_from
+from ipaudit.cli.options import add_aws_flags, session_from, settings_from
 from ipaudit.errors import InputError
 from ipaudit.settings import Settings
 from ipaudit.store.mutes import delete_mute, load_mutes, put_mute
@@ -59,7 +59,8 @@ def register(sub: Any) -> None:
 
 def _common(parser: argparse.ArgumentParser, run: Any) -> None:
     add_aws_flags(parser)
-    add_setting_flags(parser)
+    # Of the settings only the table matters here; the others stay in the environment.
+    parser.add_argument("--table", metavar="VALUE", help="sets IPAUDIT_TABLE")
     parser.set_defaults(run=run)
 
 
@@ -93,7 +94,7 @@ def run_mute(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     table_name = _table_of(settings)
     session = session_from(args)
-    now = datetime.now(UTC)
+    now = datetime.now(UTC).replace(microsecond=0)
     mute = Mute(
         id=mute_id(finding_id, pattern),
         reason=reason,
@@ -128,9 +129,16 @@ def run_mutes(args: argparse.Namespace) -> int:
         return 0
     print(
         table(
-            ("mute id", "mutes", "until", "by", "source", "reason"),
+            ("mute id", "matches", "until", "by", "source", "reason"),
             (
-                (m.id, m.describe(), iso(m.expires_at), m.created_by, m.source, m.reason)
+                (
+                    m.id,
+                    "the finding" if m.finding_id else m.describe(),
+                    iso(m.expires_at),
+                    m.created_by,
+                    m.source,
+                    m.reason,
+                )
                 for m in mutes
             ),
             indent="",
