@@ -86,16 +86,28 @@ def _assume(
     """The member role's temporary credentials (AssumeRole's `Credentials`)."""
     partition = base.get_partition_for_region(region)
     role_arn = f"arn:{partition}:iam::{account_id}:role/{role_name}"
-    sts = make_client(base, "sts", region_name=region)
-    request: dict[str, Any] = {"RoleArn": role_arn, "RoleSessionName": ROLE_SESSION_NAME}
-    if external_id:
-        request["ExternalId"] = external_id
     try:
-        return dict(sts.assume_role(**request)["Credentials"])
+        return assume_role(base, role_arn, region=region, external_id=external_id)
     except ClientError as error:
         raise TargetError(f"cannot assume {role_arn}: {_error_code(error)}") from None
     except BotoCoreError as error:
         raise TargetError(f"cannot assume {role_arn}: {error}") from None
+
+
+def assume_role(
+    base: boto3.Session,
+    role_arn: str,
+    *,
+    region: str,
+    external_id: str | None = None,
+    session_name: str = ROLE_SESSION_NAME,
+) -> dict[str, Any]:
+    """AssumeRole's `Credentials` for `role_arn`, asked with `base`'s; AWS errors propagate."""
+    sts = make_client(base, "sts", region_name=region)
+    request: dict[str, Any] = {"RoleArn": role_arn, "RoleSessionName": session_name}
+    if external_id:
+        request["ExternalId"] = external_id
+    return dict(sts.assume_role(**request)["Credentials"])
 
 
 # Assumed credentials are reused while they have this long left: a run never outlives it.

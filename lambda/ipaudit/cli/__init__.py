@@ -13,10 +13,10 @@ from typing import NoReturn
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
 from ipaudit.aws.errors import one_line
-from ipaudit.cli import audit, demo, digest, init_table, max_pods, mute, simulate
+from ipaudit.cli import audit, demo, digest, get_token, init_table, max_pods, mute, simulate
 from ipaudit.errors import InputError
 
-_COMMANDS = (audit, demo, simulate, max_pods, digest, init_table, mute)
+_COMMANDS = (audit, demo, simulate, max_pods, digest, init_table, mute, get_token)
 
 
 EXIT_USAGE = 2  # argparse's code for a command line it cannot parse

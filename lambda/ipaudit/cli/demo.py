@@ -25,6 +25,7 @@ DEMO_EXTRA_MISSING = (
     "ipaudit: error: the demo needs moto's server, which the demo extra installs: "
     "pip install 'ipaudit[demo]' (from a clone: pip install '.[demo]', or make demo)"
 )
+DEFAULT_KUBECONFIG = Path("ipaudit-demo.kubeconfig")
 
 
 def register(sub: Any) -> None:
@@ -38,6 +39,18 @@ def register(sub: Any) -> None:
         default=DEFAULT_DIGEST,
         metavar="FILE",
         help=f"where to write the weekly digest (default: {DEFAULT_DIGEST})",
+    )
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="keep the simulated organization running for the aws CLI and kubectl, until Ctrl-C",
+    )
+    parser.add_argument(
+        "--kubeconfig",
+        type=Path,
+        default=DEFAULT_KUBECONFIG,
+        metavar="FILE",
+        help=f"with --serve: where to write the kubeconfig (default: {DEFAULT_KUBECONFIG})",
     )
     parser.set_defaults(run=run)
 
@@ -57,6 +70,10 @@ def run(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("moto") is None:  # the simulated AWS runs on moto's server
         print(DEMO_EXTRA_MISSING, file=sys.stderr)
         return 1
+    if args.serve:
+        from ipaudit.cli.demo_serve import serve
+
+        return serve(args)
     from ipaudit.sim.history import seed_history
     from ipaudit.sim.world import article_world
 

@@ -12,6 +12,7 @@ import base64
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import boto3
@@ -25,6 +26,10 @@ EKS_TOKEN_WINDOW = 15 * 60
 RENEW_AFTER = EKS_TOKEN_WINDOW - 60
 # A shared client's event handlers are shared too: one presign at a time names its cluster.
 _PRESIGN_LOCK = threading.Lock()
+# kubectl is told to reuse a token until it is due for renewal, as `aws eks get-token` does.
+REUSE_FOR = timedelta(seconds=RENEW_AFTER)
+EXEC_CREDENTIAL_V1BETA1 = "client.authentication.k8s.io/v1beta1"
+EXEC_CREDENTIAL_VERSIONS = (EXEC_CREDENTIAL_V1BETA1, "client.authentication.k8s.io/v1")
 
 
 def eks_token(session: boto3.Session, cluster_name: str) -> str:
@@ -78,3 +83,20 @@ class EksTokens:
             self._token = self._mint()
             self.minted += 1
         return self._token
+
+
+def exec_credential(
+    token: str, signed_at: datetime, api_version: str = EXEC_CREDENTIAL_V1BETA1
+) -> dict[str, Any]:
+    """The ExecCredential a kubeconfig exec plugin prints, as `aws eks get-token` prints it.
+
+    `signed_at` is a moment no later than the token's signing (UTC): kubectl reuses the token
+    until `expirationTimestamp`, 14 minutes after it.
+    """
+    expires = (signed_at + REUSE_FOR).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "kind": "ExecCredential",
+        "apiVersion": api_version,
+        "spec": {},
+        "status": {"expirationTimestamp": expires, "token": token},
+    }

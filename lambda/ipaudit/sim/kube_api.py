@@ -1,10 +1,11 @@
 """A local Kubernetes API server for one EKS cluster, speaking the real wire format.
 
-`ipaudit demo` and the tests point the official `kubernetes` client at it. It serves the few
-read paths ipaudit uses (nodes, pods, events, DaemonSets, ENIConfigs, /version) with
-`limit`/`continue` paging, `fieldSelector` and `Status` errors, and it authenticates bearer
-tokens the way EKS does: it checks the presigned `sts:GetCallerIdentity` URL inside the token
-and asks STS (the moto server) who signed it.
+`ipaudit demo`, the tests and `kubectl` point at it. It serves the read paths ipaudit and
+`kubectl get` use (nodes, pods, events, DaemonSets, ENIConfigs, /version, discovery) with
+`limit`/`continue` paging, `fieldSelector`, `labelSelector`, Table output and `Status` errors, and
+it authenticates bearer tokens the way EKS does: it checks the presigned `sts:GetCallerIdentity`
+URL inside the token and asks STS (the moto server) who signed it. Discovery and Table rendering
+live in kube_discovery.py and kube_tables.py, label selectors in kube_labels.py.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ from typing import Any
 from ipaudit.kube.token import CLUSTER_ID_HEADER, TOKEN_PREFIX
 from ipaudit.loopback import is_loopback
 from ipaudit.sim.aws import FAKE_CREDENTIALS
+from ipaudit.sim.kube_discovery import Served, discovery_document
+from ipaudit.sim.kube_labels import LabelSelectorError, label_filter
+from ipaudit.sim.kube_tables import as_table, wants_table
 
 Obj = dict[str, Any]
 
@@ -127,6 +131,27 @@ def node_object(
     }
 
 
+_CONTAINER_STATES: dict[str, Obj] = {
+    "Running": {"running": {"startedAt": _CREATED}},
+    "Succeeded": {
+        "terminated": {
+            "exitCode": 0,
+            "reason": "Completed",
+            "startedAt": _CREATED,
+            "finishedAt": _CREATED,
+        }
+    },
+    "Failed": {
+        "terminated": {
+            "exitCode": 1,
+            "reason": "Error",
+            "startedAt": _CREATED,
+            "finishedAt": _CREATED,
+        }
+    },
+}
+
+
 def pod_object(
     namespace: str,
     name: str,
@@ -136,11 +161,12 @@ def pod_object(
     host_network: bool = False,
 ) -> Obj:
     """A `v1` Pod; `ip` is its pod IP (the node's address for a hostNetwork pod)."""
+    image = "public.ecr.aws/docker/library/busybox:1.37"
     spec: Obj = {
         "containers": [
             {
                 "name": "app",
-                "image": "public.ecr.aws/docker/library/busybox:1.37",
+                "image": image,
                 "resources": {},
                 "terminationMessagePath": "/dev/termination-log",
                 "terminationMessagePolicy": "File",
@@ -160,6 +186,20 @@ def pod_object(
     status: Obj = {"phase": phase, "qosClass": "BestEffort"}
     if ip is not None:
         status.update(podIP=ip, podIPs=[{"ip": ip}], startTime=_CREATED)
+    state = _CONTAINER_STATES.get(phase)
+    if state is not None:  # what kubelet reports once the container ran (kubectl's READY)
+        status["containerStatuses"] = [
+            {
+                "name": "app",
+                "image": image,
+                "imageID": f"{image.split(':')[0]}@sha256:{'0' * 64}",
+                "containerID": f"containerd://{'c' * 64}",
+                "ready": phase == "Running",
+                "started": phase == "Running",
+                "restartCount": 0,
+                "state": state,
+            }
+        ]
     return {
         "kind": "Pod",
         "apiVersion": "v1",
@@ -421,6 +461,8 @@ def aws_node_daemonset(env: Mapping[str, str], *, nodes: int = 0) -> Obj:
             "desiredNumberScheduled": nodes,
             "numberMisscheduled": 0,
             "numberReady": nodes,
+            "updatedNumberScheduled": nodes,
+            "numberAvailable": nodes,
             "observedGeneration": 1,
         },
     }
@@ -473,15 +515,16 @@ def eni_config_object(name: str, subnet_id: str, security_groups: Sequence[str] 
 class ApiError(Exception):
     """Answered as a `Status` object."""
 
-    def __init__(self, code: int, reason: str, message: str) -> None:
+    def __init__(self, code: int, reason: str, message: str, details: Obj | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.reason = reason
         self.message = message
+        self.details = details
 
 
-def status_body(code: int, reason: str, message: str) -> Obj:
-    return {
+def status_body(code: int, reason: str, message: str, details: Obj | None = None) -> Obj:
+    body: Obj = {
         "kind": "Status",
         "apiVersion": "v1",
         "metadata": {},
@@ -490,6 +533,18 @@ def status_body(code: int, reason: str, message: str) -> Obj:
         "reason": reason,
         "code": code,
     }
+    if details is not None:
+        body["details"] = details
+    return body
+
+
+def _not_found(plural: str, group: str, name: str) -> ApiError:
+    """The real server's wording: `pods "x" not found`, `daemonsets.apps "x" not found`."""
+    qualified = f"{plural}.{group}" if group else plural
+    details: Obj = {"name": name, "kind": plural}
+    if group:
+        details["group"] = group
+    return ApiError(404, "NotFound", f'{qualified} "{name}" not found', details)
 
 
 # --- the token check, like EKS's aws-iam-authenticator -------------------------------------
@@ -646,7 +701,10 @@ class EksTokenVerifier:
             raise TokenRejected(f"token lifetime {lifetime}s is outside 1..900s")
         expires_at = signed_at.replace(tzinfo=UTC).timestamp() + _TOKEN_WINDOW
         if expires_at <= now:
-            raise TokenRejected("token has expired")
+            raise TokenRejected(
+                f"token has expired: X-Amz-Date {query['X-Amz-Date']} is more than "
+                f"{_TOKEN_WINDOW // 60} minutes ago"
+            )
         return url, params, expires_at
 
     def _is_trusted_sts(self, url: urllib.parse.SplitResult) -> bool:
@@ -704,6 +762,15 @@ class _Resource:
     api_version: str
     namespaced: bool
     fields: frozenset[str]  # field selector labels the real API supports for it
+
+    @property
+    def kind(self) -> str:
+        return self.list_kind.removesuffix("List")
+
+    @property
+    def group(self) -> str:
+        """The API group ("" for the core group), as Status details and messages name it."""
+        return self.api_version.rpartition("/")[0]
 
 
 _COMMON_FIELDS = frozenset({"metadata.name", "metadata.namespace"})
@@ -868,8 +935,13 @@ class KubeApiServer:
     def __exit__(self, *_: object) -> None:
         self.stop()
 
-    def handle(self, target: str, authorization: str | None) -> tuple[int, Obj]:
-        """One request in, (status, JSON body) out: everything but the HTTP framing."""
+    def handle(
+        self, target: str, authorization: str | None, accept: str | None = None
+    ) -> tuple[int, Obj]:
+        """One request in, (status, JSON body) out: everything but the HTTP framing.
+
+        `accept` is the request's Accept header: a meta.k8s.io Table is rendered when asked.
+        """
         self.requests.append(target)
         if self.on_request is not None:
             self.on_request(target)
@@ -883,9 +955,23 @@ class KubeApiServer:
                 return 200, _VERSION
             self._authenticate(authorization)
             query = dict(urllib.parse.parse_qsl(url.query))
-            return 200, self._route(url.path, query)
+            document = discovery_document(url.path, self.served(), self.url.split("://")[-1])
+            if document is not None:
+                return 200, document
+            body = self._route(url.path, query)
+            if wants_table(accept):
+                return 200, as_table(body, include_object=query.get("includeObject", "Metadata"))
+            return 200, body
         except ApiError as error:
-            return error.code, status_body(error.code, error.reason, error.message)
+            return error.code, status_body(error.code, error.reason, error.message, error.details)
+
+    @staticmethod
+    def served() -> list[Served]:
+        """Every resource this server serves, as discovery describes it."""
+        return [
+            Served(resource.api_version, plural, resource.kind, resource.namespaced)
+            for (_, plural), resource in _RESOURCES.items()
+        ]
 
     def _authenticate(self, authorization: str | None) -> None:
         scheme, _, token = (authorization or "").partition(" ")
@@ -902,8 +988,8 @@ class KubeApiServer:
         resource = match and _RESOURCES.get((match["group"], match["plural"]))
         if not match or resource is None or (match["namespace"] and not resource.namespaced):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
-        if "watch" in query or "labelSelector" in query:
-            raise ApiError(400, "BadRequest", "watch and labelSelector are not served here")
+        if "watch" in query:
+            raise ApiError(400, "BadRequest", "watch is not served here")
         objects: list[Obj] = getattr(self, resource.attribute)
         if match["namespace"]:
             objects = [o for o in objects if o["metadata"].get("namespace") == match["namespace"]]
@@ -911,12 +997,7 @@ class KubeApiServer:
             for obj in objects:
                 if obj["metadata"]["name"] == match["name"]:
                     return obj
-            raise ApiError(
-                404,
-                "NotFound",
-                f"{match['plural']}.{resource.api_version.split('/')[0]} "
-                f'"{match["name"]}" not found',
-            )
+            raise _not_found(match["plural"], resource.group, match["name"])
         return self._list(resource, objects, query)
 
     def _list(self, resource: _Resource, objects: list[Obj], query: Mapping[str, str]) -> Obj:
@@ -927,7 +1008,15 @@ class KubeApiServer:
                 raise ApiError(410, "Expired", _EXPIRED_CONTINUE)
             version, remaining = snapshot
         else:
-            keep = _field_filter(query.get("fieldSelector", ""), resource.fields)
+            by_field = _field_filter(query.get("fieldSelector", ""), resource.fields)
+            try:
+                by_label = label_filter(query.get("labelSelector", ""))
+            except LabelSelectorError as error:
+                raise ApiError(400, "BadRequest", str(error)) from None
+
+            def keep(obj: Obj) -> bool:
+                return by_field(obj) and by_label(obj)
+
             # Sorted by namespace/name like etcd keys, so pages are stable.
             remaining = sorted(
                 (o for o in objects if keep(o)),
@@ -970,12 +1059,17 @@ _VERSION: Obj = {
 }
 
 
+_TABLE_CONTENT_TYPE = "application/json;as=Table;v=v1;g=meta.k8s.io"
+
+
 class _Handler(BaseHTTPRequestHandler):
     api: KubeApiServer
     server_version = "kube-apiserver"
 
     def do_GET(self) -> None:
-        status, body = self.api.handle(self.path, self.headers.get("Authorization"))
+        status, body = self.api.handle(
+            self.path, self.headers.get("Authorization"), self.headers.get("Accept")
+        )
         self._send(status, body)
 
     def _refuse(self) -> None:
@@ -987,7 +1081,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, status: int, body: Obj) -> None:
         data = json.dumps(body).encode()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        # The real server names the Table media type it negotiated.
+        table = body.get("kind") == "Table"
+        self.send_header("Content-Type", _TABLE_CONTENT_TYPE if table else "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)

@@ -99,11 +99,14 @@ def seed_cluster(
         resourcesVpcConfig={"subnetIds": subnet_ids},
     )
     seeded = SeededCluster(name=name, vpc_id=vpc_id, subnet_ids=subnet_ids)
-    seeded.kube_daemonsets.append(aws_node_daemonset(dict(cni_env or {})))
     # kubelet's max pods, as the EKS AMI sets it from the type's real limits.
     limits = describe_instance_types(ec2, {node.instance_type for node in nodes})
     for index, node in enumerate(nodes):
         _seed_node(ec2, seeded, books, subnets, index, node, max_pods(limits[node.instance_type]))
+    # One aws-node pod per registered node, as the DaemonSet's status counts them.
+    seeded.kube_daemonsets.append(
+        aws_node_daemonset(dict(cni_env or {}), nodes=len(seeded.kube_nodes))
+    )
     for subnet_index, count in leaked_enis:
         addresses = books[subnet_index].take(count)
         ec2.create_network_interface(
