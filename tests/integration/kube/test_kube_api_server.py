@@ -15,8 +15,12 @@ from ipaudit.kube.token import eks_token
 from ipaudit.sim.kube_api import KubeApiServer, node_object, pod_object
 
 
-def get(kube: KubeApiServer, path: str, token: str | None) -> tuple[int, dict[str, Any]]:
+def get(
+    kube: KubeApiServer, path: str, token: str | None, accept: str | None = None
+) -> tuple[int, dict[str, Any]]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
+    if accept:
+        headers["Accept"] = accept
     request = urllib.request.Request(kube.url + path, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=5) as response:
@@ -78,8 +82,11 @@ def test_field_selectors_filter_pods_as_the_real_api_does(kube: KubeApiServer, t
     assert (status, refused["reason"]) == (400, "BadRequest")
 
 
-def test_a_missing_object_is_a_not_found_status(kube: KubeApiServer, token: str) -> None:
+def test_a_missing_object_is_a_not_found_status_worded_like_the_real_server(
+    kube: KubeApiServer, token: str
+) -> None:
     status, body = get(kube, "/apis/apps/v1/namespaces/kube-system/daemonsets/aws-node", token)
+    pod_status, pod = get(kube, "/api/v1/namespaces/default/pods/x", token)
 
     assert status == 404
     assert (body["kind"], body["status"], body["reason"], body["code"]) == (
@@ -88,6 +95,65 @@ def test_a_missing_object_is_a_not_found_status(kube: KubeApiServer, token: str)
         "NotFound",
         404,
     )
+    assert body["message"] == 'daemonsets.apps "aws-node" not found'
+    assert body["details"] == {"name": "aws-node", "group": "apps", "kind": "daemonsets"}
+    assert (pod_status, pod["message"], pod["details"]) == (
+        404,
+        'pods "x" not found',
+        {"name": "x", "kind": "pods"},
+    )
+
+
+def test_one_object_is_read_by_name(kube: KubeApiServer, token: str) -> None:
+    kube.pods = [pod_object("default", "web", "node-0", "10.0.0.5")]
+
+    status, pod = get(kube, "/api/v1/namespaces/default/pods/web", token)
+
+    assert (status, pod["kind"], pod["metadata"]["name"]) == (200, "Pod", "web")
+    assert pod["status"]["podIP"] == "10.0.0.5"
+
+
+def test_label_selectors_filter_lists_and_a_bad_one_is_a_bad_request(
+    kube: KubeApiServer, token: str
+) -> None:
+    kube.pods = [
+        pod_object("default", "web-1", "node-1", "10.0.0.1"),
+        pod_object("default", "api-1", "node-1", "10.0.0.2"),
+    ]
+
+    status, body = get(kube, "/api/v1/pods?labelSelector=app%3Dweb", token)
+    bad, refused = get(kube, "/api/v1/pods?labelSelector=app%3D%28web", token)
+
+    assert (status, [p["metadata"]["name"] for p in body["items"]]) == (200, ["web-1"])
+    assert (bad, refused["reason"]) == (400, "BadRequest")
+    assert refused["message"].startswith("unable to parse requirement")
+
+
+def test_discovery_is_served_to_authenticated_clients_only(kube: KubeApiServer, token: str) -> None:
+    status, groups = get(kube, "/apis", token)
+    core_status, core = get(kube, "/api/v1", token)
+
+    assert (status, groups["kind"]) == (200, "APIGroupList")
+    assert {g["name"] for g in groups["groups"]} == {"apps", "crd.k8s.amazonaws.com"}
+    assert {r["name"] for r in core["resources"]} == {"nodes", "pods"}
+    assert core_status == 200
+    assert get(kube, "/api", None)[0] == 401
+
+
+def test_a_client_asking_for_a_table_gets_one_page_by_page(kube: KubeApiServer, token: str) -> None:
+    kube.nodes = [node_object(f"node-{n}", f"i-{n:017x}", "eu-west-1a", 29) for n in range(3)]
+    accept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+
+    status, first = get(kube, "/api/v1/nodes?limit=2", token, accept)
+    _, rest = get(
+        kube, f"/api/v1/nodes?limit=2&continue={first['metadata']['continue']}", token, accept
+    )
+
+    assert (status, first["kind"], first["apiVersion"]) == (200, "Table", "meta.k8s.io/v1")
+    assert [c["name"] for c in first["columnDefinitions"]][:2] == ["Name", "Status"]
+    names = [row["cells"][0] for row in first["rows"] + rest["rows"]]
+    assert names == ["node-0", "node-1", "node-2"]
+    assert "continue" not in rest["metadata"]
 
 
 def test_requests_without_a_valid_token_get_an_unauthorized_status(kube: KubeApiServer) -> None:

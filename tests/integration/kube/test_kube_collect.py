@@ -172,12 +172,24 @@ def test_eniconfigs_are_read_only_with_custom_networking(
         assert view.eni_configs == ()
 
 
-def expired_token(aws: boto3.Session, monkeypatch: pytest.MonkeyPatch) -> str:
-    # EKS accepts a token for 15 minutes after it was signed.
-    sixteen_minutes_ago = datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=16)
-    with monkeypatch.context() as patch:
-        patch.setattr("botocore.auth.get_current_datetime", lambda: sixteen_minutes_ago)
+def token_signed_ago(aws: boto3.Session, monkeypatch: pytest.MonkeyPatch, minutes: float) -> str:
+    then = datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=minutes)
+    with monkeypatch.context() as patch:  # botocore's clock is naive UTC
+        patch.setattr("botocore.auth.get_current_datetime", lambda: then)
         return eks_token(aws, "prod")
+
+
+@pytest.mark.parametrize("minutes", [2, 14])
+def test_a_token_is_accepted_for_15_minutes_after_signing_as_eks_does(
+    aws: boto3.Session, kube: KubeApiServer, monkeypatch: pytest.MonkeyPatch, minutes: int
+) -> None:
+    # `aws eks get-token` signs for 60 s and tells kubectl to reuse the token for 14 minutes.
+    populate(kube, nodes=1)
+
+    view = collect_kube(kube.url, token_signed_ago(aws, monkeypatch, minutes), None)
+
+    assert len(view.nodes) == 1
+    assert kube.auth_errors == []
 
 
 @pytest.mark.parametrize(
@@ -199,7 +211,7 @@ def test_a_token_eks_would_refuse_is_refused(
     populate(kube, nodes=1)
     token = {
         "other cluster": lambda: eks_token(aws, "staging"),
-        "expired": lambda: expired_token(aws, monkeypatch),
+        "expired": lambda: token_signed_ago(aws, monkeypatch, 16),
         "not an EKS token": lambda: "eyJhbGciOiJSUzI1NiJ9.e30.c2ln",
         "tampered": lambda: eks_token(aws, "prod")[:-6] + "AAAAAA",
     }[case]()

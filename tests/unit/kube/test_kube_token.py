@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import base64
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import pytest
 
-from ipaudit.kube.token import eks_token
+from ipaudit.kube.token import eks_token, exec_credential
 
 SIGNED_AT = datetime(2026, 3, 2, 8, 30, 0)  # botocore's clock is naive UTC
 
@@ -65,3 +65,16 @@ def test_token_points_at_the_sts_endpoint_boto3_is_configured_with(
     url = urlsplit(decode(eks_token(session, "prod")))
 
     assert url.netloc == "127.0.0.1:4566"
+
+
+def test_exec_credential_tells_kubectl_to_reuse_the_token_for_14_minutes() -> None:
+    signed = datetime(2026, 3, 2, 8, 30, 0, tzinfo=UTC)
+
+    printed = exec_credential("k8s-aws-v1.abc", signed)
+
+    assert printed == {
+        "kind": "ExecCredential",
+        "apiVersion": "client.authentication.k8s.io/v1beta1",
+        "spec": {},
+        "status": {"expirationTimestamp": "2026-03-02T08:44:00Z", "token": "k8s-aws-v1.abc"},
+    }
