@@ -169,6 +169,6 @@ def test_serve_with_report_flags_is_refused_in_one_line_before_anything_starts(
 
     assert done.returncode == 1
     assert done.stderr.strip() == (
-        "ipaudit: error: --serve runs no audit: --json and --fail-on do not apply to it"
+        "ipaudit: error: --serve runs no audit: --output and --fail-on do not apply to it"
     )
     assert list(tmp_path.iterdir()) == []  # no kubeconfig written
