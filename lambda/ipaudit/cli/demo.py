@@ -17,6 +17,7 @@ from typing import Any
 from ipaudit.audit import run_audit
 from ipaudit.cli.audit import add_output_flags, emit, progress
 from ipaudit.digest import weekly_digest
+from ipaudit.errors import InputError
 from ipaudit.pipeline import AfterAudit, after_audit
 from ipaudit.settings import Settings
 
@@ -71,9 +72,11 @@ def run(args: argparse.Namespace) -> int:
         print(DEMO_EXTRA_MISSING, file=sys.stderr)
         return 1
     if args.serve:
-        from ipaudit.cli.demo_serve import serve
+        if args.output != "text" or args.fail_on:
+            raise InputError("--serve runs no audit: --output and --fail-on do not apply to it")
+        from ipaudit.sim.serve import serve
 
-        return serve(args)
+        return serve(args.kubeconfig)
     from ipaudit.sim.history import seed_history
     from ipaudit.sim.world import article_world
 

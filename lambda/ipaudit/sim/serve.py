@@ -8,7 +8,6 @@ for.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shlex
@@ -18,6 +17,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ipaudit.errors import InputError
+from ipaudit.sim.article import REGION
+from ipaudit.sim.aws import FAKE_CREDENTIALS
+from ipaudit.sim.kubeconfig import KubeconfigCluster, kubeconfig
+from ipaudit.sim.world import article_world
 
 READY = "ipaudit demo --serve: ready; Ctrl-C stops it"
 _STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
@@ -76,15 +79,9 @@ def _write_private(path: Path, text: str) -> None:
     partial.replace(path)
 
 
-def serve(args: argparse.Namespace) -> int:
-    from ipaudit.sim.article import REGION
-    from ipaudit.sim.aws import FAKE_CREDENTIALS
-    from ipaudit.sim.kubeconfig import KubeconfigCluster, kubeconfig
-    from ipaudit.sim.world import article_world
-
-    if args.output != "text" or args.fail_on:
-        raise InputError("--serve runs no audit: --output and --fail-on do not apply to it")
-    path: Path = args.kubeconfig.resolve()
+def serve(kubeconfig_path: Path) -> int:
+    """Run until SIGINT or SIGTERM, then stop everything and exit 0."""
+    path = kubeconfig_path.resolve()
     if not path.parent.is_dir():
         raise InputError(f"--kubeconfig: folder {path.parent} does not exist")
     # Blocked before any server thread starts, so every thread inherits the mask and Ctrl-C
