@@ -73,12 +73,15 @@ def human_duration(seconds: float) -> str:
     return f"{hours // 24 // 365}y"
 
 
-def _age(obj: Obj, now: datetime) -> str:
-    created = obj["metadata"].get("creationTimestamp")
-    if not created:
+def _since(timestamp: str | None, now: datetime) -> str:
+    if not timestamp:
         return "<unknown>"
-    moment = datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    moment = datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     return human_duration((now - moment).total_seconds())
+
+
+def _age(obj: Obj, now: datetime) -> str:
+    return _since(obj["metadata"].get("creationTimestamp"), now)
 
 
 def _labels(selector: dict[str, str] | None) -> str:
@@ -168,6 +171,24 @@ def _daemonset_cells(ds: Obj, now: datetime) -> list[Any]:
         ",".join(c["name"] for c in containers),
         ",".join(c.get("image", "") for c in containers),
         _labels(ds["spec"].get("selector", {}).get("matchLabels")),
+    ]
+
+
+def _event_cells(event: Obj, now: datetime) -> list[Any]:
+    involved = event.get("involvedObject", {})
+    source = event.get("source", {})
+    last = event.get("lastTimestamp") or event.get("eventTime")
+    return [
+        _since(last, now),
+        event.get("type", ""),
+        event.get("reason", ""),
+        f"{involved.get('kind', '').lower()}/{involved.get('name', '')}",
+        involved.get("fieldPath", ""),
+        ", ".join(v for v in (source.get("component"), source.get("host")) if v),
+        event.get("message", ""),
+        _since(event.get("firstTimestamp") or last, now),
+        int(event.get("count") or 1),
+        event["metadata"]["name"],
     ]
 
 
@@ -281,6 +302,31 @@ _PRINTERS = {
         _daemonset_cells,
     ),
 }
+_PRINTERS["Event"] = _Printer(
+    [
+        Column("Last Seen", description="Time when this Event was last seen"),
+        Column(
+            "Type",
+            description="Type of this event (Normal, Warning), new types could be "
+            "added in the future.",
+        ),
+        Column(
+            "Reason",
+            description="This should be a short, machine understandable string "
+            "that gives the reason for this event being generated.",
+        ),
+        Column("Object", description="The object that this event is about."),
+        Column("Subobject", description="The subobject that this event is about.", priority=1),
+        Column("Source", description="The component reporting this event.", priority=1),
+        Column(
+            "Message", description="A human-readable description of the status of this operation."
+        ),
+        Column("First Seen", description="Time when this Event was first seen", priority=1),
+        Column("Count", "integer", "The number of times this event has occurred.", priority=1),
+        Column("Name", format="name", description=_NAME.description, priority=1),
+    ],
+    _event_cells,
+)
 _GENERIC = _Printer([_NAME, Column("Age", "date", _AGE.description)], _generic_cells)
 
 

@@ -135,7 +135,7 @@ def test_discovery_is_served_to_authenticated_clients_only(kube: KubeApiServer, 
 
     assert (status, groups["kind"]) == (200, "APIGroupList")
     assert {g["name"] for g in groups["groups"]} == {"apps", "crd.k8s.amazonaws.com"}
-    assert {r["name"] for r in core["resources"]} == {"nodes", "pods"}
+    assert {r["name"] for r in core["resources"]} == {"nodes", "pods", "events"}
     assert core_status == 200
     assert get(kube, "/api", None)[0] == 401
 

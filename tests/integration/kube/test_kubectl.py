@@ -16,7 +16,13 @@ import pytest
 import yaml
 
 from ipaudit.sim.aws import FAKE_CREDENTIALS, MotoServer
-from ipaudit.sim.kube_api import KubeApiServer, aws_node_daemonset, node_object, pod_object
+from ipaudit.sim.kube_api import (
+    KubeApiServer,
+    aws_node_daemonset,
+    node_object,
+    pod_object,
+    sandbox_failure_event,
+)
 from ipaudit.sim.kubeconfig import KubeconfigCluster, kubeconfig
 from ipaudit.sim.tls import cluster_certificates
 
@@ -42,6 +48,11 @@ def cluster(aws: boto3.Session, moto_server: MotoServer) -> Iterator[tuple[KubeA
         for n in range(5)
     ] + [pod_object("kube-system", "coredns-1", "ip-10-0-0-5.internal", "10.0.0.30")]
     server.daemonsets = [aws_node_daemonset({"WARM_IP_TARGET": "4"}, nodes=2)]
+    server.events = [
+        sandbox_failure_event(
+            "default", "web-9", "ip-10-0-0-4.internal", "2026-01-05T09:00:00Z", count=4
+        )
+    ]
     server.start()
     yield server, certificates.ca_data
     server.stop()
@@ -128,3 +139,12 @@ def test_label_selectors_and_missing_objects_read_as_on_a_real_cluster(kubectl: 
     assert [row[0] for row in selected[1:]] == ["coredns-1"]
     assert missing.returncode == 1
     assert missing.stderr.strip() == 'Error from server (NotFound): pods "nope" not found'
+
+
+def test_get_events_shows_the_pods_that_could_not_get_an_address(kubectl: Kubectl) -> None:
+    done = kubectl("get", "events", "-n", "default")
+
+    header, row = done.stdout.splitlines()
+    assert header.split()[:6] == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
+    assert row.split()[1:4] == ["Warning", "FailedCreatePodSandBox", "pod/web-9"]
+    assert "failed to assign an IP address to container" in row

@@ -7,7 +7,12 @@ from typing import Any
 
 import pytest
 
-from ipaudit.sim.kube_api import aws_node_daemonset, node_object, pod_object
+from ipaudit.sim.kube_api import (
+    aws_node_daemonset,
+    node_object,
+    pod_object,
+    sandbox_failure_event,
+)
 from ipaudit.sim.kube_tables import as_table, human_duration, wants_table
 
 CREATED = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # the simulated objects' creationTimestamp
@@ -162,3 +167,23 @@ def test_a_custom_resource_without_printer_columns_shows_name_and_age() -> None:
         ("Age", "date"),  # kubectl turns a date column into an age
     ]
     assert table["rows"][0]["cells"] == ["eu-west-1a", "2026-01-05T09:00:00Z"]
+
+
+def test_events_show_when_what_and_why_like_kubectl_get_events() -> None:
+    event = sandbox_failure_event(
+        "payments", "checkout-1", "ip-10-0-0-4.internal", last_seen="2026-01-05T09:00:00Z", count=3
+    )
+
+    table = as_table(listing("Event", event), now=CREATED + timedelta(minutes=5))
+
+    assert columns(table) == ["Last Seen", "Type", "Reason", "Object", "Message"]
+    [row] = table["rows"]
+    last_seen, kind, reason, involved, _, source, message, _, count, _ = row["cells"]
+    assert (last_seen, kind, reason, involved) == (
+        "5m",
+        "Warning",
+        "FailedCreatePodSandBox",
+        "pod/checkout-1",
+    )
+    assert (source, count) == ("kubelet, ip-10-0-0-4.internal", 3)
+    assert "failed to assign an IP address to container" in message
