@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 from pathlib import Path
 
 import boto3
@@ -69,16 +68,20 @@ def weekly_digest(
 
 
 def _send(session: boto3.Session, digest: Digest, sender: str, recipients: tuple[str, ...]) -> str:
-    """One multipart/alternative message: text first, HTML preferred by clients that can."""
-    message = EmailMessage()
-    message["Subject"] = digest.subject
-    message["From"] = sender
-    message["To"] = ", ".join(recipients)
-    message.set_content(digest.text)
-    message.add_alternative(digest.html, subtype="html")
+    """One message with a text and an HTML part; SES assembles the multipart/alternative MIME
+    (clients that can show HTML prefer it)."""
+    utf8 = "UTF-8"
     response = session.client("sesv2").send_email(
         FromEmailAddress=sender,
         Destination={"ToAddresses": list(recipients)},
-        Content={"Raw": {"Data": message.as_bytes()}},
+        Content={
+            "Simple": {
+                "Subject": {"Data": digest.subject, "Charset": utf8},
+                "Body": {
+                    "Text": {"Data": digest.text, "Charset": utf8},
+                    "Html": {"Data": digest.html, "Charset": utf8},
+                },
+            }
+        },
     )
     return response["MessageId"]
