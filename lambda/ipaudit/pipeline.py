@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -21,7 +21,6 @@ from ipaudit.alerts.mutes import apply_mutes
 from ipaudit.analysis.report_builder import with_recommendation
 from ipaudit.forecast.findings import KIND as FORECAST_KIND
 from ipaudit.forecast.findings import forecast_findings
-from ipaudit.forecast.trend import WINDOW_DAYS
 from ipaudit.notify import slack
 from ipaudit.notify.security_hub import import_findings
 from ipaudit.notify.slack_blocks import build_payload
@@ -29,8 +28,9 @@ from ipaudit.notify.sns import SnsError, SnsMessage, build_messages, publish
 from ipaudit.report import SEVERITY_RANK, ClusterReport, Report
 from ipaudit.settings import Settings
 from ipaudit.store.alert_state import commit, load_states
+from ipaudit.store.history import ClusterHistory, load_histories, record_run
 from ipaudit.store.mutes import load_mutes
-from ipaudit.store.runs import cluster_history, store_run
+from ipaudit.store.runs import store_run
 
 logger = logging.getLogger(__name__)
 
@@ -94,16 +94,20 @@ def after_audit(
     now = now or datetime.now(UTC)
     dynamodb = session.client("dynamodb") if settings.table else None
 
-    history: list[tuple[datetime, ClusterReport]] = []
+    histories: dict[str, ClusterHistory] = {}
     if dynamodb is not None and settings.table:
-        since = now - timedelta(days=WINDOW_DAYS)
-        for cluster in report.clusters:
-            runs = cluster_history(
-                dynamodb, settings.table, cluster.account_id, cluster.region, cluster.name, since
-            )
-            history += [(r.generated_at, r.cluster) for r in runs if r.run_id != report.run_id]
-    report = replace(report, clusters=[_sized_to_peak(c, history) for c in report.clusters])
-    findings = [*report.findings, *forecast_findings(report, history, now)]
+        histories = load_histories(
+            dynamodb, settings.table, report.clusters, now=now, run_id=report.run_id
+        )
+    report = replace(
+        report, clusters=[_sized_to_peak(c, histories.get(c.key)) for c in report.clusters]
+    )
+    past = {
+        (*_cluster_parts(key), subnet): points
+        for key, history in histories.items()
+        for subnet, points in history.subnet_points().items()
+    }
+    findings = [*report.findings, *forecast_findings(report, past, now)]
     findings.sort(key=lambda f: (-SEVERITY_RANK[f.severity], f.id))
     report = replace(report, findings=findings)
     mutes = [*settings.mutes]
@@ -115,6 +119,7 @@ def after_audit(
     if dynamodb is not None and settings.table:
         if not store_run(dynamodb, settings.table, report):
             logger.info("run %s was already stored by an earlier attempt", report.run_id)
+        record_run(dynamodb, settings.table, report, histories)
         stored = True
 
     if not notify:
@@ -176,15 +181,15 @@ def _to_security_hub(
     return {"security_hub_imported": imported.count, "security_hub_errors": imported.errors}
 
 
-def _sized_to_peak(
-    cluster: ClusterReport, history: Sequence[tuple[datetime, ClusterReport]]
-) -> ClusterReport:
+def _cluster_parts(key: str) -> tuple[str, str, str]:
+    account, region, name = key.split("/", 2)
+    return account, region, name
+
+
+def _sized_to_peak(cluster: ClusterReport, history: ClusterHistory | None) -> ClusterReport:
     """Recommend again when the cluster ran more pods recently than now: the settings must
     absorb the observed peak, not only today's load."""
-    peak = max(
-        (past.pods for _, past in history if past.pods is not None and past.key == cluster.key),
-        default=None,
-    )
+    peak = history.peak_pods() if history is not None else None
     if peak is None or cluster.pods is None or peak <= cluster.pods:
         return cluster
     return with_recommendation(cluster, peak_pods=peak)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 from ipaudit.forecast.trend import Forecast, Point, forecast
@@ -35,11 +35,13 @@ def cluster_series(runs: Iterable[tuple[datetime, ClusterReport]]) -> dict[str, 
 
 
 def forecast_findings(
-    report: Report, history: Iterable[tuple[datetime, ClusterReport]], now: datetime
+    report: Report, past: Mapping[SubnetKey, Sequence[Point]], now: datetime
 ) -> list[Finding]:
-    """Findings for the report's subnets, from earlier runs plus the report itself."""
+    """Findings for the report's subnets, from earlier runs' points plus the report itself."""
     generated = datetime.fromisoformat(report.generated_at)
-    series = subnet_series([*history, *((generated, c) for c in report.clusters)])
+    series = {key: list(points) for key, points in past.items()}
+    for key, points in subnet_series((generated, c) for c in report.clusters).items():
+        series.setdefault(key, []).extend(points)
     findings = []
     for cluster in report.clusters:
         for subnet in cluster.subnets:

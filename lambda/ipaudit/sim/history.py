@@ -12,6 +12,7 @@ from ipaudit.errors import InputError
 from ipaudit.report import ClusterReport, Report, SubnetReport
 from ipaudit.settings import Settings
 from ipaudit.store.codec import key_time, parse_time
+from ipaudit.store.history import record_run
 from ipaudit.store.runs import store_run
 
 # Each subnet loses this share of its usable addresses a day, give or take a little wobble so
@@ -41,6 +42,7 @@ def seed_history(
             coverage=report.coverage,
         )
         store_run(client, settings.table, earlier)
+        record_run(client, settings.table, earlier)
 
 
 def _earlier(cluster: ClusterReport, back: int) -> ClusterReport:

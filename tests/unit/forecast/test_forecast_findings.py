@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from unit.alerts.factories import T0, cluster, report, subnet
 
-from ipaudit.forecast.findings import forecast_findings
+from ipaudit.forecast.findings import forecast_findings, subnet_series
 from ipaudit.report import ClusterReport
 
 
@@ -21,7 +21,7 @@ def history(free_by_day: list[int], subnet_id: str = "subnet-a") -> list[tuple]:
 
 def findings_for(past: list[tuple], today_free: int) -> list:
     today = report([cluster(subnets=[subnet(free=today_free)])], at=T0)
-    return forecast_findings(today, past, T0)
+    return forecast_findings(today, subnet_series(past), T0)
 
 
 def test_a_subnet_full_within_three_days_is_critical() -> None:
@@ -58,5 +58,5 @@ def test_every_subnet_is_forecast_on_its_own() -> None:
         for d in range(5, 0, -1)
     ]
     today = report([cluster(subnets=[subnet("subnet-a", free=200), subnet("subnet-b", free=900)])])
-    found = forecast_findings(today, past, T0)
+    found = forecast_findings(today, subnet_series(past), T0)
     assert [f.resource for f in found] == ["subnet-a"]
