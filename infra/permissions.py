@@ -9,6 +9,7 @@ from aws_cdk import aws_iam as iam
 # These accept no resource-level permissions (the service authorizes them on "*" only).
 UNSCOPED_READ_ACTIONS = (
     "ec2:DescribeSubnets",
+    "ec2:DescribeVpcs",
     "ec2:DescribeNetworkInterfaces",
     "ec2:DescribeInstances",
     "ec2:DescribeInstanceTypes",

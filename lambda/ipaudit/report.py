@@ -82,6 +82,8 @@ class NodeReport:
     os: str | None = None  # "linux" | "windows", from the node's label; None: not registered
     branch_enis: int = 0  # branch ENIs (security groups for pods) serving its pods
     aws_node: bool = True  # aws-node manages its addresses (warm_ips is modelled)
+    # The subnet its pods take addresses from: its own, or its ENIConfig's (custom networking).
+    pool_subnet_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,15 @@ class LeakedEni:
 
 
 @dataclass(frozen=True)
+class SubnetChange:
+    """A pool subnet's free addresses now and once the recommendation is applied."""
+
+    subnet_id: str
+    free_now: int
+    free_after: int
+
+
+@dataclass(frozen=True)
 class Recommendation:
     settings: dict[str, str]
     projected_ips_held: int
@@ -99,7 +110,9 @@ class Recommendation:
     command: str
     rationale: str
     current_ips_held: int | None = None
-    kind: str = "tune"  # "tune" | "keep" | "structural"
+    kind: str = "tune"  # "tune" | "keep" | "structural" | "not-modelled"
+    # Per pool subnet (where the modelled nodes' pods take addresses), free now and after.
+    subnets: list[SubnetChange] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -125,6 +138,7 @@ class ClusterReport:
     vpc_cni_addon_configuration: str | None = None
     network_mode: NetworkMode = "vpc-cni"
     fargate_pods: int | None = 0  # running pods on Fargate (in `pods`); None: unknown
+    vpc_cidrs: list[str] = field(default_factory=list)  # the VPC's IPv4 CIDR blocks
 
     @property
     def key(self) -> str:

@@ -180,6 +180,7 @@ class Cluster:
     health_issues: tuple[HealthIssue, ...] = ()
     node_subnet_ids: tuple[str, ...] = ()  # node groups' and Karpenter-discovered subnets
     unknown_instance_types: tuple[str, ...] = ()  # DescribeInstanceTypes does not know them
+    vpc_cidrs: tuple[str, ...] = ()  # the VPC's IPv4 CIDR blocks (DescribeVpcs)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from cdk_harness import (
 # What the brief allows, written out rather than imported from the code under test.
 READ_ACTIONS = {
     "ec2:DescribeSubnets",
+    "ec2:DescribeVpcs",
     "ec2:DescribeNetworkInterfaces",
     "ec2:DescribeInstances",
     "ec2:DescribeInstanceTypes",

@@ -7,6 +7,7 @@ from cdk_harness import Synth, actions_of, logical_id, policy_statements
 # The audit's read-only actions in a member account (Organizations is read by the auditor only).
 MEMBER_ACTIONS = {
     "ec2:DescribeSubnets",
+    "ec2:DescribeVpcs",
     "ec2:DescribeNetworkInterfaces",
     "ec2:DescribeInstances",
     "ec2:DescribeInstanceTypes",

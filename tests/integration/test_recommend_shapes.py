@@ -95,6 +95,19 @@ def audit(moto_server: MotoServer, denying_proxy: Any) -> Iterator[dict[str, Any
             cni_env={"ENABLE_POD_ENI": "true", "POD_SECURITY_GROUP_ENFORCING_MODE": "standard"},
         )
         _attach_trunks(session, shop, [f"10.40.0.{200 + i}" for i in range(4)])
+        # Pods alone fill the subnet, in a VPC that already holds 100.64.0.0/16: 4 m5.large
+        # nodes with 3 full ENIs (30 addresses) and 27 pods each in a /25 (123 usable).
+        full = seed_cluster(
+            session,
+            name="full",
+            vpc_cidr="10.50.0.0/16",
+            extra_cidrs=["100.64.0.0/16"],
+            subnets=[SubnetSpec("10.50.0.0/25", "eu-west-1b")],
+            nodes=[
+                NodeSpec(subnet=0, eni_addresses=(10, 10, 10), pods=27, instance_type="m5.large")
+                for _ in range(4)
+            ],
+        )
         denying_proxy.addons = {
             ("shop", "vpc-cni"): {
                 "addonName": "vpc-cni",
@@ -104,7 +117,7 @@ def audit(moto_server: MotoServer, denying_proxy: Any) -> Iterator[dict[str, Any
                 "configurationValues": SHOP_ADDON_CONFIGURATION,
             }
         }
-        servers = {c.name: _kube(c) for c in (shop,)}
+        servers = {c.name: _kube(c) for c in (shop, full)}
         endpoints = ",".join(f"{name}={server.start()}" for name, server in servers.items())
         try:
             done = subprocess.run(
@@ -174,3 +187,51 @@ def test_security_groups_for_pods_on_a_managed_addon_keep_their_whole_configurat
         "resources": {"requests": {"cpu": "25m"}},
     }
     assert shop["vpc_cni_addon_configuration"] == SHOP_ADDON_CONFIGURATION
+
+
+def test_a_vpc_that_already_holds_100_64_0_0_16_gets_the_next_free_block(
+    audit: dict[str, Any],
+) -> None:
+    full = _cluster(audit, "full")
+    assert full["vpc_cidrs"] == ["10.50.0.0/16", "100.64.0.0/16"]
+    [subnet] = full["subnets"]
+    assert (subnet["usable"], subnet["free"]) == (123, 3)
+    rec = full["recommendation"]
+    assert rec["kind"] == "structural"
+    # The pods draw 4 x 30 - 4 primaries = 116; twice that is 232: a /24, the first one of
+    # 100.64.0.0/10 outside 100.64.0.0/16.
+    assert sorted(n["node_name"] for n in full["nodes"]) == sorted(
+        f"ip-10-50-0-{4 + 30 * i}.internal" for i in (0, 1, 2, 3)
+    )
+    vpc = full["vpc_id"]
+    assert rec["command"].splitlines() == [
+        f"aws ec2 associate-vpc-cidr-block --region eu-west-1 --vpc-id {vpc} "
+        "--cidr-block 100.65.0.0/24",
+        f"SUBNET_EU_WEST_1B=$(aws ec2 create-subnet --region eu-west-1 --vpc-id {vpc} "
+        "--availability-zone eu-west-1b --cidr-block 100.65.0.0/24 --query Subnet.SubnetId "
+        "--output text)",
+        "kubectl apply -f - <<EOF",
+        "apiVersion: crd.k8s.amazonaws.com/v1alpha1",
+        "kind: ENIConfig",
+        "metadata:",
+        "  name: eu-west-1b",
+        "spec:",
+        "  subnet: $SUBNET_EU_WEST_1B",
+        "EOF",
+        "kubectl -n kube-system set env daemonset/aws-node "
+        "AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG=true ENI_CONFIG_LABEL_DEF=topology.kubernetes.io/zone",
+        "# Replace the nodes one at a time, waiting for each replacement (from its node group "
+        "or Karpenter) to be Ready:",
+        *(
+            f"kubectl drain {n['node_name']} --ignore-daemonsets --delete-emptydir-data && "
+            f"aws ec2 terminate-instances --region eu-west-1 --instance-ids {n['instance_id']}"
+            for n in full["nodes"]
+        ),
+    ]
+    # The nodes' subnet keeps one address per node: 116 of the 120 back.
+    assert (rec["current_ips_held"], rec["projected_ips_held"], rec["ips_returned"]) == (
+        120,
+        4,
+        116,
+    )
+    assert rec["subnets"] == [{"subnet_id": subnet["subnet_id"], "free_now": 3, "free_after": 119}]

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from ipaudit.analysis.attribution import ClusterLens, attribute
 from ipaudit.analysis.eni_kinds import VPC_RC_TRUNK_TAG, tagged_cluster
 from ipaudit.analysis.leaks import is_leaked, leaked_enis
-from ipaudit.analysis.network_mode import aws_node_instances, network_mode
+from ipaudit.analysis.network_mode import aws_node_instances, custom_networking, network_mode
 from ipaudit.analysis.nodes import node_reports
 from ipaudit.analysis.pod_addresses import PodAddresses, holds_vpc_address
+from ipaudit.analysis.pool_subnets import pool_subnet_ids
 from ipaudit.analysis.roles import node_subnets, pod_subnets, subnet_roles
 from ipaudit.analysis.subnets import subnet_report
 from ipaudit.report import ClusterReport
@@ -90,6 +91,13 @@ def analyze_cluster(
         aws_node_instances=aws_node,
         known_types=cluster.instance_types.keys(),
     )
+    pools = pool_subnet_ids(
+        [n.subnet_id for n in nodes],
+        cluster.subnets,
+        custom=custom_networking(cluster),
+        eni_configs=cluster.kube.eni_configs if cluster.kube is not None else (),
+    )
+    nodes = [replace(n, pool_subnet_id=pool) for n, pool in zip(nodes, pools, strict=True)]
     kube = cluster.kube
     fargate = fargate_pod_ips(kube)
     lens = ClusterLens(
@@ -140,6 +148,7 @@ def analyze_cluster(
         vpc_cni_addon_configuration=cluster.vpc_cni_addon_configuration,
         network_mode=network_mode(cluster),
         fargate_pods=None if kube is None else len(fargate),
+        vpc_cidrs=list(cluster.vpc_cidrs),
     )
 
 

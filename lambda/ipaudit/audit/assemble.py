@@ -108,4 +108,5 @@ def assemble_cluster(
         health_issues=eks.health_issues,
         node_subnet_ids=tuple(sorted(node_subnet_ids(eks, inventory))),
         unknown_instance_types=tuple(sorted(t for t in types if t not in limits)),
+        vpc_cidrs=inventory.cidrs,
     )

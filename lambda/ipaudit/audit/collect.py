@@ -17,7 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ipaudit.audit.assemble import assemble_cluster, cluster_instances
 from ipaudit.aws.autoscaling import group_instance_ids
-from ipaudit.aws.ec2 import VpcInventory, describe_vpc
+from ipaudit.aws.ec2 import VpcInventory, describe_vpc, vpc_cidrs
 from ipaudit.aws.eks import EksCluster, describe_clusters
 from ipaudit.aws.errors import one_line
 from ipaudit.aws.instance_types import UnknownInstanceTypeError, describe_instance_types
@@ -66,8 +66,11 @@ def collect_target(
         eks_client = access.client(account_id, region, "eks")
         ec2_client = access.client(account_id, region, "ec2")
         clusters = describe_clusters(eks_client, ec2_client)
+        vpc_ids = {c.vpc_id for c in clusters}
+        cidrs = vpc_cidrs(ec2_client, vpc_ids)
         inventories: dict[str, VpcInventory] = {
-            vpc_id: describe_vpc(ec2_client, vpc_id) for vpc_id in {c.vpc_id for c in clusters}
+            vpc_id: replace(describe_vpc(ec2_client, vpc_id), cidrs=cidrs.get(vpc_id, ()))
+            for vpc_id in vpc_ids
         }
         notes: set[str] = set()
         for vpc_id, inventory in inventories.items():

@@ -25,6 +25,7 @@ class VpcInventory:
     subnets: tuple[Subnet, ...]
     enis: tuple[Eni, ...]
     instances: tuple[Instance, ...]
+    cidrs: tuple[str, ...] = ()  # the VPC's IPv4 CIDR blocks (vpc_cidrs), when read
 
 
 def describe_vpc(ec2_client: Any, vpc_id: str) -> VpcInventory:
@@ -55,6 +56,32 @@ def describe_vpc(ec2_client: Any, vpc_id: str) -> VpcInventory:
 
 # The largest MaxResults the three describes accept.
 PAGE_SIZE = 1000
+
+# A block in these states still holds its range: a new block must not overlap it.
+_HELD_CIDR_STATES = ("associating", "associated")
+
+
+def vpc_cidrs(ec2_client: Any, vpc_ids: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """Each VPC's IPv4 CIDR blocks, in one paginated DescribeVpcs for them all: where a new
+    secondary block must not go."""
+    wanted = sorted(set(vpc_ids))
+    cidrs: dict[str, tuple[str, ...]] = {}
+    if not wanted:
+        return cidrs
+    vpc_filter = [{"Name": "vpc-id", "Values": wanted}]
+    for page in _pages(ec2_client, "describe_vpcs", Filters=vpc_filter):
+        for vpc in page.get("Vpcs", []):
+            held = [
+                association["CidrBlock"]
+                for association in vpc.get("CidrBlockAssociationSet", [])
+                if association.get("CidrBlock")
+                and association.get("CidrBlockState", {}).get("State", "associated")
+                in _HELD_CIDR_STATES
+            ]
+            if not held and vpc.get("CidrBlock"):
+                held = [vpc["CidrBlock"]]
+            cidrs[vpc["VpcId"]] = tuple(dict.fromkeys(held))
+    return cidrs
 
 
 def _pages(ec2_client: Any, operation: str, **params: Any) -> Iterator[Mapping[str, Any]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ipaudit.recommend.candidates import Candidate
@@ -15,30 +15,49 @@ EC2_CALLS_PER_POD_START = 0.5
 
 @dataclass(frozen=True)
 class Room:
-    """What the cluster's subnets can give: free addresses plus what the nodes hold now."""
+    """What each pool subnet can give the cluster's nodes drawing on it: its free addresses
+    (the cluster's share of them, when other clusters draw on it too) plus what those nodes
+    hold now, and its free /28 blocks."""
 
-    addresses: int
-    free_prefix_blocks: int
+    addresses: Mapping[str, int]
+    free_prefix_blocks: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class ShortBlocks:
+    subnet_id: str
+    needed: int
+    free: int
+
+
+def short_blocks(now: Outcome, outcome: Outcome, room: Room) -> list[ShortBlocks]:
+    """The pool subnets without the free /28 blocks turning prefix delegation on needs: each
+    of its nodes, replaced, takes its prefixes there (none when the mode does not change)."""
+    if not outcome.settings.prefix_delegation or now.settings.prefix_delegation:
+        return []
+    return [
+        ShortBlocks(subnet, needed, room.free_prefix_blocks.get(subnet, 0))
+        for subnet, needed in sorted(outcome.burst_prefixes_by_subnet.items())
+        if needed > room.free_prefix_blocks.get(subnet, 0)
+    ]
 
 
 def choose(
     now: Outcome, evaluated: Sequence[tuple[Candidate, Outcome]], room: Room
 ) -> tuple[Candidate, Outcome] | None:
     """Reject candidates that leave pods without an address, need more addresses (or, to turn
-    on prefix delegation, free /28 blocks) than the subnets have, cost more EC2 calls per pod
+    on prefix delegation, free /28 blocks) than a pool subnet has, cost more EC2 calls per pod
     start than the budget (or than now, if more), or starve pods; then hold the fewest."""
     budget = max(EC2_CALLS_PER_POD_START, now.calls_per_pod_start)
     accepted = []
     for candidate, outcome in evaluated:
-        settings = outcome.settings
-        if settings.starves_pods or outcome.pending > now.pending:
+        if outcome.settings.starves_pods or outcome.pending > now.pending:
             continue
-        if max(outcome.ips_held, outcome.burst_ips_held) > room.addresses:
+        if _needs_more_than_room(outcome, room):
             continue
         if outcome.calls_per_pod_start > budget:
             continue
-        turning_on_prefixes = settings.prefix_delegation and not now.settings.prefix_delegation
-        if turning_on_prefixes and outcome.burst_prefixes > room.free_prefix_blocks:
+        if short_blocks(now, outcome, room):
             continue
         accepted.append((candidate, outcome))
     if not accepted:
@@ -50,4 +69,13 @@ def choose(
             pair[1].calls_per_pod_start,
             1 << 30 if pair[1].burst_seconds is None else pair[1].burst_seconds,
         ),
+    )
+
+
+def _needs_more_than_room(outcome: Outcome, room: Room) -> bool:
+    subnets = outcome.held_by_subnet.keys() | outcome.burst_held_by_subnet.keys()
+    return any(
+        max(outcome.held_by_subnet.get(s, 0), outcome.burst_held_by_subnet.get(s, 0))
+        > room.addresses.get(s, 0)
+        for s in subnets
     )

@@ -13,8 +13,9 @@ Simulations are memoized by (limits, settings, pods, ...), so nodes alike cost o
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ipaudit.cni.max_pods import max_pods as default_max_pods
 from ipaudit.cni.settings import CniSettings
@@ -35,6 +36,8 @@ class NodeLoad:
     layout: tuple[int, ...]  # per ENI: secondary addresses, or prefixes in prefix mode
     prefix_mode: bool  # how the node's pool is held now
     burst_pods: int  # the burst a new node must absorb: its pods, scaled to the cluster's peak
+    pool_subnet: str = ""  # the subnet its pods take addresses from
+    ips_held: int = 0  # what it holds now, as EC2 reports it
 
 
 @dataclass(frozen=True)
@@ -50,10 +53,19 @@ class Outcome:
     ec2_calls: int  # on the burst
     pod_starts: int
     burst_seconds: int | None  # the slowest node to give every pod an address; None: never
+    # The same per pool subnet: what its nodes hold settled, on a burst, and the burst's /28s.
+    held_by_subnet: Mapping[str, int] = field(default_factory=dict)
+    burst_held_by_subnet: Mapping[str, int] = field(default_factory=dict)
+    burst_prefixes_by_subnet: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def calls_per_pod_start(self) -> float:
         return self.ec2_calls / self.pod_starts if self.pod_starts else 0.0
+
+
+def pool_subnet(node: NodeReport) -> str:
+    """The subnet the node's pods take addresses from (its own when not known)."""
+    return node.pool_subnet_id or node.subnet_id
 
 
 def node_loads(
@@ -61,13 +73,16 @@ def node_loads(
     limits: Mapping[str, InstanceTypeLimits],
     current: CniSettings,
     peak_pods: int | None = None,
+    free: Mapping[str, int] | None = None,
 ) -> list[NodeLoad]:
     """The nodes the model can run: a known type and a known pod count.
 
     `peak_pods`, the cluster's busiest recent pod count, scales every node's burst: a setting
-    must keep up with the peak the cluster has seen, not only with today.
+    must keep up with the peak the cluster has seen, not only with today. Each node is bounded
+    by what its pool subnet has free (`free`, by subnet; default: the cluster's subnets' own).
     """
-    free = {subnet.subnet_id: subnet.free for subnet in cluster.subnets}
+    if free is None:
+        free = {subnet.subnet_id: subnet.free for subnet in cluster.subnets}
     scale = 1.0
     if peak_pods is not None and cluster.pods and peak_pods > cluster.pods:
         scale = peak_pods / cluster.pods
@@ -76,7 +91,7 @@ def node_loads(
         node_limits = limits.get(node.instance_type)
         if node_limits is None or node.pods is None:
             continue
-        room = free.get(node.subnet_id)
+        room = free.get(pool_subnet(node))
         prefix_mode = current.prefix_delegation and node_limits.supports_prefix_delegation
         node_max_pods = node.max_pods or default_max_pods(node_limits)
         loads.append(
@@ -88,6 +103,8 @@ def node_loads(
                 layout=_layout(node, node_limits, current, prefix_mode),
                 prefix_mode=prefix_mode,
                 burst_pods=min(node_max_pods, math.ceil(node.pods * scale)),
+                pool_subnet=pool_subnet(node),
+                ips_held=node.ips_held,
             )
         )
     return loads
@@ -96,6 +113,9 @@ def node_loads(
 def evaluate(settings: CniSettings, loads: Sequence[NodeLoad]) -> Outcome:
     held = warm = pending = burst_held = burst_prefixes = calls = starts = 0
     burst_seconds: int | None = 0
+    by_subnet: Counter[str] = Counter()
+    burst_by_subnet: Counter[str] = Counter()
+    prefixes_by_subnet: Counter[str] = Counter()
     for load in loads:
         prefix_mode = settings.prefix_delegation and load.limits.supports_prefix_delegation
         start = load.layout if prefix_mode == load.prefix_mode else None
@@ -106,6 +126,9 @@ def evaluate(settings: CniSettings, loads: Sequence[NodeLoad]) -> Outcome:
         pending += max(settled.pending, burst.pending)
         burst_held += burst.ips_held
         burst_prefixes += burst.prefixes
+        by_subnet[load.pool_subnet] += settled.ips_held
+        burst_by_subnet[load.pool_subnet] += burst.ips_held
+        prefixes_by_subnet[load.pool_subnet] += burst.prefixes
         calls += burst.ec2_calls
         starts += burst.pods
         if burst_seconds is not None:
@@ -121,6 +144,9 @@ def evaluate(settings: CniSettings, loads: Sequence[NodeLoad]) -> Outcome:
         calls,
         starts,
         burst_seconds,
+        dict(by_subnet),
+        dict(burst_by_subnet),
+        dict(prefixes_by_subnet),
     )
 
 

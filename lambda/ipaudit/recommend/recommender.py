@@ -1,31 +1,35 @@
 """Recommend aws-node settings for a cluster and prove them with the CNI model.
 
 Every candidate, and the current settings, is simulated on every node's observed pods under
-`spread` (see `evaluate`); `choose` keeps the acceptable candidates and picks the one returning
-the most addresses. When even that leaves the subnets short, tuning cannot help and the
-structural fix is recommended instead.
+`spread` (see `evaluate`), each node bounded by its pool subnet: the subnet its pods take
+addresses from (its ENIConfig's under custom networking). `choose` keeps the acceptable
+candidates and picks the one returning the most addresses. When even that leaves the pool
+subnets short, tuning cannot help and the structural fix is recommended instead: a secondary
+CIDR that fits the VPC, with every command to get there.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 
 from ipaudit.cni.settings import CniSettings
 from ipaudit.errors import InputError
 from ipaudit.recommend.candidates import Candidate, candidates
-from ipaudit.recommend.choose import EC2_CALLS_PER_POD_START, Room, choose
+from ipaudit.recommend.choose import EC2_CALLS_PER_POD_START, Room, choose, short_blocks
 from ipaudit.recommend.command import Addon, Applied, apply_command
 from ipaudit.recommend.evaluate import NodeLoad, Outcome, evaluate, node_loads
-from ipaudit.report import ClusterReport, Recommendation
+from ipaudit.recommend.structural import structural_commands
+from ipaudit.report import ClusterReport, Recommendation, SubnetChange, SubnetReport
 from ipaudit.snapshot import InstanceTypeLimits
 
 PRESSURE_FREE_PCT = 25.0  # IPAUDIT_WARN_FREE_PCT's default (docs/design.md)
 STRUCTURAL_FREE_PCT = 10.0  # still below this after tuning: tuning cannot help
 LARGE_WARM_SHARE_OF_SUBNETS = 0.10  # a warm pool this share of the subnets is worth tuning
-SECONDARY_CIDR = "100.64.0.0/16"  # a piece of 100.64.0.0/10 (RFC 6598), as EKS docs use
+ZONE_LABEL = "topology.kubernetes.io/zone"
 CUSTOM_NETWORKING = {
     "AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG": "true",
-    "ENI_CONFIG_LABEL_DEF": "topology.kubernetes.io/zone",
+    "ENI_CONFIG_LABEL_DEF": ZONE_LABEL,
 }
 
 
@@ -55,12 +59,7 @@ def recommend(
 
 
 class _Recommender:
-    def __init__(
-        self,
-        cluster: ClusterReport,
-        current: CniSettings,
-        loads: list[NodeLoad],
-    ) -> None:
+    def __init__(self, cluster: ClusterReport, current: CniSettings, loads: list[NodeLoad]) -> None:
         self.cluster = cluster
         self.loads = loads
         self.addon = (
@@ -69,15 +68,23 @@ class _Recommender:
             else Addon(cluster.vpc_cni_addon, cluster.vpc_cni_addon_configuration)
         )
         self.now = evaluate(current, loads)
-        self.free = sum(subnet.free for subnet in cluster.subnets)
-        self.usable = sum(subnet.usable for subnet in cluster.subnets)
-        self.observed_held = sum(node.ips_held for node in cluster.nodes)
+        by_id = {subnet.subnet_id: subnet for subnet in cluster.subnets}
+        # The subnets the modelled nodes' pods draw on: what tuning can give back, and where.
+        self.pools: list[SubnetReport] = [
+            by_id[s] for s in sorted({load.pool_subnet for load in loads}) if s in by_id
+        ]
+        self.free = sum(subnet.free for subnet in self.pools)
+        self.usable = sum(subnet.usable for subnet in self.pools)
+        self.held_in: Counter[str] = Counter()
+        for load in loads:
+            self.held_in[load.pool_subnet] += load.ips_held
+        self.observed_held = sum(self.held_in.values())
         self.pods = sum(load.pods for load in loads)
         self.burst_pods = sum(load.burst_pods for load in loads)
 
     def recommend(self) -> Recommendation:
         current = self.now.settings
-        pressure = any(subnet.free_pct < PRESSURE_FREE_PCT for subnet in self.cluster.subnets)
+        pressure = any(subnet.free_pct < PRESSURE_FREE_PCT for subnet in self.pools)
         # Large: more warm than used, and enough to matter to the subnets.
         large_warm_pool = (
             self.now.warm_ips > self.pods
@@ -85,23 +92,53 @@ class _Recommender:
         )
         if not (pressure or large_warm_pool or current.starves_pods):
             return self._keep("the subnets have room and the warm pool is small")
-        best = self._best()
+        best, blocked = self._best()
         returned = 0 if best is None else self.now.ips_held - best[1].ips_held
         if pressure and self._free_pct(self.free + max(returned, 0)) < STRUCTURAL_FREE_PCT:
             return self._structural(best)
         if best is not None and (current.starves_pods or returned >= self._worthwhile()):
-            return self._tune(*best)
-        return self._keep("no setting returns enough addresses to be worth its cost")
+            return self._tune(*best, blocked)
+        return self._keep(
+            "no setting returns enough addresses to be worth its cost", blocked=blocked
+        )
 
     # -- choosing ---------------------------------------------------------------------------
 
-    def _best(self) -> tuple[Candidate, Outcome] | None:
-        room = Room(
-            addresses=self.free + self.observed_held,
-            free_prefix_blocks=sum(s.free_prefix_blocks for s in self.cluster.subnets),
+    def _room(self) -> Room:
+        return Room(
+            addresses={s.subnet_id: s.free + self.held_in[s.subnet_id] for s in self.pools},
+            free_prefix_blocks={s.subnet_id: s.free_prefix_blocks for s in self.pools},
         )
+
+    def _best(self) -> tuple[tuple[Candidate, Outcome] | None, str]:
+        """The best acceptable candidate, and a sentence when prefix delegation would have
+        done better but its pool subnets lack the free /28 blocks."""
+        room = self._room()
         options = candidates(self.cluster.cni or {}, self.now.settings, self.loads)
-        return choose(self.now, [(c, evaluate(c.settings, self.loads)) for c in options], room)
+        evaluated = [(c, evaluate(c.settings, self.loads)) for c in options]
+        best = choose(self.now, evaluated, room)
+        beaten = [
+            (outcome, short)
+            for _, outcome in evaluated
+            if (short := short_blocks(self.now, outcome, room))
+            and (best is None or outcome.ips_held < best[1].ips_held)
+        ]
+        if not beaten:
+            return best, ""
+        outcome, short = min(beaten, key=lambda pair: pair[0].ips_held)
+        lacking = "; ".join(
+            f"{s.subnet_id} has {s.free} free /28 blocks and its nodes need {s.needed}"
+            for s in short
+        )
+        example = short[0].subnet_id
+        return best, (
+            f" Prefix delegation ({outcome.settings.describe()}) would hold "
+            f"{outcome.ips_held} addresses, but it needs whole free /28 blocks: {lacking}. "
+            f"Make room first: reserve a free, /28-aligned range of each such subnet for "
+            f"prefixes (`aws ec2 create-subnet-cidr-reservation --subnet-id {example} "
+            f"--reservation-type prefix --cidr <range>`) once one is free, or give the nodes a "
+            f"new subnet; then prefix delegation can be turned on."
+        )
 
     def _worthwhile(self) -> int:
         """Fewer returned addresses than this are not worth a change: one per node, or 5%."""
@@ -110,9 +147,23 @@ class _Recommender:
     def _free_pct(self, free: int) -> float:
         return 100.0 * free / self.usable if self.usable else 0.0
 
+    def _subnets(self, returned_in: Mapping[str, int]) -> list[SubnetChange]:
+        return [
+            SubnetChange(s.subnet_id, s.free, max(0, s.free + returned_in.get(s.subnet_id, 0)))
+            for s in self.pools
+        ]
+
+    def _free_line(self, changes: list[SubnetChange]) -> str:
+        after = sum(change.free_after for change in changes)
+        each = ", ".join(f"{c.subnet_id} {c.free_now} -> {c.free_after}" for c in changes)
+        return (
+            f"the pool subnets' free addresses go from {self.free} to {after} of {self.usable} "
+            f"({each})"
+        )
+
     # -- the three answers ------------------------------------------------------------------
 
-    def _keep(self, why: str) -> Recommendation:
+    def _keep(self, why: str, *, blocked: str = "") -> Recommendation:
         now = self.now
         return Recommendation(
             settings={},
@@ -122,17 +173,24 @@ class _Recommender:
             rationale=(
                 f"Keep the current settings ({now.settings.describe()}): {why}. "
                 f"Simulated on the {len(self.loads)} nodes' {self.pods} pods, they hold "
-                f"{now.ips_held} addresses ({now.warm_ips} warm); the subnets have {self.free} "
-                f"of {self.usable} free."
+                f"{now.ips_held} addresses ({now.warm_ips} warm); the pool subnets have "
+                f"{self.free} of {self.usable} free.{blocked}"
             ),
             current_ips_held=now.ips_held,
             kind="keep",
+            subnets=self._subnets({}),
         )
 
-    def _tune(self, candidate: Candidate, outcome: Outcome) -> Recommendation:
+    def _tune(self, candidate: Candidate, outcome: Outcome, blocked: str) -> Recommendation:
         now = self.now
         returned = now.ips_held - outcome.ips_held
         settings = outcome.settings.describe()
+        changes = self._subnets(
+            {
+                s: now.held_by_subnet.get(s, 0) - outcome.held_by_subnet.get(s, 0)
+                for s in now.held_by_subnet
+            }
+        )
         starving = (
             f" The current settings set MINIMUM_IP_TARGET without WARM_IP_TARGET, which caps "
             f"each node at {now.settings.minimum_ip_target} addresses and starves the pods "
@@ -151,13 +209,13 @@ class _Recommender:
             f"{settings}{replaced} they would hold "
             f"{outcome.ips_held} addresses instead of {now.ips_held} under "
             f"{now.settings.describe()} (the nodes report {self.observed_held} now): "
-            f"{returned} addresses back, and the subnets' free addresses go from {self.free} "
-            f"to {self.free + returned} of {self.usable}.{starving} The trade-off: a smaller "
-            f"warm pool costs more EC2 calls ({outcome.calls_per_pod_start:.2f} per pod start "
-            f"against {now.calls_per_pod_start:.2f} now; budget {EC2_CALLS_PER_POD_START}) and "
-            f"slower pod starts on bursts (a new node given its {self._burst_size()} at once "
+            f"{returned} addresses back, and {self._free_line(changes)}.{starving} The "
+            f"trade-off: a smaller warm pool costs more EC2 calls "
+            f"({outcome.calls_per_pod_start:.2f} per pod start against "
+            f"{now.calls_per_pod_start:.2f} now; budget {EC2_CALLS_PER_POD_START}) and slower "
+            f"pod starts on bursts (a new node given its {self._burst_size()} at once "
             f"{_burst(outcome.burst_seconds)}; under the current settings it "
-            f"{_burst(now.burst_seconds)})."
+            f"{_burst(now.burst_seconds)}).{blocked}"
         )
         applied = self._apply(candidate.changes)
         return Recommendation(
@@ -168,10 +226,12 @@ class _Recommender:
             rationale=_with_warning(rationale, applied),
             current_ips_held=now.ips_held,
             kind="tune",
+            subnets=changes,
         )
 
     def _structural(self, best: tuple[Candidate, Outcome] | None) -> Recommendation:
         now = self.now
+        current = now.settings
         tuning = (
             "no setting returns any"
             if best is None
@@ -179,49 +239,67 @@ class _Recommender:
             f"{now.ips_held - best[1].ips_held}"
         )
         why = (
-            f"The subnets have {self.free} of {self.usable} addresses free and {tuning}: the "
-            f"{self.pods} pods themselves need more room than the subnets have (simulated on "
-            f"{len(self.loads)} nodes, {now.ips_held} addresses held now)."
+            f"The pool subnets have {self.free} of {self.usable} addresses free and {tuning}: "
+            f"the {self.pods} pods themselves need more room than the subnets have (simulated "
+            f"on {len(self.loads)} nodes, {now.ips_held} addresses held now)."
         )
         # Keep no setting that starves pods (#2650), whatever else is recommended.
         fix: dict[str, str] = {}
-        if now.settings.starves_pods:
+        if current.starves_pods:
             fix = dict(best[0].changes) if best is not None else {"WARM_IP_TARGET": "2"}
             why += " MINIMUM_IP_TARGET without WARM_IP_TARGET also starves pods (#2650)."
-        associate = (
-            f"aws ec2 associate-vpc-cidr-block --vpc-id {self.cluster.vpc_id} "
-            f"--cidr-block {SECONDARY_CIDR}"
+        settings = dict(fix)
+        if not current.custom_networking:
+            settings = {**CUSTOM_NETWORKING, **fix}
+        elif (self.cluster.cni or {}).get("ENI_CONFIG_LABEL_DEF") != ZONE_LABEL:
+            settings = {"ENI_CONFIG_LABEL_DEF": ZONE_LABEL, **fix}
+        applied = self._apply(settings) if settings else None
+        nodes_in: Counter[str] = Counter(load.pool_subnet for load in self.loads)
+        need = {
+            s: max(now.held_by_subnet.get(s, 0), now.burst_held_by_subnet.get(s, 0)) - nodes_in[s]
+            for s in nodes_in
+        }
+        zone_of = {s.subnet_id: s.az for s in self.cluster.subnets}
+        by_zone: Counter[str] = Counter(dict.fromkeys({s.az for s in self.cluster.subnets}, 0))
+        for subnet_id, addresses in need.items():
+            by_zone[zone_of.get(subnet_id, "")] += max(addresses, 0)
+        plan = structural_commands(
+            self.cluster,
+            by_zone,
+            aws_node=applied.command if applied is not None else None,
+            roll=not current.custom_networking,
+            nodes=self._modelled_nodes(),
         )
-        if now.settings.custom_networking:
-            return Recommendation(
-                settings=fix,
-                projected_ips_held=now.ips_held,
-                ips_returned=0,
-                command=f"{associate} && {self._apply(fix).command}" if fix else associate,
-                rationale=f"{why} Pods already use custom networking: give the ENIConfig "
-                f"subnets more room (a further secondary CIDR, larger subnets).",
-                current_ips_held=now.ips_held,
-                kind="structural",
+        if current.custom_networking:
+            # New ENIs go to the new subnets; what the nodes hold stays where it is.
+            projected, returned_in = now.ips_held, {}
+            moved = (
+                "Pods already use custom networking: point each zone's ENIConfig at a new, "
+                "larger pod subnet; new ENIs take their addresses there."
             )
-        # With custom networking the nodes' own subnets keep only each primary ENI's address.
-        projected = len(self.loads)
-        changes = {**CUSTOM_NETWORKING, **fix}
+        else:
+            # With custom networking the nodes' own subnets keep only each primary address.
+            projected, returned_in = len(self.loads), need
+            moved = (
+                f"Pods then take their addresses in the new subnets and the nodes' subnets keep "
+                f"only one address per node ({projected} instead of {now.ips_held}). Each node "
+                f"loses its primary ENI for pods (max pods (E-1)*(I-1)+2)."
+            )
+        changes = self._subnets(returned_in)
+        rationale = f"{why} {plan.summary} {moved} With it, {self._free_line(changes)}."
         return Recommendation(
-            settings=changes,
+            settings=settings,
             projected_ips_held=projected,
             ips_returned=now.ips_held - projected,
-            command=f"{associate} && {self._apply(changes).command}",
-            rationale=(
-                f"{why} Add a secondary CIDR from 100.64.0.0/10 to the VPC, create a subnet in "
-                f"it per availability zone and an ENIConfig named after each zone, turn on "
-                f"custom networking and replace the nodes: pods then take their addresses "
-                f"there and the nodes' subnets keep only one address per node ({projected} "
-                f"instead of {now.ips_held}). Each node loses its primary ENI for pods (max "
-                f"pods (E-1)*(I-1)+2). The alternative is larger subnets."
-            ),
+            command=plan.command,
+            rationale=_with_warning(rationale, applied) if applied is not None else rationale,
             current_ips_held=now.ips_held,
             kind="structural",
+            subnets=changes,
         )
+
+    def _modelled_nodes(self) -> list[tuple[str | None, str]]:
+        return [(n.node_name, n.instance_id) for n in self.cluster.nodes if n.pods is not None]
 
     def _burst_size(self) -> str:
         if self.burst_pods > self.pods:

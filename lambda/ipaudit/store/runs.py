@@ -26,6 +26,7 @@ from ipaudit.report import (
     LeakedEni,
     Recommendation,
     Report,
+    SubnetChange,
     SubnetReport,
 )
 from ipaudit.store.codec import epoch, from_item, key_time, parse_time, to_item
@@ -177,7 +178,7 @@ def _stored_run(item: dict[str, Any]) -> StoredClusterRun:
         ips_held=summary["ips_held"],
         pods=summary["pods"],
         warm_ips=summary["warm_ips"],
-        recommendation=None if recommendation is None else Recommendation(**recommendation),
+        recommendation=None if recommendation is None else _recommendation(recommendation),
         network_mode=summary.get("network_mode", "vpc-cni"),
         fargate_pods=summary.get("fargate_pods", 0),
     )
@@ -187,6 +188,11 @@ def _stored_run(item: dict[str, Any]) -> StoredClusterRun:
         cluster=cluster,
         findings=[finding_from(f) for f in values["findings"]],
     )
+
+
+def _recommendation(stored: dict[str, Any]) -> Recommendation:
+    subnets = [SubnetChange(**subnet) for subnet in stored.get("subnets", [])]
+    return Recommendation(**{**stored, "subnets": subnets})
 
 
 def _put_new(client: DynamoDBClient, table: str, values: dict[str, Any]) -> bool:

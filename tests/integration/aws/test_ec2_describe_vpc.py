@@ -6,7 +6,7 @@ from typing import Any
 
 import boto3
 
-from ipaudit.aws.ec2 import describe_vpc
+from ipaudit.aws.ec2 import describe_vpc, vpc_cidrs
 from ipaudit.aws.session import client_config
 
 AMI = "ami-12c6146b"  # one of moto's bundled images
@@ -120,3 +120,19 @@ def test_describe_vpc_makes_three_calls_however_many_nodes(aws: boto3.Session) -
     assert calls == ["DescribeSubnets", "DescribeNetworkInterfaces", "DescribeInstances"]
     assert (len(small.instances), len(large.instances)) == (1, 7)
     assert len(large.enis) == 7
+
+
+def test_vpc_cidrs_lists_every_associated_block_in_one_call(aws: boto3.Session) -> None:
+    ec2 = ec2_client(aws)
+    vpc = ec2.create_vpc(CidrBlock="10.2.0.0/16")["Vpc"]["VpcId"]
+    ec2.associate_vpc_cidr_block(VpcId=vpc, CidrBlock="100.64.0.0/16")
+    removed = ec2.associate_vpc_cidr_block(VpcId=vpc, CidrBlock="100.65.0.0/16")
+    ec2.disassociate_vpc_cidr_block(AssociationId=removed["CidrBlockAssociation"]["AssociationId"])
+    other = ec2.create_vpc(CidrBlock="10.3.0.0/16")["Vpc"]["VpcId"]
+    calls = count_calls(ec2)
+
+    cidrs = vpc_cidrs(ec2, [vpc, other])
+
+    assert calls == ["DescribeVpcs"]
+    # A disassociated block no longer holds its range.
+    assert cidrs == {vpc: ("10.2.0.0/16", "100.64.0.0/16"), other: ("10.3.0.0/16",)}

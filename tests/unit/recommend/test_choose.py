@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ipaudit.cni.settings import CniSettings
 from ipaudit.recommend.candidates import Candidate
-from ipaudit.recommend.choose import EC2_CALLS_PER_POD_START, Room, choose
+from ipaudit.recommend.choose import (
+    EC2_CALLS_PER_POD_START,
+    Room,
+    ShortBlocks,
+    choose,
+    short_blocks,
+)
 from ipaudit.recommend.evaluate import Outcome
 
-NOW = Outcome(CniSettings(), 1500, 1200, 0, 1500, 0, 50, 300, 20)
-ROOM = Room(addresses=2000, free_prefix_blocks=10)
+NOW = Outcome(CniSettings(), 1500, 1200, 0, 1500, 0, 50, 300, 20, {"subnet-a": 1500})
+ROOM = Room(addresses={"subnet-a": 2000}, free_prefix_blocks={"subnet-a": 10})
 
 
 def _option(env: dict[str, str], held: int, **outcome: object) -> tuple[Candidate, Outcome]:
@@ -24,6 +32,9 @@ def _option(env: dict[str, str], held: int, **outcome: object) -> tuple[Candidat
         "burst_seconds": 30,
     }
     fields.update(outcome)
+    fields["held_by_subnet"] = {"subnet-a": fields["ips_held"]}
+    fields["burst_held_by_subnet"] = {"subnet-a": fields["burst_ips_held"]}
+    fields["burst_prefixes_by_subnet"] = {"subnet-a": fields["burst_prefixes"]}
     return Candidate(env, settings), Outcome(settings, **fields)  # type: ignore[arg-type]
 
 
@@ -56,9 +67,33 @@ def test_prefix_delegation_needs_free_28_blocks() -> None:
     prefix = {"ENABLE_PREFIX_DELEGATION": "true", "WARM_PREFIX_TARGET": "1"}
     option = _option(prefix, 500, burst_prefixes=40)
     assert choose(NOW, [option], ROOM) is None
-    assert choose(NOW, [option], Room(2000, 40)) is not None
+    assert choose(NOW, [option], Room({"subnet-a": 2000}, {"subnet-a": 40})) is not None
 
 
 def test_candidates_needing_more_than_the_subnets_have_are_rejected() -> None:
     option = _option({"WARM_IP_TARGET": "2", "MINIMUM_IP_TARGET": "90"}, 900, burst_ips_held=2500)
     assert choose(NOW, [option], ROOM) is None
+
+
+def test_prefix_delegation_needs_the_blocks_in_each_pool_subnet_not_in_all() -> None:
+    # 20 /28 blocks needed in subnet-a and 20 in subnet-b: 40 free in all, but subnet-a has 5.
+    prefix = {"ENABLE_PREFIX_DELEGATION": "true", "WARM_PREFIX_TARGET": "1"}
+    candidate, outcome = _option(prefix, 500, burst_prefixes=40)
+    outcome = replace(outcome, burst_prefixes_by_subnet={"subnet-a": 20, "subnet-b": 20})
+    room = Room(
+        addresses={"subnet-a": 2000, "subnet-b": 2000},
+        free_prefix_blocks={"subnet-a": 5, "subnet-b": 35},
+    )
+    assert choose(NOW, [(candidate, outcome)], room) is None
+    assert short_blocks(NOW, outcome, room) == [ShortBlocks("subnet-a", 20, 5)]
+    roomy = Room(room.addresses, {"subnet-a": 20, "subnet-b": 20})
+    assert choose(NOW, [(candidate, outcome)], roomy) is not None
+    assert short_blocks(NOW, outcome, roomy) == []
+
+
+def test_each_pool_subnet_must_hold_what_its_nodes_need() -> None:
+    # 900 addresses in all fit 2000 + 2000, but subnet-b's nodes need 700 of its 600.
+    candidate, outcome = _option({"WARM_IP_TARGET": "2"}, 900)
+    outcome = replace(outcome, held_by_subnet={"subnet-a": 200, "subnet-b": 700})
+    room = Room({"subnet-a": 2000, "subnet-b": 600}, {})
+    assert choose(NOW, [(candidate, outcome)], room) is None

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from ipaudit.cni.settings import CniSettings
 from ipaudit.recommend import recommend
-from ipaudit.report import ClusterReport, NodeReport, SubnetReport
+from ipaudit.report import ClusterReport, NodeReport, SubnetChange, SubnetReport
 from ipaudit.snapshot import InstanceTypeLimits
 
 M5_8XLARGE = InstanceTypeLimits("m5.8xlarge", 8, 30, 32, "nitro")
@@ -149,17 +149,79 @@ def test_a_small_warm_pool_in_roomy_subnets_is_kept() -> None:
     assert rec is not None and rec.kind == "keep"
 
 
-def test_pods_that_alone_fill_the_subnets_get_the_structural_fix() -> None:
-    # 25 m5.large nodes with 27 pods each fill all 3 x 9 addresses: no warm address to return.
-    subnets = [_subnet(s, 251, 1) for s in ("subnet-a", "subnet-b", "subnet-c")]
+def _filled(vpc_cidrs: list[str]) -> ClusterReport:
+    """25 m5.large nodes with 27 pods each fill all 3 x 9 addresses: no warm address to return."""
+    subnets = [_subnet("subnet-a", 1019, 1)]
     nodes = [_node(i, "m5.large", "subnet-a", 3, 27, 27) for i in range(25)]
-    rec = recommend(_cluster(nodes, subnets), LIMITS)
+    return replace(_cluster(nodes, subnets), vpc_cidrs=vpc_cidrs)
+
+
+def test_pods_that_alone_fill_the_subnets_get_the_structural_fix_as_commands() -> None:
+    # The pods draw 25 x 30 - 25 primaries = 725 addresses in eu-west-1a; twice that is 1450,
+    # a /21 (2043 usable). The VPC holds 100.64.0.0/16, so the first free /21 is 100.65.0.0/21.
+    rec = recommend(_filled(["10.0.0.0/16", "100.64.0.0/16"]), LIMITS)
     assert rec is not None and rec.kind == "structural"
-    assert "100.64.0.0/" in rec.command and "--vpc-id vpc-1" in rec.command
-    assert rec.settings["AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG"] == "true"
-    assert "AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG=true" in rec.command
+    assert rec.settings == {
+        "AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG": "true",
+        "ENI_CONFIG_LABEL_DEF": "topology.kubernetes.io/zone",
+    }
+    terminate = "aws ec2 terminate-instances --region eu-west-1 --instance-ids"
+    assert rec.command.splitlines() == [
+        "aws ec2 associate-vpc-cidr-block --region eu-west-1 --vpc-id vpc-1 "
+        "--cidr-block 100.65.0.0/21",
+        "SUBNET_EU_WEST_1A=$(aws ec2 create-subnet --region eu-west-1 --vpc-id vpc-1 "
+        "--availability-zone eu-west-1a --cidr-block 100.65.0.0/21 --query Subnet.SubnetId "
+        "--output text)",
+        "kubectl apply -f - <<EOF",
+        "apiVersion: crd.k8s.amazonaws.com/v1alpha1",
+        "kind: ENIConfig",
+        "metadata:",
+        "  name: eu-west-1a",
+        "spec:",
+        "  subnet: $SUBNET_EU_WEST_1A",
+        "EOF",
+        "kubectl -n kube-system set env daemonset/aws-node "
+        "AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG=true ENI_CONFIG_LABEL_DEF=topology.kubernetes.io/zone",
+        "# Replace the nodes one at a time, waiting for each replacement (from its node group "
+        "or Karpenter) to be Ready:",
+        *(f"{terminate} i-{i:04d}" for i in range(25)),
+    ]
     # Only each node's primary address stays in the nodes' subnets.
-    assert (rec.projected_ips_held, rec.current_ips_held) == (25, 750)
+    assert (rec.projected_ips_held, rec.current_ips_held, rec.ips_returned) == (25, 750, 725)
+    assert rec.subnets == [SubnetChange("subnet-a", 1, 726)]
+    assert "the VPC holds 10.0.0.0/16, 100.64.0.0/16" in rec.rationale
+
+
+def test_the_structural_fix_starts_at_100_64_0_0_when_the_vpc_has_none_of_it() -> None:
+    rec = recommend(_filled(["10.0.0.0/16"]), LIMITS)
+    assert rec is not None and rec.kind == "structural"
+    assert rec.command.splitlines()[0].endswith("--cidr-block 100.64.0.0/21")
+
+
+def test_under_custom_networking_each_node_is_bounded_by_its_eniconfig_subnet() -> None:
+    # 4 m5.large nodes on custom networking: the primary ENI holds no pod address, two more
+    # ENIs hold 9 each (in the pod subnet, 11 free), 4 pods spread over them. The node subnet
+    # has 200 free, which tuning neither needs nor gives.
+    #
+    # Now: nothing is released under WARM_ENI_TARGET=1: 4 x 21 = 84. WARM_IP_TARGET=2 with
+    # MINIMUM_IP_TARGET=4+2: 6 pool addresses on the same 3 ENIs, 9 a node: 36, so 48 back,
+    # and the pod subnet goes from 11 to 59 free. (WARM_IP_TARGET=2 alone holds the same but
+    # costs 1.5 EC2 calls per pod start on a burst against 1.0.)
+    subnets = [_subnet("subnet-node", 251, 200), _subnet("subnet-pods", 251, 11)]
+    nodes = [
+        replace(_node(i, "m5.large", "subnet-node", 3, 18, 4), pool_subnet_id="subnet-pods")
+        for i in range(4)
+    ]
+    cni = {
+        "AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG": "true",
+        "ENI_CONFIG_LABEL_DEF": "topology.kubernetes.io/zone",
+    }
+    rec = recommend(_cluster(nodes, subnets, cni), LIMITS)
+    assert rec is not None and rec.kind == "tune"
+    assert rec.settings == {"WARM_IP_TARGET": "2", "MINIMUM_IP_TARGET": "6"}
+    assert (rec.current_ips_held, rec.projected_ips_held, rec.ips_returned) == (84, 36, 48)
+    assert rec.subnets == [SubnetChange("subnet-pods", 11, 59)]
+    assert "free addresses go from 11 to 59 of 251" in rec.rationale
 
 
 def test_minimum_without_warm_is_never_recommended_and_is_fixed_when_set() -> None:

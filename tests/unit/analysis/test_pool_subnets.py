@@ -1,0 +1,38 @@
+"""Where each node's pods take their addresses: its own subnet, or its zone's ENIConfig's."""
+
+from __future__ import annotations
+
+from ipaudit.analysis.pool_subnets import pool_subnet_ids
+from ipaudit.snapshot import EniConfig, Subnet
+
+SUBNETS = [
+    Subnet("subnet-node-a", "vpc-1", "10.0.0.0/24", "eu-west-1a", 200),
+    Subnet("subnet-node-b", "vpc-1", "10.0.1.0/24", "eu-west-1b", 200),
+    Subnet("subnet-pods-a", "vpc-1", "100.64.0.0/20", "eu-west-1a", 11),
+    Subnet("subnet-pods-b", "vpc-1", "100.64.16.0/20", "eu-west-1b", 4000),
+]
+NODES = ["subnet-node-a", "subnet-node-b", "subnet-node-a"]
+
+
+def test_without_custom_networking_pods_draw_on_the_nodes_own_subnets() -> None:
+    configs = [EniConfig("eu-west-1a", "subnet-pods-a")]
+    assert pool_subnet_ids(NODES, SUBNETS, custom=False, eni_configs=configs) == NODES
+
+
+def test_under_custom_networking_a_node_draws_on_the_eniconfig_named_after_its_zone() -> None:
+    configs = [EniConfig("eu-west-1a", "subnet-pods-a"), EniConfig("eu-west-1b", "subnet-pods-b")]
+    assert pool_subnet_ids(NODES, SUBNETS, custom=True, eni_configs=configs) == [
+        "subnet-pods-a",
+        "subnet-pods-b",
+        "subnet-pods-a",
+    ]
+
+
+def test_otherwise_the_only_eniconfig_in_its_zone() -> None:
+    # Named by team, not zone: each zone still has exactly one; a zone with none keeps its own.
+    configs = [EniConfig("pods-blue", "subnet-pods-a")]
+    assert pool_subnet_ids(NODES, SUBNETS, custom=True, eni_configs=configs) == [
+        "subnet-pods-a",
+        "subnet-node-b",
+        "subnet-pods-a",
+    ]
