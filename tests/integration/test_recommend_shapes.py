@@ -19,11 +19,18 @@ import pytest
 from moto.ec2.models import ec2_backends
 
 from ipaudit.sim.aws import MotoServer, point_environment_at
-from ipaudit.sim.kube_api import KubeApiServer
+from ipaudit.sim.kube_api import (
+    KubeApiServer,
+    aws_node_daemonset,
+    eni_config_object,
+    node_object,
+    pod_object,
+)
 from ipaudit.sim.seed import NodeSpec, SeededCluster, SubnetSpec, seed_cluster
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"  # moto's own account
+ZONE_LABEL = "topology.kubernetes.io/zone"
 
 # Security groups for pods, network policy, an init setting and resources: all of it must
 # survive the update-addon command. YAML, as many users write it.
@@ -44,10 +51,11 @@ resources:
 """
 
 
-def _kube(cluster: SeededCluster) -> KubeApiServer:
+def _kube(cluster: SeededCluster, eni_configs: list[dict[str, Any]] | None = None) -> KubeApiServer:
     server = KubeApiServer(cluster.name)
     server.nodes, server.pods = cluster.kube_nodes, cluster.kube_pods
     server.daemonsets = cluster.kube_daemonsets
+    server.eni_configs = eni_configs or []
     return server
 
 
@@ -68,6 +76,80 @@ def _attach_trunks(session: boto3.Session, cluster: SeededCluster, addresses: li
             NetworkInterfaceId=eni_id, InstanceId=instance_id, DeviceIndex=2
         )
         backend.enis[eni_id].interface_type = "trunk"
+
+
+def _seed_custom_networking(
+    session: boto3.Session,
+) -> tuple[SeededCluster, list[dict[str, Any]]]:
+    """Custom networking with a crowded pod subnet: 2 m5.large nodes in 10.60.0.0/24 whose
+    primary ENIs hold only their own address, each with two ENIs of 10 addresses in the zone's
+    ENIConfig subnet 100.64.0.0/26 (59 usable), 4 pods a node; an interface of something else
+    holds 12 more there. The pod subnet has 59 - 40 - 12 = 7 free, the node subnet 249."""
+    ec2, eks = session.client("ec2"), session.client("eks")
+    vpc = ec2.create_vpc(CidrBlock="10.60.0.0/16")["Vpc"]["VpcId"]
+    ec2.associate_vpc_cidr_block(VpcId=vpc, CidrBlock="100.64.0.0/16")
+    node_subnet = ec2.create_subnet(
+        VpcId=vpc, CidrBlock="10.60.0.0/24", AvailabilityZone="eu-west-1a"
+    )["Subnet"]["SubnetId"]
+    pod_subnet = ec2.create_subnet(
+        VpcId=vpc, CidrBlock="100.64.0.0/26", AvailabilityZone="eu-west-1a"
+    )["Subnet"]["SubnetId"]
+    eks.create_cluster(
+        name="crowded",
+        roleArn=f"arn:aws:iam::{ACCOUNT}:role/eks-cluster",
+        resourcesVpcConfig={"subnetIds": [node_subnet]},
+    )
+    env = {"AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG": "true", "ENI_CONFIG_LABEL_DEF": ZONE_LABEL}
+    seeded = SeededCluster("crowded", vpc, [node_subnet, pod_subnet])
+    seeded.kube_daemonsets.append(aws_node_daemonset(env))
+    pod_addresses = iter(f"100.64.0.{host}" for host in range(4, 63))
+    for index in range(2):
+        primary = f"10.60.0.{10 + index}"
+        instance_id = ec2.run_instances(
+            ImageId="ami-12c6146b",
+            MinCount=1,
+            MaxCount=1,
+            InstanceType="m5.large",
+            SubnetId=node_subnet,
+            PrivateIpAddress=primary,
+            TagSpecifications=[
+                {
+                    "ResourceType": "instance",
+                    "Tags": [{"Key": "eks:cluster-name", "Value": "crowded"}],
+                }
+            ],
+        )["Instances"][0]["InstanceId"]
+        seeded.instance_ids.append(instance_id)
+        pod_ips: list[str] = []
+        for device in (1, 2):
+            addresses = [next(pod_addresses) for _ in range(10)]
+            eni = ec2.create_network_interface(
+                SubnetId=pod_subnet,
+                Description=f"aws-K8S-{instance_id}",
+                PrivateIpAddresses=[
+                    {"PrivateIpAddress": a, "Primary": i == 0} for i, a in enumerate(addresses)
+                ],
+            )["NetworkInterface"]["NetworkInterfaceId"]
+            ec2.attach_network_interface(
+                NetworkInterfaceId=eni, InstanceId=instance_id, DeviceIndex=device
+            )
+            pod_ips.extend(addresses[1:])
+        name = f"ip-10-60-0-{10 + index}.internal"
+        seeded.kube_nodes.append(
+            node_object(name, instance_id, "eu-west-1a", 29, internal_ip=primary)
+        )
+        # 4 pods, two on each ENI: spread, so neither ENI can go.
+        for pod, ip in enumerate([pod_ips[0], pod_ips[1], pod_ips[9], pod_ips[10]]):
+            seeded.kube_pods.append(pod_object("default", f"web-{index}-{pod}", name, ip))
+    others = [next(pod_addresses) for _ in range(12)]
+    ec2.create_network_interface(
+        SubnetId=pod_subnet,
+        Description="something else",
+        PrivateIpAddresses=[
+            {"PrivateIpAddress": a, "Primary": i == 0} for i, a in enumerate(others)
+        ],
+    )
+    return seeded, [eni_config_object("eu-west-1a", pod_subnet)]
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +199,9 @@ def audit(moto_server: MotoServer, denying_proxy: Any) -> Iterator[dict[str, Any
                 "configurationValues": SHOP_ADDON_CONFIGURATION,
             }
         }
+        crowded, eni_configs = _seed_custom_networking(session)
         servers = {c.name: _kube(c) for c in (shop, full)}
+        servers["crowded"] = _kube(crowded, eni_configs)
         endpoints = ",".join(f"{name}={server.start()}" for name, server in servers.items())
         try:
             done = subprocess.run(
@@ -235,3 +319,24 @@ def test_a_vpc_that_already_holds_100_64_0_0_16_gets_the_next_free_block(
         116,
     )
     assert rec["subnets"] == [{"subnet_id": subnet["subnet_id"], "free_now": 3, "free_after": 119}]
+
+
+def test_custom_networking_is_bounded_by_the_crowded_pod_subnet(audit: dict[str, Any]) -> None:
+    crowded = _cluster(audit, "crowded")
+    subnets = {s["cidr"]: s for s in crowded["subnets"]}
+    node_subnet, pod_subnet = subnets["10.60.0.0/24"], subnets["100.64.0.0/26"]
+    assert (pod_subnet["usable"], pod_subnet["free"], node_subnet["free"]) == (59, 7, 249)
+    assert {n["pool_subnet_id"] for n in crowded["nodes"]} == {pod_subnet["subnet_id"]}
+    rec = crowded["recommendation"]
+    # Each node holds 3 primaries + 18 for 4 pods: 42. WARM_IP_TARGET=2 with
+    # MINIMUM_IP_TARGET=4+2 keeps 6 pool addresses a node on the same 3 ENIs: 18, so 24 back,
+    # all in the pod subnet: 7 -> 31 free. The node subnet's 249 are neither needed nor given.
+    assert rec["kind"] == "tune"
+    assert rec["command"] == (
+        "kubectl -n kube-system set env daemonset/aws-node WARM_IP_TARGET=2 MINIMUM_IP_TARGET=6"
+    )
+    assert (rec["current_ips_held"], rec["projected_ips_held"], rec["ips_returned"]) == (42, 18, 24)
+    assert rec["subnets"] == [
+        {"subnet_id": pod_subnet["subnet_id"], "free_now": 7, "free_after": 31}
+    ]
+    assert "free addresses go from 7 to 31 of 59" in rec["rationale"]
