@@ -8,12 +8,11 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from ipaudit.analysis.subnets import RESERVED_AT_END, RESERVED_AT_START
-
 CGNAT = ipaddress.IPv4Network("100.64.0.0/10")  # RFC 6598, which EKS's custom networking uses
 HEADROOM = 2  # pod subnets sized for twice what the pods draw now: room to grow, and to roll
 LARGEST_VPC_BLOCK = 16  # a VPC's CIDR blocks are /16 to /28
 SMALLEST_POD_SUBNET = 24  # a pod subnet smaller than a /24 is soon full again
+AWS_RESERVED = 5  # every subnet's first four addresses and its last one
 
 
 @dataclass(frozen=True)
@@ -66,4 +65,4 @@ def plan_secondary_cidr(
 
 
 def _usable(prefix: int) -> int:
-    return (1 << (32 - prefix)) - RESERVED_AT_START - RESERVED_AT_END
+    return (1 << (32 - prefix)) - AWS_RESERVED
