@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -99,3 +100,27 @@ def test_bad_input_is_one_line_and_prints_no_credential(
     assert done.stdout == ""
     [line] = done.stderr.splitlines()
     assert line.startswith(f"ipaudit: error: {expected}")
+
+
+@pytest.mark.skipif(shutil.which("aws") is None, reason="the AWS CLI is not installed here")
+def test_it_prints_what_aws_eks_get_token_prints_and_both_tokens_get_in(
+    aws: boto3.Session, moto_server: MotoServer
+) -> None:
+    theirs = subprocess.run(
+        ["aws", "eks", "get-token", "--cluster-name", "prod", "--region", "eu-west-1"],
+        env={k: v for k, v in os.environ.items() if k != "KUBERNETES_EXEC_INFO"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert theirs.returncode == 0, theirs.stderr
+    aws_cli = json.loads(theirs.stdout)
+
+    ours = credential(get_token("--cluster-name", "prod"))
+
+    assert (ours["kind"], ours["apiVersion"]) == (aws_cli["kind"], aws_cli["apiVersion"])
+    assert set(ours["status"]) == set(aws_cli["status"]) == {"expirationTimestamp", "token"}
+    with KubeApiServer("prod", sts_endpoint=moto_server.url) as kube:
+        for printed in (ours, aws_cli):
+            assert kube.handle("/api/v1/nodes", f"Bearer {printed['status']['token']}")[0] == 200
