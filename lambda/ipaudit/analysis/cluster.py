@@ -131,6 +131,9 @@ def analyze_cluster(
         if view.leak_reporter.get(leak.eni_id, cluster.name) == cluster.name
     ]
     modelled = [n for n in nodes if n.aws_node]
+    mode = network_mode(cluster)
+    # Another CNI or Auto Mode keeps no warm pool the model knows: unknown, not zero.
+    modelled_mode = mode in ("vpc-cni", "vpc-cni-ipv6")
     return ClusterReport(
         account_id=cluster.account_id,
         region=cluster.region,
@@ -142,11 +145,13 @@ def analyze_cluster(
         leaked_enis=leaks,
         ips_held=sum(n.ips_held for n in nodes),
         pods=None if kube is None else sum(n.pods or 0 for n in nodes) + len(fargate),
-        warm_ips=None if kube is None else sum(n.warm_ips or 0 for n in modelled),
+        warm_ips=None
+        if kube is None or not modelled_mode
+        else sum(n.warm_ips or 0 for n in modelled),
         instance_types=dict(cluster.instance_types),
         vpc_cni_addon=cluster.vpc_cni_addon,
         vpc_cni_addon_configuration=cluster.vpc_cni_addon_configuration,
-        network_mode=network_mode(cluster),
+        network_mode=mode,
         fargate_pods=None if kube is None else len(fargate),
         vpc_cidrs=list(cluster.vpc_cidrs),
     )

@@ -169,7 +169,8 @@ def _subnet_severity(
         # No node lands here: EKS itself needs room for its control-plane ENIs.
         if subnet.free < EKS_REQUIRED_FREE:
             return "CRITICAL", f"; EKS needs at least {EKS_REQUIRED_FREE} for its control plane"
-        if subnet.free < EKS_RECOMMENDED_FREE:
+        # A subnet smaller than EKS's recommendation (a /28) can never meet it: no warning.
+        if subnet.free < EKS_RECOMMENDED_FREE <= subnet.usable:
             return "WARNING", f"; EKS recommends at least {EKS_RECOMMENDED_FREE} free"
         return None, ""
     if startup is not None and subnet.free < startup[1]:

@@ -44,7 +44,8 @@ def node_enis(instances: Iterable[Instance], enis: Iterable[Eni]) -> dict[str, N
                 trunk_node[eni.eni_id] = eni.instance_id
     branches: defaultdict[str, list[Eni]] = defaultdict(list)
     for eni in enis:
-        if eni.instance_id is None and is_branch_eni(eni):
+        # A detached (`available`) branch ENI serves no pod: it is a leak, not the node's.
+        if eni.instance_id is None and is_branch_eni(eni) and eni.status != "available":
             node = trunk_node.get(eni.tags.get(VPC_RC_TRUNK_TAG, ""))
             if node is not None:
                 branches[node].append(eni)

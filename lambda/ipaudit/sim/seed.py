@@ -31,6 +31,9 @@ class NodeSpec:
     instance_type: str = "m5.8xlarge"
     finished_pods: int = 0  # Succeeded job pods: they hold no address
     registered: bool = True  # joined Kubernetes
+    # The instance's tags; None: the `eks:cluster-name` tag EKS node groups put on theirs.
+    tags: Mapping[str, str] | None = None
+    os: str = "linux"
 
 
 @dataclass(frozen=True)
@@ -48,9 +51,13 @@ class SeededCluster:
     kube_nodes: list[dict[str, Any]] = field(default_factory=list)
     kube_pods: list[dict[str, Any]] = field(default_factory=list)
     kube_daemonsets: list[dict[str, Any]] = field(default_factory=list)
+    books: list[AddressBook] = field(default_factory=list)  # each subnet's next addresses
+    node_names: list[str | None] = field(default_factory=list)  # per node; None: not joined
+    kube_events: list[dict[str, Any]] = field(default_factory=list)
+    eni_configs: list[dict[str, Any]] = field(default_factory=list)
 
 
-class _AddressBook:
+class AddressBook:
     """Hands out each subnet's addresses in order, after AWS's four reserved ones."""
 
     def __init__(self, cidr: str) -> None:
@@ -72,41 +79,38 @@ def seed_cluster(
     cni_env: Mapping[str, str] | None = None,
     leaked_enis: Sequence[tuple[int, int]] = (),  # (subnet index, addresses)
     extra_cidrs: Sequence[str] = (),
+    aws_node: bool = True,  # False: another CNI (no aws-node DaemonSet)
+    config_subnets: Sequence[int] | None = None,  # the EKS VPC config's subnets (default: all)
+    subnet_tags: Mapping[int, Mapping[str, str]] | None = None,  # more tags, per subnet index
+    sharing: SeededCluster | None = None,  # a cluster whose VPC and subnets this one shares
 ) -> SeededCluster:
+    """`subnets` describes the cluster's subnets (with `sharing`: the shared cluster's)."""
     ec2 = session.client("ec2")
     eks = session.client("eks")
-    vpc_id = ec2.create_vpc(CidrBlock=vpc_cidr)["Vpc"]["VpcId"]
-    for cidr in extra_cidrs:
-        ec2.associate_vpc_cidr_block(VpcId=vpc_id, CidrBlock=cidr)
-    subnet_ids = [
-        ec2.create_subnet(
-            VpcId=vpc_id,
-            CidrBlock=s.cidr,
-            AvailabilityZone=s.az,
-            TagSpecifications=[
-                {
-                    "ResourceType": "subnet",
-                    "Tags": [{"Key": f"kubernetes.io/cluster/{name}", "Value": "shared"}],
-                }
-            ],
-        )["Subnet"]["SubnetId"]
-        for s in subnets
-    ]
-    books = [_AddressBook(s.cidr) for s in subnets]
+    if sharing is not None:
+        vpc_id, subnet_ids, books = sharing.vpc_id, list(sharing.subnet_ids), sharing.books
+    else:
+        vpc_id, subnet_ids, books = _new_vpc(ec2, name, vpc_cidr, subnets, extra_cidrs, subnet_tags)
     eks.create_cluster(
         name=name,
         roleArn=f"arn:aws:iam::{_account(session)}:role/eks-cluster",
-        resourcesVpcConfig={"subnetIds": subnet_ids},
+        resourcesVpcConfig={
+            "subnetIds": [
+                subnet_ids[i]
+                for i in (range(len(subnet_ids)) if config_subnets is None else config_subnets)
+            ]
+        },
     )
-    seeded = SeededCluster(name=name, vpc_id=vpc_id, subnet_ids=subnet_ids)
+    seeded = SeededCluster(name=name, vpc_id=vpc_id, subnet_ids=subnet_ids, books=books)
     # kubelet's max pods, as the EKS AMI sets it from the type's real limits.
     limits = describe_instance_types(ec2, {node.instance_type for node in nodes})
     for index, node in enumerate(nodes):
         _seed_node(ec2, seeded, books, subnets, index, node, max_pods(limits[node.instance_type]))
     # One aws-node pod per registered node, as the DaemonSet's status counts them.
-    seeded.kube_daemonsets.append(
-        aws_node_daemonset(dict(cni_env or {}), nodes=len(seeded.kube_nodes))
-    )
+    if aws_node:
+        seeded.kube_daemonsets.append(
+            aws_node_daemonset(dict(cni_env or {}), nodes=len(seeded.kube_nodes))
+        )
     for subnet_index, count in leaked_enis:
         addresses = books[subnet_index].take(count)
         ec2.create_network_interface(
@@ -117,10 +121,35 @@ def seed_cluster(
     return seeded
 
 
+def _new_vpc(
+    ec2: Any,
+    name: str,
+    vpc_cidr: str,
+    subnets: Sequence[SubnetSpec],
+    extra_cidrs: Sequence[str],
+    subnet_tags: Mapping[int, Mapping[str, str]] | None,
+) -> tuple[str, list[str], list[AddressBook]]:
+    vpc_id: str = ec2.create_vpc(CidrBlock=vpc_cidr)["Vpc"]["VpcId"]
+    for cidr in extra_cidrs:
+        ec2.associate_vpc_cidr_block(VpcId=vpc_id, CidrBlock=cidr)
+    subnet_ids = []
+    for index, spec in enumerate(subnets):
+        tags: list[Any] = [{"Key": f"kubernetes.io/cluster/{name}", "Value": "shared"}]
+        tags += [{"Key": k, "Value": v} for k, v in (subnet_tags or {}).get(index, {}).items()]
+        created = ec2.create_subnet(
+            VpcId=vpc_id,
+            CidrBlock=spec.cidr,
+            AvailabilityZone=spec.az,
+            TagSpecifications=[{"ResourceType": "subnet", "Tags": tags}],
+        )
+        subnet_ids.append(created["Subnet"]["SubnetId"])
+    return vpc_id, subnet_ids, [AddressBook(s.cidr) for s in subnets]
+
+
 def _seed_node(
     ec2: Any,
     seeded: SeededCluster,
-    books: list[_AddressBook],
+    books: list[AddressBook],
     subnets: Sequence[SubnetSpec],
     index: int,
     node: NodeSpec,
@@ -130,6 +159,12 @@ def _seed_node(
     book = books[node.subnet]
     primary, *others = node.eni_addresses
     primary_ips = book.take(primary)
+    tags = node.tags if node.tags is not None else {"eks:cluster-name": seeded.name}
+    tagging: dict[str, Any] = {}
+    if tags:  # EC2 refuses a tag specification without tags
+        tagging["TagSpecifications"] = [
+            {"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+        ]
     instance = ec2.run_instances(
         ImageId=AMI,
         MinCount=1,
@@ -137,12 +172,7 @@ def _seed_node(
         InstanceType=node.instance_type,
         SubnetId=subnet_id,
         PrivateIpAddress=primary_ips[0],
-        TagSpecifications=[
-            {
-                "ResourceType": "instance",
-                "Tags": [{"Key": "eks:cluster-name", "Value": seeded.name}],
-            }
-        ],
+        **tagging,
     )["Instances"][0]
     instance_id = instance["InstanceId"]
     seeded.instance_ids.append(instance_id)
@@ -171,8 +201,10 @@ def _seed_node(
         )
         pod_ips.extend(addresses[1:])
     if not node.registered:
+        seeded.node_names.append(None)
         return
     node_name = f"ip-{primary_ips[0].replace('.', '-')}.internal"
+    seeded.node_names.append(node_name)
     seeded.kube_nodes.append(
         node_object(
             node_name,
@@ -181,6 +213,7 @@ def _seed_node(
             max_pods=node_max_pods,
             internal_ip=primary_ips[0],
             instance_type=node.instance_type,
+            os=node.os,
         )
     )
     if node.pods > len(pod_ips):
