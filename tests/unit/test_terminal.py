@@ -1,5 +1,7 @@
 """The human report: what an engineer reads on the terminal."""
 
+from dataclasses import replace
+
 from ipaudit.report import (
     ClusterReport,
     Coverage,
@@ -9,6 +11,7 @@ from ipaudit.report import (
     Recommendation,
     Report,
     SubnetReport,
+    no_addresses,
 )
 from ipaudit.terminal import free_bar, render_report
 
@@ -72,3 +75,24 @@ def test_the_report_shows_subnets_worst_nodes_leaks_recommendation_findings_and_
     assert "100 returned" in text and "$ kubectl -n kube-system set env" in text
     assert "CRITICAL" in text and "subnet subnet-a has 0 of 1019 addresses free" in text
     assert "222222222222/eu-west-1/*: cannot assume role: AccessDenied" in text
+
+
+def test_each_cluster_says_its_network_mode_and_each_subnet_who_holds_its_addresses() -> None:
+    base = report()
+    [cluster] = base.clusters
+    held = {**no_addresses(), "node_primary": 10, "pods": 120, "warm": 879, "leaked": 10}
+    shared = replace(
+        cluster.subnets[0], roles=["nodes", "pods"], clusters=["shop-prod", "batch"], addresses=held
+    )
+    calico = replace(cluster, cni=None, network_mode="other-cni", subnets=[shared])
+    gap = replace(base.coverage[0], notes=["subnet subnet-v6 is IPv6-only: no IPv4 addresses"])
+    text = render_report(replace(base, clusters=[calico], coverage=[gap]))
+    assert (
+        "network: another CNI (no aws-node): addresses attributed, warm pool not modelled" in text
+    )
+    assert "aws-node: not running (or not readable)" in text
+    assert (
+        "subnet-a  1019 used = 10 node primaries + 120 pods + 879 warm + 10 leaked  "
+        "(nodes,pods; shared with shop-prod, batch)"
+    ) in text
+    assert "note 222222222222/eu-west-1/*: subnet subnet-v6 is IPv6-only" in text

@@ -37,37 +37,50 @@ def cluster_series(runs: Iterable[tuple[datetime, ClusterReport]]) -> dict[str, 
 def forecast_findings(
     report: Report, past: Mapping[SubnetKey, Sequence[Point]], now: datetime
 ) -> list[Finding]:
-    """Findings for the report's subnets, from earlier runs' points plus the report itself."""
+    """Findings for the report's subnets, from earlier runs' points plus the report itself: one
+    per subnet, however many clusters draw on it (the shared subnet's finding names them all and
+    belongs to no single cluster, like its headroom finding)."""
     generated = datetime.fromisoformat(report.generated_at)
     series = {key: list(points) for key, points in past.items()}
     for key, points in subnet_series((generated, c) for c in report.clusters).items():
         series.setdefault(key, []).extend(points)
     findings = []
+    raised: set[tuple[str, str, str]] = set()
     for cluster in report.clusters:
         for subnet in cluster.subnets:
             if subnet.free <= 0:
                 continue  # already out of addresses: the headroom finding says so
+            where = (cluster.account_id, cluster.region, subnet.subnet_id)
+            if where in raised:
+                continue
             key = (cluster.account_id, cluster.region, cluster.name, subnet.subnet_id)
             outlook = forecast(series[key], now)
             severity = _severity(outlook)
             if severity is None:
                 continue
             assert outlook.slope_per_day is not None and outlook.days_until_zero is not None
+            raised.add(where)
+            names = sorted({cluster.name, *subnet.clusters})
+            shared = len(names) > 1
+            message = (
+                f"subnet {subnet.subnet_id} ({subnet.cidr}, {subnet.az}) is forecast to "
+                f"run out of addresses in ~{outlook.days_until_zero:.1f} days: "
+                f"{subnet.free} free, losing ~{-outlook.slope_per_day:.0f} a day over "
+                f"the last {outlook.days_of_data} days"
+            )
+            if shared:
+                message += f"; clusters drawing on it: {', '.join(names)}"
+            name = None if shared else cluster.name
             findings.append(
                 Finding(
-                    id=finding_id(KIND, *key),
+                    id=finding_id(KIND, cluster.account_id, cluster.region, name, subnet.subnet_id),
                     severity=severity,
                     kind=KIND,
                     account_id=cluster.account_id,
                     region=cluster.region,
-                    cluster=cluster.name,
+                    cluster=name,
                     resource=subnet.subnet_id,
-                    message=(
-                        f"subnet {subnet.subnet_id} ({subnet.cidr}, {subnet.az}) is forecast to "
-                        f"run out of addresses in ~{outlook.days_until_zero:.1f} days: "
-                        f"{subnet.free} free, losing ~{-outlook.slope_per_day:.0f} a day over "
-                        f"the last {outlook.days_of_data} days"
-                    ),
+                    message=message,
                     value=round(outlook.days_until_zero, 1),
                 )
             )

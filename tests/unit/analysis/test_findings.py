@@ -1,11 +1,18 @@
 """Findings: what on-call hears about, with severities and ids that stay stable across runs."""
 
 from dataclasses import replace
+from datetime import UTC, datetime
 
-from ipaudit.analysis.findings import cluster_findings, coverage_findings
+from ipaudit.analysis.findings import (
+    cluster_findings,
+    coverage_findings,
+    health_findings,
+    sandbox_findings,
+    target_findings,
+)
 from ipaudit.report import ClusterReport, Coverage, LeakedEni, NodeReport, SubnetReport
 from ipaudit.settings import Settings
-from ipaudit.snapshot import InstanceTypeLimits
+from ipaudit.snapshot import HealthIssue, InstanceTypeLimits, SandboxFailure
 
 SETTINGS = Settings()  # warn below 25%, critical below 10%
 M5_LARGE = InstanceTypeLimits("m5.large", max_enis=3, ipv4_per_eni=10, vcpus=2, hypervisor="nitro")
@@ -105,3 +112,75 @@ def test_every_coverage_gap_is_a_warning_naming_its_scope() -> None:
         ("WARNING", "111111111111", "dev"),
     ]
     assert "AccessDenied" in findings[0].message
+
+
+def with_roles(report: SubnetReport, *roles: str, clusters: tuple[str, ...] = ()) -> SubnetReport:
+    return replace(report, roles=list(roles), clusters=list(clusters))
+
+
+def test_custom_networking_charges_one_address_to_the_node_subnet_and_the_rest_to_pods() -> None:
+    # A new m5.large under custom networking takes 1 (its primary) + 10 (one pod ENI).
+    custom = {"AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG": "true"}
+    nodes = with_roles(subnet(free=5, usable=11, subnet_id="subnet-n"), "nodes")
+    pods = with_roles(subnet(free=9, usable=1019, subnet_id="subnet-p"), "pods")
+    report = replace(cluster(nodes, pods), cni=custom)
+    [finding] = cluster_findings(report, SETTINGS, LIMITS)
+    assert finding.resource == "subnet-p"
+    assert "a new m5.large node needs 10 at start-up" in finding.message
+
+
+def test_a_control_plane_only_subnet_needs_what_eks_needs() -> None:
+    found = kinds(
+        cluster(
+            with_roles(subnet(free=5, usable=11, subnet_id="subnet-tight"), "control-plane"),
+            with_roles(subnet(free=9, usable=11, subnet_id="subnet-28"), "control-plane"),
+            with_roles(subnet(free=12, usable=27, subnet_id="subnet-27"), "control-plane"),
+        )
+    )
+    assert found == [
+        ("subnet_headroom", "CRITICAL", "subnet-tight"),  # fewer than 6
+        ("subnet_headroom", "WARNING", "subnet-27"),  # fewer than 16 where 16 fit
+    ]
+
+
+def test_no_start_up_need_is_claimed_where_aws_node_does_not_run() -> None:
+    calico = replace(cluster(subnet(free=9, usable=27)), cni=None, network_mode="other-cni")
+    assert cluster_findings(calico, SETTINGS, LIMITS) == []
+
+
+def test_a_shared_subnet_is_one_finding_with_no_single_cluster_and_the_worst_demand() -> None:
+    shared = with_roles(subnet(free=9, usable=27), "nodes", clusters=("blue", "green"))
+    blue = replace(cluster(shared), name="blue")
+    green = replace(cluster(shared), name="green", nodes=[])  # no nodes: no start-up need
+    [finding] = target_findings([(blue, LIMITS), (green, LIMITS)], SETTINGS)
+    assert finding.id == "subnet_headroom:111111111111:eu-west-1:-:subnet-a"
+    assert finding.cluster is None and finding.severity == "CRITICAL"
+    assert "clusters drawing on it: blue, green" in finding.message
+
+
+def test_pods_that_got_no_address_in_the_last_hour_are_critical() -> None:
+    now = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
+    failures = [
+        SandboxFailure("shop", "a", "node-1", "2026-01-05T09:30:00Z", 3, "failed to assign"),
+        SandboxFailure("shop", "a", "node-1", "2026-01-05T09:40:00Z", 1, "failed to assign"),
+        SandboxFailure("shop", "b", "node-2", "2026-01-05T07:00:00Z", 1, "failed to assign"),
+    ]
+    [finding] = sandbox_findings(cluster(subnet(500)), failures, now)
+    assert (finding.kind, finding.severity, finding.value) == (
+        "pods_without_addresses",
+        "CRITICAL",
+        1,
+    )
+    assert "on node(s) node-1: shop/a" in finding.message
+
+
+def test_eks_health_issues_are_findings_insufficient_addresses_critical() -> None:
+    issues = [
+        HealthIssue("InsufficientFreeAddresses", "too few free addresses", ("subnet-a",)),
+        HealthIssue("Ec2SecurityGroupNotFound", "security group gone"),
+    ]
+    found = health_findings(cluster(subnet(500)), issues)
+    assert [(f.severity, f.resource) for f in found] == [
+        ("CRITICAL", "InsufficientFreeAddresses"),
+        ("WARNING", "Ec2SecurityGroupNotFound"),
+    ]

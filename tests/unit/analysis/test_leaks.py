@@ -1,6 +1,8 @@
 """Leaked CNI ENIs: detached interfaces the VPC CNI created and still holding addresses."""
 
 from collections.abc import Mapping
+from dataclasses import replace
+from datetime import UTC, datetime
 
 from ipaudit.analysis.leaks import leaked_enis
 from ipaudit.snapshot import Eni
@@ -52,3 +54,27 @@ def test_attached_and_non_cni_and_other_clusters_enis_are_not_leaks() -> None:
         ],
     )
     assert leaks == []
+
+
+def test_a_cni_eni_younger_than_five_minutes_is_being_attached_not_leaked() -> None:
+    now = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
+    created = "node.k8s.amazonaws.com/createdAt"
+    leaks = leaked_enis(
+        "prod",
+        [
+            eni("eni-young", tags={created: "2026-01-05T09:57:00Z"}),
+            eni("eni-old", tags={created: "2026-01-05T09:55:00Z"}),
+        ],
+        now,
+    )
+    assert [leak.eni_id for leak in leaks] == ["eni-old"]
+
+
+def test_an_available_branch_eni_is_a_leak_and_tagged_for_its_cluster() -> None:
+    branch = replace(
+        eni("eni-branch", description="aws-k8s-branch-eni"),
+        interface_type="branch",
+        tags={"kubernetes.io/cluster/prod": "owned"},
+    )
+    assert [leak.eni_id for leak in leaked_enis("prod", [branch])] == ["eni-branch"]
+    assert leaked_enis("other", [branch]) == []

@@ -1,7 +1,7 @@
 """Subnet headroom: usable addresses, free addresses and free /28 blocks."""
 
 from ipaudit.analysis.subnets import free_prefix_blocks, subnet_report, usable_addresses
-from ipaudit.snapshot import Eni, Subnet
+from ipaudit.snapshot import CidrReservation, Eni, Subnet
 
 
 def eni(*ips: str, prefixes: tuple[str, ...] = (), subnet: str = "subnet-a") -> Eni:
@@ -51,3 +51,12 @@ def test_report_counts_blocks_only_from_enis_in_that_subnet() -> None:
     report = subnet_report(subnet, enis)
     assert report.free_pct == round(100 * 200 / 251, 1)
     assert report.free_prefix_blocks == 16 - 2 - 1
+
+
+def test_an_explicit_reservation_takes_its_blocks_from_prefixes_a_prefix_reservation_does_not() -> (
+    None
+):
+    # A /24: 16 blocks, the first and last hold reserved addresses.
+    explicit = CidrReservation("10.0.0.64/26", "explicit")  # blocks 4-7
+    prefix = CidrReservation("10.0.0.128/27", "prefix")  # blocks 8-9, kept for prefixes
+    assert free_prefix_blocks("10.0.0.0/24", [], [explicit, prefix]) == 16 - 2 - 4

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from unit.alerts.factories import T0, cluster, report, subnet
@@ -60,3 +61,20 @@ def test_every_subnet_is_forecast_on_its_own() -> None:
     today = report([cluster(subnets=[subnet("subnet-a", free=200), subnet("subnet-b", free=900)])])
     found = forecast_findings(today, subnet_series(past), T0)
     assert [f.resource for f in found] == ["subnet-a"]
+
+
+def test_a_subnet_two_clusters_share_is_forecast_once_naming_both() -> None:
+    shared = replace(subnet(free=200), clusters=["blue", "green"])
+    past = [
+        (T0 - timedelta(days=d), c)
+        for d in range(5, 0, -1)
+        for c in (
+            cluster("blue", subnets=[replace(shared, free=200 + 100 * d)]),
+            cluster("green", subnets=[replace(shared, free=200 + 100 * d)]),
+        )
+    ]
+    today = report([cluster("blue", subnets=[shared]), cluster("green", subnets=[shared])])
+    (finding,) = forecast_findings(today, subnet_series(past), T0)
+    assert finding.id == "subnet_forecast:111111111111:eu-west-1:-:subnet-a"
+    assert finding.cluster is None
+    assert "clusters drawing on it: blue, green" in finding.message
