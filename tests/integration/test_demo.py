@@ -73,3 +73,27 @@ def test_the_json_report_validates_against_the_shipped_schema(demo: dict[str, An
     )
     assert [e.message for e in validator.iter_errors(demo)] == []
     assert demo["schema_version"] == 1
+
+
+def test_the_demo_shows_the_new_shapes_with_every_address_attributed(
+    demo: dict[str, Any],
+) -> None:
+    clusters = {c["name"]: c for c in demo["clusters"]}
+    payments, batch = clusters["payments"], clusters["batch"]
+    a, b = sorted(payments["subnets"], key=lambda s: s["cidr"])
+    held = {k: v for k, v in a["addresses"].items() if v}
+    # the node (2 ENIs x 10: 12 pods), its trunk and 4 branch ENIs, an internal ALB's 2 ENIs
+    assert held == {"node_primary": 2, "pods": 12, "warm": 6, "branch": 5, "load_balancers": 2}
+    assert a["roles"] == ["nodes", "pods", "control-plane", "load-balancers"]
+    # subnet b: 3 Fargate pods, and batch's node drawing on the same subnet
+    assert b["clusters"] == ["batch", "payments"]
+    assert {k: v for k, v in b["addresses"].items() if v} == {"fargate": 3, "other_clusters": 10}
+    [batch_view] = batch["subnets"]
+    assert batch_view["addresses"]["other_clusters"] == 3
+    assert (payments["pods"], payments["fargate_pods"], payments["warm_ips"]) == (19, 3, 6)
+    [node] = payments["nodes"]
+    assert (node["ips_held"], node["branch_enis"], node["pods"]) == (25, 4, 16)
+    for cluster in demo["clusters"]:
+        assert cluster["network_mode"] == "vpc-cni"
+        for subnet in cluster["subnets"]:
+            assert sum(subnet["addresses"].values()) == subnet["usable"] - subnet["free"]

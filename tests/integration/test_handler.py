@@ -78,7 +78,8 @@ def test_the_audit_handler_audits_stores_and_emits_metrics(
 ) -> None:
     summary = audit_handler(SCHEDULED_EVENT, FakeContext())  # type: ignore[arg-type]
 
-    assert summary["clusters"] == 2 and summary["coverage_errors"] == 0
+    # The article's shop-prod and tools, and the shapes beside them: payments and batch.
+    assert summary["clusters"] == 4 and summary["coverage_errors"] == 0
     assert summary["findings"]["CRITICAL"] == 2 and summary["stored"] is True
     assert summary["sns_published"] == summary["changes"]["new"] > 0
     metrics = emf_metrics(capsys.readouterr().out)

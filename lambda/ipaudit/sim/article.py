@@ -10,6 +10,10 @@ with m5.8xlarge nodes (8 ENIs x 30 addresses) under the VPC CNI defaults (WARM_E
 
 That is 1200 pods holding 2938 addresses: subnets a and b have 0 free, subnet c has 109 left
 after a leaked CNI ENI. The management account runs a small, healthy `tools` cluster.
+
+Beside the article, `prod` also runs the shapes platform teams run (each address attributed):
+cluster `payments` uses security groups for pods (a trunk and branch ENIs), an internal load
+balancer and a Fargate profile; cluster `batch` shares payments' second subnet.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from dataclasses import dataclass
 import boto3
 
 from ipaudit.sim.seed import NodeSpec, SeededCluster, SubnetSpec, seed_cluster
+from ipaudit.sim.shapes import add_fargate_pods, add_security_groups_for_pods, add_service_enis
 
 REGION = "eu-west-1"
 OTHER_REGION = "us-east-1"  # audited too: nothing runs there
@@ -34,6 +39,8 @@ class ArticleOrganization:
     prod_account: str
     prod: SeededCluster
     tools: SeededCluster
+    payments: SeededCluster
+    batch: SeededCluster
 
 
 def _prod_nodes() -> list[NodeSpec]:
@@ -88,9 +95,42 @@ def seed_article(management: boto3.Session) -> ArticleOrganization:
             NodeSpec(subnet=1, eni_addresses=(10, 10), pods=5, instance_type="m5.large"),
         ],
     )
+    payments, batch = seed_shapes(prod_session)
     return ArticleOrganization(
         management_account=management_account,
         prod_account=prod_account,
         prod=prod,
         tools=tools,
+        payments=payments,
+        batch=batch,
     )
+
+
+def seed_shapes(session: boto3.Session) -> tuple[SeededCluster, SeededCluster]:
+    """`payments`: one m5.large with 12 pods on its addresses and 4 on branch ENIs, an internal
+    ALB's 2 ENIs and 3 Fargate pods; `batch`: one m5.large with 6 pods in payments' subnet b."""
+    subnets = [SubnetSpec("10.2.0.0/24", f"{REGION}a"), SubnetSpec("10.2.1.0/24", f"{REGION}b")]
+    payments = seed_cluster(
+        session,
+        name="payments",
+        vpc_cidr="10.2.0.0/16",
+        subnets=subnets,
+        nodes=[NodeSpec(subnet=0, eni_addresses=(10, 10), pods=12, instance_type="m5.large")],
+        cni_env={"ENABLE_POD_ENI": "true"},
+        subnet_tags={0: {"kubernetes.io/role/internal-elb": "1"}},
+    )
+    add_security_groups_for_pods(session, payments, node=0, subnet=0, branch_pods=4, trunk_device=2)
+    add_service_enis(
+        session, payments, 0, [("ELB app/k8s-payments-web/6e3f1c2d", "interface", 1)] * 2
+    )
+    add_fargate_pods(session, payments, 1, f"{REGION}b", 3)
+    batch = seed_cluster(
+        session,
+        name="batch",
+        vpc_cidr="",
+        subnets=subnets,
+        nodes=[NodeSpec(subnet=1, eni_addresses=(10,), pods=6, instance_type="m5.large")],
+        config_subnets=[1],
+        sharing=payments,
+    )
+    return payments, batch

@@ -55,6 +55,8 @@ def _kube_server(cluster: SeededCluster, allowed_arns: list[str]) -> tuple[KubeA
     server.nodes = cluster.kube_nodes
     server.pods = cluster.kube_pods
     server.daemonsets = cluster.kube_daemonsets
+    server.events = cluster.kube_events
+    server.eni_configs = cluster.eni_configs
     return server, certificates.ca_data
 
 
@@ -79,6 +81,8 @@ def article_world(env: MutableMapping[str, str] = os.environ) -> Iterator[World]
         clusters = [
             (organization.prod, organization.prod_account, auditor_role),
             (organization.tools, organization.management_account, None),
+            (organization.payments, organization.prod_account, auditor_role),
+            (organization.batch, organization.prod_account, auditor_role),
         ]
         servers: dict[str, KubeApiServer] = {}
         access: dict[str, KubeAccess] = {}
