@@ -585,3 +585,34 @@ def test_an_ipv6_only_subnet_an_unknown_type_and_a_cluster_without_aws_node_touc
     assert entry["status"] == "ok"
     assert any(ipv6_only in note and "IPv6-only" in note for note in entry["notes"])
     assert any("x9.huge" in note for note in entry["notes"])
+
+
+def test_an_ipv6_cluster_takes_one_ipv4_address_per_node_and_keeps_no_warm_pool(
+    shapes: Shapes,
+) -> None:
+    # A /28 (11 usable), two nodes with their IPv4 primary only: 9 free. Under IPv4 a new
+    # m5.large would need 10; an IPv6 node takes 1.
+    v6 = seed_cluster(
+        shapes.session,
+        name="v6",
+        vpc_cidr="10.52.0.0/16",
+        subnets=[SubnetSpec("10.52.0.0/28", AZ)],
+        nodes=[NodeSpec(subnet=0, eni_addresses=(1,), pods=0, instance_type="m5.large")] * 2,
+        cni_env={"ENABLE_IPv6": "true", "ENABLE_PREFIX_DELEGATION": "true"},
+    )
+    for n, name in enumerate(v6.node_names):
+        v6.kube_pods += [
+            pod_object("web", f"web-{n}-{p}", name, f"2a05:d018:1:{n}::{p + 10:x}")
+            for p in range(5)
+        ]
+    shapes.proxy.clusters["v6"] = {"kubernetesNetworkConfig": {"ipFamily": "ipv6"}}
+    shapes.serve(v6)
+
+    audit = shapes.audit()
+    report = cluster(audit, "v6")
+
+    assert (report["network_mode"], report["recommendation"]) == ("vpc-cni-ipv6", None)
+    assert (report["ips_held"], report["pods"], report["warm_ips"]) == (2, 10, 0)
+    [subnet] = report["subnets"]
+    assert (subnet["free"], held(subnet)) == (9, {"node_primary": 2})
+    assert findings(audit, "subnet_headroom") == []
