@@ -11,7 +11,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
@@ -19,18 +19,26 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ipaudit.alerts.lifecycle import AlertChange, audible, plan, stateless
 from ipaudit.alerts.mutes import apply_mutes
 from ipaudit.analysis.report_builder import with_recommendation
+from ipaudit.aws.errors import one_line
+from ipaudit.aws.session import make_client
 from ipaudit.forecast.findings import KIND as FORECAST_KIND
 from ipaudit.forecast.findings import forecast_findings
 from ipaudit.notify import slack
 from ipaudit.notify.security_hub import import_findings
 from ipaudit.notify.slack_blocks import build_payload
-from ipaudit.notify.sns import SnsError, SnsMessage, build_messages, publish
+from ipaudit.notify.sns import PUBLISHED_CHANGES, SnsMessage, build_messages, late, publish
 from ipaudit.report import SEVERITY_RANK, ClusterReport, Report
 from ipaudit.settings import Settings
 from ipaudit.store.alert_state import commit, load_states
+from ipaudit.store.codec import key_time
+from ipaudit.store.deliveries import Delivery, Destination, claim, delivered, put_items
 from ipaudit.store.history import ClusterHistory, load_histories, record_run
 from ipaudit.store.mutes import load_mutes
+from ipaudit.store.records import dump
 from ipaudit.store.runs import store_run
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +47,9 @@ logger = logging.getLogger(__name__)
 class AfterAudit:
     report: Report  # the audit's report plus the forecast findings
     stored: bool  # the run is in the table (written now or by an earlier attempt)
+    storage_error: str | None = None  # the table failed; what was found is still reported
     changes: Sequence[AlertChange] = ()  # what on-call hears about (would hear, on a dry run)
+    late: Sequence[Delivery] = ()  # earlier runs' announcements this run (re)sent
     slack_payload: dict[str, Any] | None = None
     slack_posted: bool = False
     slack_error: str | None = None
@@ -65,6 +75,7 @@ class AfterAudit:
             "forecast_findings": sum(f.kind == FORECAST_KIND for f in self.report.findings),
             "coverage_errors": sum(c.status == "error" for c in self.report.coverage),
             "stored": self.stored,
+            "storage_error": self.storage_error,
             "dry_run": self.dry_run,
             "changes": changes,
             "slack_posted": self.slack_posted,
@@ -73,7 +84,14 @@ class AfterAudit:
             "sns_error": self.sns_error,
             "security_hub_imported": self.security_hub_imported,
             "security_hub_errors": len(self.security_hub_errors),
+            "late_deliveries": len(self.late),
+            "delivery_failed": self.delivery_failed,
         }
+
+    @property
+    def delivery_failed(self) -> bool:
+        """A destination did not accept everything: it stays pending for the next run."""
+        return bool(self.slack_error or self.sns_error)
 
 
 def after_audit(
@@ -92,13 +110,18 @@ def after_audit(
     posts; it returns exactly what would have been posted, whether or not a destination is set.
     """
     now = now or datetime.now(UTC)
-    dynamodb = session.client("dynamodb") if settings.table else None
+    dynamodb = make_client(session, "dynamodb") if settings.table else None
+    table = settings.table or ""
 
     histories: dict[str, ClusterHistory] = {}
-    if dynamodb is not None and settings.table:
-        histories = load_histories(
-            dynamodb, settings.table, report.clusters, now=now, run_id=report.run_id
-        )
+    storage_error: str | None = None
+    try:
+        if dynamodb is not None:
+            histories = load_histories(
+                dynamodb, table, report.clusters, now=now, run_id=report.run_id
+            )
+    except (ClientError, BotoCoreError) as error:
+        storage_error = _storage_failed("reading history", error)
     report = replace(
         report, clusters=[_sized_to_peak(c, histories.get(c.key)) for c in report.clusters]
     )
@@ -116,34 +139,64 @@ def after_audit(
     report = apply_mutes(report, mutes, now)
 
     stored = False
-    if dynamodb is not None and settings.table:
-        if not store_run(dynamodb, settings.table, report):
-            logger.info("run %s was already stored by an earlier attempt", report.run_id)
-        record_run(dynamodb, settings.table, report, histories)
-        stored = True
+    if dynamodb is not None and storage_error is None:
+        try:
+            if not store_run(dynamodb, table, report):
+                logger.info("run %s was already stored by an earlier attempt", report.run_id)
+            record_run(dynamodb, table, report, histories)
+            stored = True
+        except (ClientError, BotoCoreError) as error:
+            storage_error = _storage_failed("storing the run", error)
 
     if not notify:
-        return AfterAudit(report=report, stored=stored, dry_run=dry_run)
+        return AfterAudit(
+            report=report, stored=stored, storage_error=storage_error, dry_run=dry_run
+        )
 
-    if dynamodb is not None and settings.table:
-        states = load_states(dynamodb, settings.table)
-        transitions = plan(report, states, now=now, renotify_hours=settings.renotify_hours)
-        if dry_run:
-            changes = [t.alert for t in transitions]
-        else:
-            # Only the run whose conditional write wins a transition announces it.
-            changes = [t.alert for t in transitions if commit(dynamodb, settings.table, t)]
-        changes = audible(changes)  # a muted finding's transition is recorded, never sent
-    else:
+    destinations: list[Destination] = []
+    if settings.slack_webhook_url or settings.slack_secret_arn:
+        destinations.append("slack")
+    if settings.sns_topic_arn:
+        destinations.append("sns")
+    changes: list[AlertChange] = []
+    sending: list[Delivery] = []
+    if dynamodb is None:
         changes = stateless(report)
+        sending = _deliveries(["slack", "sns"] if dry_run else destinations, changes, report, now)
+    elif dry_run:
+        states = load_states(dynamodb, table)
+        changes = audible(
+            [t.alert for t in plan(report, states, now=now, renotify_hours=settings.renotify_hours)]
+        )
+        sending = _deliveries(["slack", "sns"], changes, report, now)
+    elif storage_error is None:
+        # A transition, and its announcement pending for each destination, is one transaction;
+        # only the run whose conditional write wins it announces it.
+        try:
+            states = load_states(dynamodb, table)
+            for transition in plan(report, states, now=now, renotify_hours=settings.renotify_hours):
+                # A muted finding's transition is recorded, never sent.
+                heard = audible([transition.alert])
+                pending = _deliveries(destinations, heard, report, now)
+                if commit(dynamodb, table, transition, put_items(table, pending, now)):
+                    changes += heard
+            # This run's announcements and those earlier runs could not deliver.
+            sending = claim(dynamodb, table, destinations, run_id=report.run_id, now=now)
+        except (ClientError, BotoCoreError) as error:
+            storage_error = _storage_failed("recording alert changes", error)
 
-    wants_slack = bool(settings.slack_webhook_url or settings.slack_secret_arn)
-    slack_payload = build_payload(changes, report) if changes and (wants_slack or dry_run) else None
-    sns_messages = build_messages(changes, report) if settings.sns_topic_arn or dry_run else []
+    slack_sending = [d for d in sending if d.destination == "slack"]
+    sns_sending = [d for d in sending if d.destination == "sns"]
+    slack_payload = None
+    if slack_sending:
+        slack_payload = build_payload([_as_sent(d, report.run_id) for d in slack_sending], report)
+    sns_messages = [_sns_sent(d, report.run_id) for d in sns_sending]
     outcome = AfterAudit(
         report=report,
         stored=stored,
+        storage_error=storage_error,
         changes=tuple(changes),
+        late=tuple(d for d in sending if d.late(report.run_id)),
         slack_payload=slack_payload,
         sns_messages=tuple(sns_messages),
         dry_run=dry_run,
@@ -153,13 +206,14 @@ def after_audit(
 
     if slack_payload is not None:
         outcome = replace(outcome, **_post_slack(slack_payload, settings, session))
+        if outcome.slack_posted:
+            outcome = _mark(outcome, dynamodb, table, slack_sending)
     if sns_messages and settings.sns_topic_arn:
-        try:
-            published = publish(session.client("sns"), settings.sns_topic_arn, sns_messages)
-            outcome = replace(outcome, sns_published=published)
-        except (SnsError, ClientError, BotoCoreError) as error:
-            logger.error("SNS publish failed: %s", error)
-            outcome = replace(outcome, sns_error=str(error))
+        result = publish(make_client(session, "sns"), settings.sns_topic_arn, sns_messages)
+        if result.error:
+            logger.error("SNS publish failed: %s", result.error)
+        outcome = replace(outcome, sns_published=len(result.accepted), sns_error=result.error)
+        outcome = _mark(outcome, dynamodb, table, [sns_sending[i] for i in result.accepted])
     if settings.security_hub:
         outcome = replace(outcome, **_to_security_hub(report, changes, settings, session, now))
     return outcome
@@ -174,11 +228,64 @@ def _to_security_hub(
 ) -> dict[str, Any]:
     first_seen = {}
     if settings.table:
-        states = load_states(session.client("dynamodb"), settings.table)
+        states = load_states(make_client(session, "dynamodb"), settings.table)
         first_seen = {finding_id: state.opened_at for finding_id, state in states.items()}
     resolved = [change.finding for change in changes if change.change == "resolved"]
     imported = import_findings(report, resolved, settings, session, now=now, first_seen=first_seen)
     return {"security_hub_imported": imported.count, "security_hub_errors": imported.errors}
+
+
+def _deliveries(
+    destinations: Sequence[Destination],
+    changes: Sequence[AlertChange],
+    report: Report,
+    now: datetime,
+) -> list[Delivery]:
+    """One delivery per change and destination that carries it (SNS: changes, not reminders)."""
+    result = []
+    for destination in destinations:
+        for change in changes:
+            if destination == "slack":
+                result.append(Delivery("slack", change, now, report.run_id))
+            elif change.change in PUBLISHED_CHANGES:
+                message = dump(build_messages([change], report)[0])
+                result.append(Delivery("sns", change, now, report.run_id, message))
+    return result
+
+
+def _mark(
+    outcome: AfterAudit,
+    dynamodb: DynamoDBClient | None,
+    table: str,
+    deliveries: Sequence[Delivery],
+) -> AfterAudit:
+    """Record what a destination accepted; if that fails, it may be sent once more."""
+    if dynamodb is None or not deliveries:
+        return outcome
+    try:
+        delivered(dynamodb, table, deliveries)
+    except (ClientError, BotoCoreError) as error:
+        return replace(outcome, storage_error=_storage_failed("marking deliveries as sent", error))
+    return outcome
+
+
+def _storage_failed(doing: str, error: ClientError | BotoCoreError) -> str:
+    line = f"DynamoDB failed {doing}: {one_line(error)}"
+    logger.error("%s", line)
+    return line
+
+
+def _as_sent(delivery: Delivery, run_id: str) -> AlertChange:
+    if not delivery.late(run_id):
+        return delivery.change
+    return replace(delivery.change, late_since=key_time(delivery.at))
+
+
+def _sns_sent(delivery: Delivery, run_id: str) -> SnsMessage:
+    assert delivery.message is not None  # an SNS delivery always carries its message
+    if delivery.late(run_id):
+        return late(delivery.message, key_time(delivery.at))
+    return SnsMessage(**delivery.message)
 
 
 def _cluster_parts(key: str) -> tuple[str, str, str]:

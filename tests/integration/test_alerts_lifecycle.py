@@ -229,3 +229,48 @@ def test_without_a_table_every_alerting_finding_is_posted_each_run(world: World)
         outcome = run(world, audit(50, f"r{n}", n), n)
         assert not outcome.stored and [c.change for c in outcome.changes] == ["new"]
     assert len(world.slack_posts()) == 2
+
+
+def test_what_slack_refused_is_posted_late_by_the_next_run_and_then_never_again(
+    world: World,
+) -> None:
+    world.slack.expect_ordered_request(HOOK_PATH).respond_with_data("down", status=500)
+    for _ in range(slack.DEFAULT_RETRY.attempts - 1):
+        world.slack.expect_ordered_request(HOOK_PATH).respond_with_data("down", status=500)
+    first = run(world, audit(50, "r1", 0), 0)
+    assert first.delivery_failed and first.summary()["delivery_failed"] is True
+    assert len(world.sns_messages()) == 1  # SNS is another destination: it got it at once
+
+    slack_ok(world)
+    second = run(world, audit(50, "r2", 1), 1)
+    late_post = world.slack_posts()[-1]
+    assert "late: found 2026-03-02T09:00:00Z" in json.dumps(late_post)
+    assert second.changes == () and len(second.late) == 1 and not second.delivery_failed
+    assert world.sns_messages() == []  # SNS had accepted it: not sent twice
+
+    run(world, audit(50, "r3", 2), 2)
+    accepted = [request for request, answer in world.slack.log if answer.status_code == 200]
+    assert len(accepted) == 1
+
+
+def test_what_sns_refused_is_published_late_by_the_next_run(world: World) -> None:
+    slack_ok(world)
+    sns = world.session.client("sns")
+    sns.delete_topic(TopicArn=world.settings.sns_topic_arn)
+    first = run(world, audit(50, "r1", 0), 0)
+    assert first.sns_error and first.sns_published == 0 and first.slack_posted
+
+    topic = sns.create_topic(Name="ipaudit-warnings")["TopicArn"]
+    queue_arn = world.session.client("sqs").get_queue_attributes(
+        QueueUrl=world.queue_url, AttributeNames=["QueueArn"]
+    )["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    second = run(world, audit(900, "r2", 1), 1)  # resolved meanwhile: both go out, in order
+    messages = world.sns_messages()
+    assert [m["MessageAttributes"]["change"]["Value"] for m in messages] == ["new", "resolved"]
+    assert json.loads(messages[0]["Message"])["late"] is True
+    assert json.loads(messages[1]["Message"])["late"] is False
+    assert second.sns_published == 2 and second.sns_error is None
+    run(world, audit(900, "r3", 2), 2)
+    assert world.sns_messages() == []
+    assert len(world.slack_posts()) == 2  # new, then resolved: each once

@@ -47,6 +47,8 @@ class AlertChange:
     finding: Finding
     previous_severity: Severity | None = None
     previous_value: float | None = None
+    # Set when a later run delivers an announcement its own run could not: when it was found.
+    late_since: str | None = None
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,10 @@ def build_payload(changes: Sequence[AlertChange], report: Report) -> dict[str, A
     context = {
         "type": "context",
         "elements": [
-            {"type": "mrkdwn", "text": f"ipaudit run `{report.run_id}` · {report.generated_at}"}
+            {
+                "type": "mrkdwn",
+                "text": escape(f"ipaudit run `{report.run_id}` · {report.generated_at}"),
+            }
         ],
     }
     # Room for the header, the context and one overflow line.
@@ -102,7 +105,7 @@ def _cluster_blocks(
     lines = [title, *(_change_line(change) for change in changes)]
     if cluster is not None:
         lines.extend(_summary_lines(cluster, changes))
-    blocks = [_section(_fit(lines))]
+    blocks = [_section(_fit([escape(line) for line in lines]))]
     recommendation = cluster.recommendation if cluster is not None else None
     if recommendation is not None and recommendation.ips_returned > 0:
         settings = ", ".join(f"{k}={v}" for k, v in recommendation.settings.items())
@@ -110,7 +113,7 @@ def _cluster_blocks(
             f"*Recommended:* {settings} returns {recommendation.ips_returned} addresses\n"
             f"```{recommendation.command}```"
         )
-        blocks.append(_section(text[:MAX_SECTION_CHARS]))
+        blocks.append(_section(escape(text)[:MAX_SECTION_CHARS]))
     blocks.append({"type": "divider"})
     return blocks
 
@@ -122,7 +125,8 @@ def _change_line(change: AlertChange) -> str:
         label = f"ESCALATED {change.previous_severity} → {finding.severity}"
     elif change.change != "resolved":
         label = f"{label} {finding.severity}"
-    return f"{_ICONS[change.change]} *{label}* {finding.message}"
+    late = f" _(late: found {change.late_since})_" if change.late_since else ""
+    return f"{_ICONS[change.change]} *{label}* {finding.message}{late}"
 
 
 def _summary_lines(cluster: ClusterReport, changes: list[AlertChange]) -> list[str]:
@@ -156,6 +160,12 @@ def _fit(lines: list[str]) -> str:
             return (text[:room] if len(text) > room else text) + tail
         kept.append(line)
     return "\n".join(kept)
+
+
+def escape(text: str) -> str:
+    """Slack's three control characters in mrkdwn, as Slack asks them to be escaped: a command,
+    an error or a resource name can hold them, and `<...>` would turn into a link or mention."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _section(text: str) -> dict[str, Any]:

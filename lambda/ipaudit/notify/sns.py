@@ -11,7 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from ipaudit.alerts.lifecycle import AlertChange
+from ipaudit.aws.errors import one_line
 from ipaudit.report import ClusterReport, Report
 
 if TYPE_CHECKING:
@@ -71,6 +74,7 @@ def build_messages(changes: Sequence[AlertChange], report: Report) -> list[SnsMe
                     ),
                     "run_id": report.run_id,
                     "generated_at": report.generated_at,
+                    "late": False,
                 },
                 attributes={
                     "severity": finding.severity,
@@ -85,25 +89,46 @@ def build_messages(changes: Sequence[AlertChange], report: Report) -> list[SnsMe
     return messages
 
 
-def publish(client: SNSClient, topic_arn: str, messages: Sequence[SnsMessage]) -> int:
-    """Publish in batches of ten; the number SNS accepted. Raises on a failed entry."""
-    published = 0
+@dataclass(frozen=True)
+class Published:
+    accepted: list[int]  # indexes into the messages given, in order
+    error: str | None = None  # the first failure; the rest of the messages were not accepted
+
+
+def publish(client: SNSClient, topic_arn: str, messages: Sequence[SnsMessage]) -> Published:
+    """Publish in batches of ten; which messages SNS accepted, and the first failure if any.
+
+    A failed call stops publishing: what was not accepted stays pending for the next run.
+    """
+    accepted: list[int] = []
     failures: list[str] = []
     for start in range(0, len(messages), BATCH):
         batch = messages[start : start + BATCH]
-        response = client.publish_batch(
-            TopicArn=topic_arn,
-            PublishBatchRequestEntries=[m.entry(str(i)) for i, m in enumerate(batch)],
-        )
-        published += len(response.get("Successful", []))
+        try:
+            response = client.publish_batch(
+                TopicArn=topic_arn,
+                PublishBatchRequestEntries=[m.entry(str(start + i)) for i, m in enumerate(batch)],
+            )
+        except (ClientError, BotoCoreError) as error:
+            failures.append(one_line(error))
+            break
+        accepted.extend(int(entry["Id"]) for entry in response.get("Successful", []))
         failures.extend(f"{f['Code']}: {f.get('Message', '')}" for f in response.get("Failed", []))
     if failures:
-        raise SnsError(f"{len(failures)} of {len(messages)} SNS message(s) failed: {failures[0]}")
-    return published
+        failed = len(messages) - len(accepted)
+        return Published(
+            accepted, f"{failed} of {len(messages)} SNS message(s) failed: {failures[0]}"
+        )
+    return Published(accepted)
 
 
-class SnsError(Exception):
-    pass
+def late(message: dict[str, Any], found_at: str) -> SnsMessage:
+    """A message as first built, re-sent by a later run: the body says it is late."""
+    return SnsMessage(
+        subject=message["subject"],
+        body={**message["body"], "late": True, "found_at": found_at},
+        attributes=message["attributes"],
+    )
 
 
 def _subject(change: AlertChange) -> str:

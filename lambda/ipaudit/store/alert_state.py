@@ -9,6 +9,7 @@ overlapping or retried runs exactly one wins each transition, and only the winne
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +27,7 @@ from ipaudit.store.runs import (
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import PutTypeDef
+    from mypy_boto3_dynamodb.type_defs import PutTypeDef, TransactWriteItemTypeDef
 
 
 def load_states(client: DynamoDBClient, table: str) -> dict[str, AlertState]:
@@ -42,8 +43,14 @@ def load_states(client: DynamoDBClient, table: str) -> dict[str, AlertState]:
     return {state.finding.id: state for state in states}
 
 
-def commit(client: DynamoDBClient, table: str, transition: Transition) -> bool:
-    """Write the transition and its event; False when another run changed the state first."""
+def commit(
+    client: DynamoDBClient,
+    table: str,
+    transition: Transition,
+    extra: Sequence[TransactWriteItemTypeDef] = (),
+) -> bool:
+    """Write the transition, its event and `extra` (its pending deliveries) in one transaction;
+    False when another run changed the state first."""
     state = transition.state
     values: dict[str, Any] = {
         "pk": "ALERTS",
@@ -90,6 +97,7 @@ def commit(client: DynamoDBClient, table: str, transition: Transition) -> bool:
             TransactItems=[
                 {"Put": put_state},
                 {"Put": {"TableName": table, "Item": to_item(event)}},
+                *extra,
             ]
         )
     except ClientError as error:

@@ -11,25 +11,17 @@ run writes nothing twice; a retry reuses the first attempt's timestamp so its ke
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from ipaudit.errors import InputError
-from ipaudit.report import (
-    ClusterReport,
-    Finding,
-    LeakedEni,
-    Recommendation,
-    Report,
-    SubnetChange,
-    SubnetReport,
-)
+from ipaudit.report import ClusterReport, Finding, NodeReport, Report
 from ipaudit.store.codec import epoch, from_item, key_time, parse_time, to_item
+from ipaudit.store.records import dump, load
 from ipaudit.store.table import GSI
 
 if TYPE_CHECKING:
@@ -56,32 +48,24 @@ def cluster_pk(account_id: str, region: str, cluster: str) -> str:
 def store_run(
     client: DynamoDBClient, table: str, report: Report, *, retention_days: int = HISTORY_DAYS
 ) -> bool:
-    """Write the run; False when an earlier attempt of the same run id had already written it."""
+    """Write the run; False when an earlier attempt of the same run id had already written it.
+
+    A `STARTED` marker goes first and the run item last: a run with the marker and without the
+    run item was cut short (a crash, a throttled put), and the retry of the same run id reuses
+    the marker's timestamp for its keys, writes what is missing, then the run item. Every put
+    is conditional on the item being absent, so nothing is written twice.
+    """
     generated = parse_time(report.generated_at)
-    clusters = {(c.account_id, c.region, c.name) for c in report.clusters}
     expires = epoch(generated + timedelta(days=retention_days))
-    run_item = {
-        "pk": f"RUN#{report.run_id}",
-        "sk": "RUN",
-        "gsi1pk": "RUNS",
-        "gsi1sk": f"{key_time(generated)}#{report.run_id}",
-        "run_id": report.run_id,
-        "generated_at": key_time(generated),
-        "clusters": [cluster.key for cluster in report.clusters],
-        "coverage": [dataclasses.asdict(entry) for entry in report.coverage],
-        "findings": [finding_dict(f) for f in report.findings if _cluster_key(f) not in clusters],
-        "expires_at": expires,
-    }
-    first = _put_new(client, table, run_item)
-    if not first:
-        earlier = client.get_item(
-            TableName=table,
-            Key=to_item({"pk": run_item["pk"], "sk": "RUN"}),
-            ConsistentRead=True,
-        )
-        generated = parse_time(from_item(earlier["Item"])["generated_at"])
+    run_key = {"pk": f"RUN#{report.run_id}", "sk": "RUN"}
+    if get_item(client, table, run_key) is not None:
+        return False
+    marker = {"pk": run_key["pk"], "sk": "STARTED", "generated_at": key_time(generated)}
+    if not _put_new(client, table, {**marker, "expires_at": expires}):
+        earlier = get_item(client, table, {"pk": marker["pk"], "sk": "STARTED"}) or marker
+        generated = parse_time(earlier["generated_at"])
     stamp = key_time(generated)
-    # Puts after the run item complete whatever an interrupted first attempt left unwritten.
+    clusters = {(c.account_id, c.region, c.name) for c in report.clusters}
     for cluster in report.clusters:
         _put_new(client, table, _cluster_item(report, cluster, stamp, expires))
         for index, start in enumerate(range(0, len(cluster.nodes), _NODES_PER_ITEM)):
@@ -93,11 +77,69 @@ def store_run(
                     "pk": f"NODES#{cluster.key.replace('/', '#')}",
                     "sk": f"{stamp}#{report.run_id}#{index:04d}",
                     "run_id": report.run_id,
-                    "nodes": [dataclasses.asdict(node) for node in nodes],
+                    "nodes": [dump(node) for node in nodes],
                     "expires_at": expires,
                 },
             )
-    return first
+    top = dump(replace(report, clusters=[], findings=[]))
+    return _put_new(
+        client,
+        table,
+        {
+            **run_key,
+            "gsi1pk": "RUNS",
+            "gsi1sk": f"{stamp}#{report.run_id}",
+            **{name: value for name, value in top.items() if name not in ("clusters", "findings")},
+            "generated_at": stamp,
+            "report_generated_at": report.generated_at,
+            "clusters": [cluster.key for cluster in report.clusters],
+            "findings": [dump(f) for f in report.findings if _cluster_key(f) not in clusters],
+            "finding_order": [f.id for f in report.findings],
+            "expires_at": expires,
+        },
+    )
+
+
+def load_run(client: DynamoDBClient, table: str, run_id: str) -> Report | None:
+    """A completely stored run as the report that was stored; None when there is no run item."""
+    values = get_item(client, table, {"pk": f"RUN#{run_id}", "sk": "RUN"})
+    if values is None:
+        return None
+    stamp = values["generated_at"]
+    clusters: list[ClusterReport] = []
+    findings = [load(Finding, f) for f in values["findings"]]
+    for key in values["clusters"]:
+        account_id, region, name = key.split("/", 2)
+        (item,) = query_items(
+            client,
+            TableName=table,
+            KeyConditionExpression="pk = :pk AND sk = :sk",
+            ExpressionAttributeValues=to_item(
+                {":pk": cluster_pk(account_id, region, name), ":sk": f"RUN#{stamp}#{run_id}"}
+            ),
+            ConsistentRead=True,
+        )
+        stored = _stored_run(item)
+        node_items = query_items(
+            client,
+            TableName=table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues=to_item(
+                {":pk": f"NODES#{key.replace('/', '#')}", ":prefix": f"{stamp}#{run_id}#"}
+            ),
+            ConsistentRead=True,
+        )
+        nodes = [load(NodeReport, n) for i in node_items for n in from_item(i)["nodes"]]
+        clusters.append(replace(stored.cluster, nodes=nodes))
+        findings += stored.findings
+    order = {finding_id: index for index, finding_id in enumerate(values["finding_order"])}
+    findings.sort(key=lambda f: order.get(f.id, len(order)))
+    values["generated_at"] = values.get("report_generated_at", stamp)
+    return replace(
+        load(Report, {**values, "clusters": [], "findings": []}),
+        clusters=clusters,
+        findings=findings,
+    )
 
 
 def cluster_history(
@@ -127,12 +169,11 @@ def cluster_runs_since(
 
 
 def finding_dict(finding: Finding) -> dict[str, Any]:
-    return dataclasses.asdict(finding)
+    return dump(finding)
 
 
 def finding_from(values: dict[str, Any]) -> Finding:
-    names = {f.name for f in dataclasses.fields(Finding)}
-    return Finding(**{key: value for key, value in values.items() if key in names})
+    return load(Finding, values)
 
 
 def _cluster_key(finding: Finding) -> tuple[str, str, str | None]:
@@ -142,7 +183,7 @@ def _cluster_key(finding: Finding) -> tuple[str, str, str | None]:
 def _cluster_item(
     report: Report, cluster: ClusterReport, stamp: str, expires: int
 ) -> dict[str, Any]:
-    summary = dataclasses.asdict(cluster)
+    summary = dump(cluster)
     del summary["nodes"]
     return {
         "pk": cluster_pk(cluster.account_id, cluster.region, cluster.name),
@@ -164,35 +205,12 @@ def _cluster_item(
 
 def _stored_run(item: dict[str, Any]) -> StoredClusterRun:
     values = from_item(item)
-    summary = values["cluster"]
-    recommendation = summary.get("recommendation")
-    cluster = ClusterReport(
-        account_id=summary["account_id"],
-        region=summary["region"],
-        name=summary["name"],
-        vpc_id=summary["vpc_id"],
-        cni=summary["cni"],
-        subnets=[SubnetReport(**subnet) for subnet in summary["subnets"]],
-        nodes=[],
-        leaked_enis=[LeakedEni(**eni) for eni in summary["leaked_enis"]],
-        ips_held=summary["ips_held"],
-        pods=summary["pods"],
-        warm_ips=summary["warm_ips"],
-        recommendation=None if recommendation is None else _recommendation(recommendation),
-        network_mode=summary.get("network_mode", "vpc-cni"),
-        fargate_pods=summary.get("fargate_pods", 0),
-    )
     return StoredClusterRun(
         run_id=values["run_id"],
         generated_at=parse_time(values["generated_at"]),
-        cluster=cluster,
-        findings=[finding_from(f) for f in values["findings"]],
+        cluster=load(ClusterReport, {**values["cluster"], "nodes": []}),
+        findings=[load(Finding, f) for f in values["findings"]],
     )
-
-
-def _recommendation(stored: dict[str, Any]) -> Recommendation:
-    subnets = [SubnetChange(**subnet) for subnet in stored.get("subnets", [])]
-    return Recommendation(**{**stored, "subnets": subnets})
 
 
 def _put_new(client: DynamoDBClient, table: str, values: dict[str, Any]) -> bool:
@@ -207,12 +225,35 @@ def _put_new(client: DynamoDBClient, table: str, values: dict[str, Any]) -> bool
         if code == "ConditionalCheckFailedException":
             return False
         if code == "ResourceNotFoundException":
-            raise InputError(
-                f"IPAUDIT_TABLE: table {table!r} does not exist (create it with "
-                "`ipaudit init-table` or deploy the stack)"
-            ) from None
+            raise _missing(table) from None
         raise
     return True
+
+
+def get_item(client: DynamoDBClient, table: str, key: dict[str, str]) -> dict[str, Any] | None:
+    """One item, read consistently; None when absent."""
+    try:
+        answer = client.get_item(TableName=table, Key=to_item(key), ConsistentRead=True)
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ResourceNotFoundException":
+            raise _missing(table) from None
+        raise
+    return from_item(answer["Item"]) if "Item" in answer else None
+
+
+def check_table(client: DynamoDBClient, table: str) -> None:
+    """Raise the one-line InputError now, before an audit, when the table is not there.
+
+    A GetItem (which the function may do anyway) rather than DescribeTable: no extra permission.
+    """
+    get_item(client, table, {"pk": "RUN#-", "sk": "RUN"})
+
+
+def _missing(table: str) -> InputError:
+    return InputError(
+        f"IPAUDIT_TABLE: table {table!r} does not exist (create it with "
+        "`ipaudit init-table` or deploy the stack)"
+    )
 
 
 def index_since(

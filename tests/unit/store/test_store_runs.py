@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from mypy_boto3_dynamodb import DynamoDBClient
 from unit.alerts.factories import T0, cluster, report, subnet
 
 from ipaudit.errors import InputError
-from ipaudit.report import LeakedEni
-from ipaudit.store.runs import cluster_history, cluster_runs_since, store_run
+from ipaudit.report import Coverage, LeakedEni
+from ipaudit.snapshot import InstanceTypeLimits
+from ipaudit.store.runs import cluster_history, cluster_runs_since, load_run, store_run
 from ipaudit.store.table import create_table
 
 TABLE = "ipaudit-test"
@@ -93,3 +96,59 @@ def test_history_expires_after_ninety_days(dynamodb: DynamoDBClient) -> None:
 def test_a_missing_table_is_one_clear_error(aws: boto3.Session) -> None:
     with pytest.raises(InputError, match="IPAUDIT_TABLE: table 'nope' does not exist"):
         store_run(aws.client("dynamodb"), "nope", report([cluster()]))
+
+
+def test_a_stored_run_reads_back_equal_to_the_report_field_for_field(
+    dynamodb: DynamoDBClient,
+) -> None:
+    limits = InstanceTypeLimits("m5.8xlarge", 8, 30, 32, "nitro")
+    rep = report(
+        [
+            replace(
+                cluster("a", subnets=[subnet(free=40)], leaked=[LeakedEni("eni-1", "subnet-a", 3)]),
+                instance_types={"m5.8xlarge": limits},
+                vpc_cni_addon="v1.19.0-eksbuild.1",
+                cni={"WARM_IP_TARGET": "4"},
+            ),
+            cluster("b", account_id="222222222222"),
+        ],
+        run_id="r1",
+    )
+    rep = replace(
+        rep, coverage=[*rep.coverage, Coverage("333333333333", "eu-west-1", None, "error", "x")]
+    )
+    assert store_run(dynamodb, TABLE, rep) is True
+    assert load_run(dynamodb, TABLE, "r1") == rep
+    assert load_run(dynamodb, TABLE, "r2") is None
+
+
+def test_a_half_written_run_is_completed_by_its_retry(
+    dynamodb: DynamoDBClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rep = report([cluster("a"), cluster("b")], run_id="r1")
+    real_put = dynamodb.put_item
+    puts: list[str] = []
+
+    def throttled_after_two(**kwargs: Any) -> Any:
+        puts.append(kwargs["Item"]["pk"]["S"])
+        if len(puts) == 3:
+            raise ClientError(
+                {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}},
+                "PutItem",
+            )
+        return real_put(**kwargs)
+
+    monkeypatch.setattr(dynamodb, "put_item", throttled_after_two)
+    with pytest.raises(ClientError):
+        store_run(dynamodb, TABLE, rep)
+    # No run item yet: readers see no run, and the marker says it was started.
+    assert load_run(dynamodb, TABLE, "r1") is None
+    monkeypatch.setattr(dynamodb, "put_item", real_put)
+    retry = replace(rep, generated_at=(T0 + timedelta(minutes=5)).isoformat())
+    assert store_run(dynamodb, TABLE, retry) is True
+    stored = load_run(dynamodb, TABLE, "r1")
+    assert stored is not None and stored.clusters == rep.clusters
+    keys = [(i["pk"]["S"], i["sk"]["S"]) for i in dynamodb.scan(TableName=TABLE)["Items"]]
+    # marker, run item, two clusters, two node items: each once, all at the first attempt's time
+    assert len(keys) == 6
+    assert all(T0.strftime("%Y-%m-%dT%H:%M:%SZ") in sk for pk, sk in keys if pk[:3] != "RUN")
