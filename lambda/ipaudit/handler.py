@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import os
+import time
+from datetime import datetime
 from typing import Any
 
 import boto3
@@ -15,12 +17,21 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ipaudit import metrics as audit_metrics
 from ipaudit.audit import run_audit
+from ipaudit.audit.run import scheduled_run_id
+from ipaudit.aws.session import make_client
 from ipaudit.digest import weekly_digest
+from ipaudit.errors import InputError
 from ipaudit.pipeline import after_audit
 from ipaudit.settings import Settings
+from ipaudit.store.codec import parse_time
+from ipaudit.store.runs import check_table
 
 logger = Logger(service=audit_metrics.SERVICE)
 metrics = Metrics(namespace=audit_metrics.NAMESPACE, service=audit_metrics.SERVICE)
+
+
+# Kept back from the Lambda's time for storing the run and notifying after the deadline.
+STORE_AND_NOTIFY_MARGIN_SECONDS = 90.0
 
 
 @logger.inject_lambda_context(log_event=False)
@@ -28,13 +39,37 @@ metrics = Metrics(namespace=audit_metrics.NAMESPACE, service=audit_metrics.SERVI
 def audit_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # A bad setting raises here, before anything is written: the invocation fails and alarms.
     settings = Settings.from_env(os.environ)
+    scheduled = scheduled_time(event)
     session = boto3.Session()
-    report = run_audit(settings, session, progress=logger.info)
+    if settings.table:
+        check_table(make_client(session, "dynamodb"), settings.table)
+    budget = context.get_remaining_time_in_millis() / 1000 - STORE_AND_NOTIFY_MARGIN_SECONDS
+    report = run_audit(
+        settings,
+        session,
+        progress=logger.info,
+        # The schedule's time names the run: a retried or duplicated invocation is the same run.
+        run_id=None if scheduled is None else scheduled_run_id(scheduled),
+        now=scheduled,
+        deadline=time.monotonic() + max(budget, 1.0),
+    )
     outcome = after_audit(report, settings, session)
     audit_metrics.record(outcome.report, metrics)
+    audit_metrics.record_delivery(outcome, metrics)
     summary: dict[str, Any] = outcome.summary()
     logger.info("audit finished", extra={"summary": summary})
     return summary
+
+
+def scheduled_time(event: dict[str, Any]) -> datetime | None:
+    """The schedule's `<aws.scheduler.scheduled-time>` from the target input, if given."""
+    raw = event.get("scheduled_time") if isinstance(event, dict) else None
+    if raw is None:
+        return None
+    try:
+        return parse_time(str(raw))
+    except ValueError:
+        raise InputError(f"event: scheduled_time {raw!r} is not an ISO 8601 time") from None
 
 
 @logger.inject_lambda_context(log_event=False)

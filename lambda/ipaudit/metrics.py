@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aws_lambda_powertools import Metrics, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 
 from ipaudit.report import Report
+
+if TYPE_CHECKING:
+    from ipaudit.pipeline import AfterAudit
 
 NAMESPACE = "IpAudit"
 SERVICE = "ipaudit"
@@ -55,3 +60,13 @@ def record(report: Report, metrics: Metrics) -> None:
     for severity in ("CRITICAL", "WARNING"):
         count = sum(1 for f in report.findings if f.severity == severity)
         metrics.add_metric(name=f"{severity.title()}Findings", unit=MetricUnit.Count, value=count)
+
+
+def record_delivery(outcome: AfterAudit, metrics: Metrics) -> None:
+    """Destinations that did not accept everything this run (0-2), and table failures: the
+    stack alarms on both. What failed is pending and the next run sends it."""
+    failed = sum(1 for error in (outcome.slack_error, outcome.sns_error) if error)
+    metrics.add_metric(name="NotificationErrors", unit=MetricUnit.Count, value=failed)
+    metrics.add_metric(
+        name="StorageErrors", unit=MetricUnit.Count, value=1 if outcome.storage_error else 0
+    )

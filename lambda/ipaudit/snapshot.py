@@ -192,3 +192,5 @@ class TargetSnapshot:
     clusters: tuple[Cluster, ...] = ()
     error: str | None = None  # the whole target failed (role not assumable, region errors)
     notes: tuple[str, ...] = ()  # what was read only in part (no CIDR reservations, say)
+    # Clusters that could not be audited at all: (name, one-line error) each.
+    cluster_errors: tuple[tuple[str, str], ...] = ()

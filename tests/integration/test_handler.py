@@ -27,6 +27,10 @@ class FakeContext:
     memory_limit_in_mb: int = 2048
     invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:ipaudit-audit"
     aws_request_id: str = "52fdfc07-2182-454f-963f-5f0f9a621d72"
+    remaining_ms: int = 900_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +101,18 @@ def test_the_audit_handler_audits_stores_and_emits_metrics(
     assert [value(r, "CoverageErrors") for r in metrics["CoverageErrors"]] == [0]
     [shop] = [r for r in metrics["WarmAddresses"] if r["Cluster"] == "shop-prod"]
     assert value(shop, "WarmAddresses") == 1640
+    assert [value(r, "NotificationErrors") for r in metrics["NotificationErrors"]] == [0]
+
+
+def test_a_retried_scheduled_invocation_is_the_same_run_and_announces_nothing_twice(
+    lambda_env: dict[str, str],
+) -> None:
+    event = {**SCHEDULED_EVENT, "scheduled_time": "2026-11-27T05:00:00Z"}
+    first = audit_handler(event, FakeContext())  # type: ignore[arg-type]
+    retry = audit_handler(event, FakeContext())  # type: ignore[arg-type]
+    assert first["run_id"] == retry["run_id"] == "20261127T050000Z-scheduled"
+    assert retry["stored"] is True and retry["sns_published"] == 0
+    assert sum(retry["changes"].values()) == 0 and retry["late_deliveries"] == 0
 
 
 # The failed invocation has no metrics to flush; Powertools says so, and that is expected.

@@ -63,22 +63,33 @@ def build_report(
         if target.error is not None:
             coverage.append(Coverage(target.account_id, target.region, None, "error", target.error))
             continue
-        if not target.clusters:
+        if not target.clusters and not target.cluster_errors:
             coverage.append(
                 Coverage(target.account_id, target.region, None, "ok", notes=list(target.notes))
             )
-        reports = [with_recommendation(r) for r in analyze_target(target.clusters, now)]
-        findings.extend(
-            target_findings(
+        for name, error in target.cluster_errors:
+            coverage.append(Coverage(target.account_id, target.region, name, "error", error))
+        try:
+            reports = [with_recommendation(r) for r in analyze_target(target.clusters, now)]
+            found = target_findings(
                 [(r, c.instance_types) for r, c in zip(reports, target.clusters, strict=True)],
                 settings,
             )
-        )
+            for cluster, report in zip(target.clusters, reports, strict=True):
+                if cluster.kube is not None:
+                    found.extend(sandbox_findings(report, cluster.kube.sandbox_failures, now))
+                found.extend(health_findings(report, cluster.health_issues))
+        except Exception as error:
+            # One target's odd data must not cost the other targets their report.
+            problem = f"analysis failed ({type(error).__name__})"
+            coverage.extend(
+                Coverage(target.account_id, target.region, cluster.name, "error", problem)
+                for cluster in target.clusters
+            )
+            continue
+        findings.extend(found)
         for cluster, report in zip(target.clusters, reports, strict=True):
             clusters.append(report)
-            if cluster.kube is not None:
-                findings.extend(sandbox_findings(report, cluster.kube.sandbox_failures, now))
-            findings.extend(health_findings(report, cluster.health_issues))
             coverage.append(
                 Coverage(
                     target.account_id,

@@ -1,13 +1,15 @@
 """Collecting one account x region: EKS, the clusters' VPCs, instance types, Kubernetes.
 
 Every failure is caught at the narrowest scope that still lets the rest be audited: a cluster's
-Kubernetes API failing costs only that cluster's pod counts; an account or region failing costs
-only that target.
+Kubernetes API failing (an error, a malformed answer, an answer that never ends) costs only that
+cluster's pod counts; anything else failing for one cluster costs that cluster; an account or
+region failing costs only that target. Any exception counts, not only the expected ones.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -16,6 +18,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ipaudit.audit.assemble import assemble_cluster, cluster_instances
+from ipaudit.audit.bounded import DeadlineExceeded, call_by, remaining
 from ipaudit.aws.autoscaling import group_instance_ids
 from ipaudit.aws.ec2 import VpcInventory, describe_vpc, vpc_cidrs
 from ipaudit.aws.eks import EksCluster, describe_clusters
@@ -33,18 +36,39 @@ logger = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 
 
+# A cluster's Kubernetes collection gets this long, and at most half the run's time left, so a
+# dripping API costs its own pod counts, never the target's EC2 view.
+KUBE_DEADLINE_SECONDS = 60.0
+
+
 def collect_kube_view(
-    sts_client: Any, eks: EksCluster, settings: Settings
+    sts_client: Any, eks: EksCluster, settings: Settings, deadline: float | None = None
 ) -> tuple[KubeView | None, str | None]:
     """The cluster's Kubernetes view, or why there is none; `sts_client` presigns its tokens."""
     endpoint = settings.kube_endpoint(eks.name, eks.arn) or eks.endpoint
     if not endpoint:
         return None, "the cluster has no API endpoint"
     tokens = EksTokens(lambda: presigned_token(sts_client, eks.name))
+    budget = KUBE_DEADLINE_SECONDS
+    left = remaining(deadline)
+    if left is not None:
+        budget = min(budget, left / 2)
     try:
-        return collect_kube(endpoint, tokens, eks.ca_data), None
+        view = call_by(
+            lambda: collect_kube(endpoint, tokens, eks.ca_data),
+            time.monotonic() + budget,
+        )
     except KubeError as error:
         return None, str(error)
+    except DeadlineExceeded:
+        return None, f"Kubernetes API at {endpoint} did not answer within {budget:.1f} s"
+    except Exception as error:
+        # A malformed answer the reader did not foresee: this cluster's gap, not the run's end.
+        logger.warning("cluster %s: Kubernetes answer unreadable", eks.name, exc_info=True)
+        return None, (
+            f"Kubernetes API at {endpoint} sent an unreadable answer ({type(error).__name__})"
+        )
+    return view, None
 
 
 def collect_target(
@@ -55,6 +79,28 @@ def collect_target(
     caller_account: str,
     settings: Settings,
     progress: Progress | None = None,
+    deadline: float | None = None,
+) -> TargetSnapshot:
+    try:
+        return _collect_target(
+            base, account_id, region, caller_account, settings, progress, deadline
+        )
+    except Exception as error:
+        # Whatever else broke (a malformed answer, a bug): this target's gap, not the run's end.
+        logger.warning("target %s/%s failed", account_id, region, exc_info=True)
+        return TargetSnapshot(
+            account_id, region, error=f"unexpected {type(error).__name__}: {one_line(error)}"
+        )
+
+
+def _collect_target(
+    base: boto3.Session,
+    account_id: str,
+    region: str,
+    caller_account: str,
+    settings: Settings,
+    progress: Progress | None,
+    deadline: float | None,
 ) -> TargetSnapshot:
     access = shared_access(
         base,
@@ -81,7 +127,7 @@ def collect_target(
             )
             notes.update(said)
         sts_client = access.client(account_id, region, "sts") if clusters else None
-        kube = {c.name: collect_kube_view(sts_client, c, settings) for c in clusters}
+        kube = {c.name: collect_kube_view(sts_client, c, settings, deadline) for c in clusters}
         asgs = sorted({g for c in clusters for g in c.nodegroup_asgs})
         members = (
             group_instance_ids(access.client(account_id, region, "autoscaling"), asgs)
@@ -103,23 +149,31 @@ def collect_target(
         return TargetSnapshot(account_id, region, error=one_line(error))
     if progress is not None:
         progress(f"{account_id}/{region}: {len(clusters)} cluster(s)")
+    assembled = []
+    failed = []
+    for c in clusters:
+        try:
+            assembled.append(
+                assemble_cluster(
+                    c,
+                    account_id=account_id,
+                    region=region,
+                    inventory=inventories[c.vpc_id],
+                    kube=kube[c.name][0],
+                    kube_error=kube[c.name][1],
+                    limits=limits,
+                    group_members=members.keys(),
+                )
+            )
+        except Exception as error:
+            logger.warning("cluster %s failed", c.name, exc_info=True)
+            failed.append((c.name, f"unexpected {type(error).__name__}: {one_line(error)}"))
     return TargetSnapshot(
         account_id,
         region,
-        clusters=tuple(
-            assemble_cluster(
-                c,
-                account_id=account_id,
-                region=region,
-                inventory=inventories[c.vpc_id],
-                kube=kube[c.name][0],
-                kube_error=kube[c.name][1],
-                limits=limits,
-                group_members=members.keys(),
-            )
-            for c in clusters
-        ),
+        clusters=tuple(assembled),
         notes=tuple(sorted(notes)),
+        cluster_errors=tuple(failed),
     )
 
 

@@ -16,6 +16,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ipaudit.errors import InputError
 
 ROLE_SESSION_NAME = "ipaudit"
+_TRANSIENT = frozenset(
+    {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException"}
+)
 # Only to reach STS when nothing names a region; resolve_regions still insists on one.
 _FALLBACK_STS_REGION = "us-east-1"
 
@@ -35,25 +38,40 @@ class TargetError(Exception):
     """One account or region cannot be audited; the run records it in coverage and goes on."""
 
 
+# The per-call budget: adaptive retries ride out throttling across many targets, and a hung
+# endpoint costs at most ATTEMPTS x (CONNECT + READ) seconds per call, not minutes; the run's
+# deadline bounds the rest.
+ATTEMPTS = 6
+CONNECT_TIMEOUT = 3
+READ_TIMEOUT = 10
+
+
 def client_config() -> Config:
-    """The one client configuration: adaptive retries ride out throttling across many targets."""
+    """The one client configuration, for every AWS client the product makes."""
     return Config(
-        retries={"mode": "adaptive", "max_attempts": 10},
-        connect_timeout=5,
-        read_timeout=30,
+        retries={"mode": "adaptive", "total_max_attempts": ATTEMPTS},
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=READ_TIMEOUT,
         user_agent_extra="ipaudit",
     )
 
 
 def caller_account(session: boto3.Session) -> str:
     """The account the session's credentials belong to."""
-    sts = session.client(
-        "sts", region_name=session.region_name or _FALLBACK_STS_REGION, config=client_config()
-    )
+    sts = make_client(session, "sts", region_name=session.region_name or _FALLBACK_STS_REGION)
     try:
         return str(sts.get_caller_identity()["Account"])
     except ClientError as error:
-        raise InputError(f"AWS credentials: {_error_code(error)}") from None
+        code = _error_code(error)
+        if (
+            code in _TRANSIENT
+            or error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500
+        ):
+            # Still throttled after every retry: AWS is busy, the credentials are fine.
+            raise InputError(
+                f"AWS STS: GetCallerIdentity kept failing ({code}); try again later"
+            ) from None
+        raise InputError(f"AWS credentials: {code}") from None
     except BotoCoreError as error:
         raise InputError(f"AWS credentials: {error}") from None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ipaudit.aws.session import client_config
+from ipaudit.aws.session import make_client
 from ipaudit.settings import Settings, SettingsError
 
 
@@ -28,7 +28,7 @@ def resolve_regions(session: boto3.Session, settings: Settings) -> list[str]:
 
 
 def _organization_accounts(session: boto3.Session, caller_account: str) -> list[str]:
-    client = session.client("organizations", config=client_config())
+    client = make_client(session, "organizations")
     active: set[str] = set()
     try:
         for page in client.get_paginator("list_accounts").paginate():

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
+import time
 from typing import Any
 
 from ipaudit.audit import run_audit
+from ipaudit.aws.session import make_client
 from ipaudit.cli.options import add_aws_flags, add_setting_flags, session_from, settings_from
 from ipaudit.pipeline import AfterAudit, after_audit
 from ipaudit.report import SEVERITY_RANK, Report
 from ipaudit.report_csv import render_csv
+from ipaudit.store.runs import check_table
 from ipaudit.terminal import render_report
 
 EXIT_FAIL_ON = 3
+EXIT_DELIVERY = 4  # Slack or SNS did not accept everything: it is pending for the next run
+EXIT_STORAGE = 5  # the table failed mid-run: the report is printed but not (fully) stored
+MAX_DEADLINE = 86400.0
 
 
 def register(sub: Any) -> None:
@@ -27,12 +34,29 @@ def register(sub: Any) -> None:
         action="store_true",
         help="store the run but post nothing, even when Slack or SNS is configured",
     )
+    parser.add_argument(
+        "--deadline",
+        type=deadline_seconds,
+        metavar="SECONDS",
+        help="stop auditing after this many seconds; what is not audited by then is a "
+        "coverage error (default: no deadline)",
+    )
     add_aws_flags(parser)
     add_setting_flags(parser)
     parser.set_defaults(run=run)
 
 
 OUTPUTS = ("text", "json", "csv")
+
+
+def deadline_seconds(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a number of seconds") from None
+    if not math.isfinite(value) or not 0 < value <= MAX_DEADLINE:
+        raise argparse.ArgumentTypeError(f"{raw!r} must be above 0 and at most {MAX_DEADLINE}")
+    return value
 
 
 def add_output_flags(parser: argparse.ArgumentParser) -> None:
@@ -76,11 +100,19 @@ def progress(message: str) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     session = session_from(args)
-    report = run_audit(settings, session, progress=progress)
+    deadline = None if args.deadline is None else time.monotonic() + args.deadline
+    if settings.table:
+        check_table(make_client(session, "dynamodb"), settings.table)  # before, not after
+    report = run_audit(settings, session, progress=progress, deadline=deadline)
     outcome = after_audit(report, settings, session, notify=not args.no_notify)
     for line in delivery_lines(outcome):
         progress(line)
-    return emit(outcome.report, args)
+    code = emit(outcome.report, args)
+    if outcome.storage_error:
+        return EXIT_STORAGE
+    if outcome.delivery_failed:
+        return EXIT_DELIVERY
+    return code
 
 
 def delivery_lines(outcome: AfterAudit) -> list[str]:
@@ -99,4 +131,10 @@ def delivery_lines(outcome: AfterAudit) -> list[str]:
     if outcome.security_hub_imported:
         lines.append(f"Security Hub: imported {outcome.security_hub_imported} finding(s)")
     lines += [f"Security Hub: failed: {error}" for error in outcome.security_hub_errors]
+    if outcome.late:
+        lines.append(f"delivered {len(outcome.late)} announcement(s) an earlier run could not")
+    if outcome.delivery_failed:
+        lines.append("what was not delivered is pending: the next run sends it")
+    if outcome.storage_error:
+        lines.append(f"storage failed: {outcome.storage_error}")
     return lines

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ipaudit.aws.session import make_client
 from ipaudit.cli.options import add_aws_flags, session_from, settings_from
 from ipaudit.errors import InputError
 from ipaudit.store.table import GSI, TTL_ATTRIBUTE, create_table
@@ -27,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     if not settings.table:
         raise InputError("IPAUDIT_TABLE: not set; name the table with --table or IPAUDIT_TABLE")
-    created = create_table(session_from(args).client("dynamodb"), settings.table)
+    created = create_table(make_client(session_from(args), "dynamodb"), settings.table)
     state = "created" if created else "already exists:"
     print(f"table {settings.table} {state} keys pk/sk, index {GSI}, TTL on {TTL_ATTRIBUTE}")
     return 0

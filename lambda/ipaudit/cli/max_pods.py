@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from ipaudit.aws.instance_types import describe_instance_types
+from ipaudit.aws.session import make_client
 from ipaudit.cli.options import add_aws_flags, session_from
 from ipaudit.cni.max_pods import (
     max_pods,
@@ -30,7 +31,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    ec2 = session_from(args).client("ec2")
+    ec2 = make_client(session_from(args), "ec2")
     limits = describe_instance_types(ec2, args.types)
     rows = [_row(limits[name]) for name in dict.fromkeys(args.types)]
     if args.json:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import boto3
 
+from ipaudit.aws.session import make_client
 from ipaudit.digest.html import render_html
 from ipaudit.digest.text import render_text
 from ipaudit.digest.week import WEEK_DAYS, Week, build_week, still_muted
@@ -43,7 +44,7 @@ def weekly_digest(
     if send and not settings.email_to:
         raise InputError("IPAUDIT_EMAIL_TO: not set; needed to send the digest")
     now = now or datetime.now(UTC)
-    dynamodb = session.client("dynamodb")
+    dynamodb = make_client(session, "dynamodb")
     # The forecast looks back further than the week it reports on.
     runs = cluster_runs_since(dynamodb, settings.table, now - timedelta(days=WINDOW_DAYS))
     events = events_since(dynamodb, settings.table, now - timedelta(days=WEEK_DAYS))
@@ -71,7 +72,7 @@ def _send(session: boto3.Session, digest: Digest, sender: str, recipients: tuple
     """One message with a text and an HTML part; SES assembles the multipart/alternative MIME
     (clients that can show HTML prefer it)."""
     utf8 = "UTF-8"
-    response = session.client("sesv2").send_email(
+    response = make_client(session, "sesv2").send_email(
         FromEmailAddress=sender,
         Destination={"ToAddresses": list(recipients)},
         Content={
@@ -84,4 +85,4 @@ def _send(session: boto3.Session, digest: Digest, sender: str, recipients: tuple
             }
         },
     )
-    return response["MessageId"]
+    return str(response["MessageId"])

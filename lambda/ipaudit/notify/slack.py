@@ -21,6 +21,7 @@ import boto3
 import requests
 from aws_lambda_powertools.utilities import parameters
 
+from ipaudit.aws.session import make_client
 from ipaudit.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ def webhook_url(settings: Settings, session: boto3.Session) -> str | None:
         return settings.slack_webhook_url
     if not settings.slack_secret_arn:
         return None
-    provider = parameters.SecretsProvider(boto3_client=session.client("secretsmanager"))
+    provider = parameters.SecretsProvider(boto3_client=make_client(session, "secretsmanager"))
     try:
         value = provider.get(settings.slack_secret_arn, force_fetch=True)
     except parameters.exceptions.GetParameterError as error:

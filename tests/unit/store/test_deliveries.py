@@ -1,0 +1,61 @@
+"""Pending deliveries in DynamoDB (moto over HTTP): who may send an announcement, and when."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import boto3
+import pytest
+from mypy_boto3_dynamodb import DynamoDBClient
+from unit.alerts.factories import T0, cluster, report, subnet
+
+from ipaudit.alerts.lifecycle import alerting, stateless
+from ipaudit.store.deliveries import LEASE, Delivery, claim, delivered, put_items
+from ipaudit.store.table import create_table
+
+TABLE = "ipaudit-test"
+
+
+@pytest.fixture
+def dynamodb(aws: boto3.Session) -> DynamoDBClient:
+    client = aws.client("dynamodb")
+    create_table(client, TABLE)
+    return client
+
+
+def pending_from(dynamodb: DynamoDBClient, run_id: str) -> Delivery:
+    rep = report([cluster(subnets=[subnet(free=50)])], run_id=run_id)
+    assert alerting(rep.findings)
+    (change,) = stateless(rep)
+    delivery = Delivery("slack", change, T0, run_id)
+    dynamodb.transact_write_items(TransactItems=put_items(TABLE, [delivery], T0))
+    return delivery
+
+
+def test_the_committing_run_sends_its_own_and_others_wait_for_its_lease(
+    dynamodb: DynamoDBClient,
+) -> None:
+    pending_from(dynamodb, "r1")
+    assert len(claim(dynamodb, TABLE, ["slack"], run_id="r1", now=T0)) == 1
+    # An overlapping run while r1 may still be posting: not its to send.
+    assert claim(dynamodb, TABLE, ["slack"], run_id="r2", now=T0 + timedelta(minutes=5)) == []
+    # A destination it does not use: never.
+    assert claim(dynamodb, TABLE, ["sns"], run_id="r3", now=T0 + timedelta(hours=1)) == []
+
+
+def test_after_the_lease_exactly_one_of_two_overlapping_runs_takes_it(
+    dynamodb: DynamoDBClient,
+) -> None:
+    sent = pending_from(dynamodb, "r1")
+    later = T0 + LEASE + timedelta(seconds=1)
+    first = claim(dynamodb, TABLE, ["slack"], run_id="r2", now=later)
+    second = claim(dynamodb, TABLE, ["slack"], run_id="r3", now=later)
+    assert [d.late("r2") for d in first] == [True] and second == []
+    assert first[0].change == sent.change and first[0].at == T0
+
+
+def test_a_delivered_announcement_is_never_sent_again(dynamodb: DynamoDBClient) -> None:
+    delivery = pending_from(dynamodb, "r1")
+    delivered(dynamodb, TABLE, [delivery])
+    assert claim(dynamodb, TABLE, ["slack"], run_id="r1", now=T0) == []
+    assert claim(dynamodb, TABLE, ["slack"], run_id="r2", now=T0 + timedelta(days=1)) == []
