@@ -7,6 +7,7 @@ CLI and the Lambda handler can stop before anything is written.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,6 +24,9 @@ ACCOUNT_ID = re.compile(r"^\d{12}$")
 # Partition prefixes AWS uses today: us, eu, ap, ca, sa, me, af, il, mx, cn, us-gov, us-iso...
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
+# sts:AssumeRole's ExternalId: 2 to 1224 characters of these.
+EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
+MAX_RENOTIFY_HOURS = 24 * 365
 _ARN = re.compile(r"^arn:aws[\w-]*:([\w-]+):([\w-]*):(\d{12})?:.+$")
 _EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
 
@@ -95,7 +99,7 @@ class Settings:
             organization=organization,
             regions=None if regions_raw is None else _regions(regions_raw),
             role_name=role,
-            external_id=get("IPAUDIT_EXTERNAL_ID"),
+            external_id=_external_id(get("IPAUDIT_EXTERNAL_ID")),
             kube_endpoints=_kube_endpoints(get("IPAUDIT_KUBE_ENDPOINTS") or ""),
             table=table,
             sns_topic_arn=topic,
@@ -105,7 +109,7 @@ class Settings:
             email_to=email_to,
             warn_free_pct=warn,
             crit_free_pct=crit,
-            renotify_hours=_positive("IPAUDIT_RENOTIFY_HOURS", get("IPAUDIT_RENOTIFY_HOURS"), 24.0),
+            renotify_hours=_hours("IPAUDIT_RENOTIFY_HOURS", get("IPAUDIT_RENOTIFY_HOURS"), 24.0),
             mutes=_mutes(get("IPAUDIT_MUTES")),
             security_hub=_flag("IPAUDIT_SECURITY_HUB", get("IPAUDIT_SECURITY_HUB")),
         )
@@ -121,6 +125,10 @@ def _split(raw: str) -> list[str]:
 
 def _accounts(raw: str) -> tuple[str, ...]:
     accounts = _split(raw)
+    if not accounts:
+        raise SettingsError(
+            f"IPAUDIT_ACCOUNTS: {raw!r} names no account (give 12-digit ids or '{ORGANIZATION}')"
+        )
     for account in accounts:
         if not ACCOUNT_ID.match(account):
             raise SettingsError(
@@ -151,8 +159,14 @@ def _kube_endpoints(raw: str) -> dict[str, str]:
             raise SettingsError(
                 f"IPAUDIT_KUBE_ENDPOINTS: {item!r} is not of the form cluster=https://host"
             )
-        parsed = urlparse(url)
-        if parsed.scheme not in ("https", "http") or not parsed.hostname:
+        try:
+            parsed = urlparse(url)
+            host = parsed.hostname
+        except ValueError:  # an unclosed IPv6 bracket, such as "https://[::1"
+            raise SettingsError(
+                f"IPAUDIT_KUBE_ENDPOINTS: {url!r} for {key!r} is not a URL"
+            ) from None
+        if parsed.scheme not in ("https", "http") or not host:
             raise SettingsError(f"IPAUDIT_KUBE_ENDPOINTS: {url!r} for {key!r} is not a URL")
         if parsed.scheme == "http" and not is_loopback(parsed.hostname):
             raise SettingsError(
@@ -184,9 +198,12 @@ def _mutes(raw: str | None) -> tuple[Mute, ...]:
 
 def _number(name: str, raw: str) -> float:
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
         raise SettingsError(f"{name}: {raw!r} is not a number") from None
+    if not math.isfinite(value):
+        raise SettingsError(f"{name}: {raw!r} is not a finite number")
+    return value
 
 
 def _percent(name: str, raw: str | None, default: float) -> float:
@@ -198,13 +215,21 @@ def _percent(name: str, raw: str | None, default: float) -> float:
     return value
 
 
-def _positive(name: str, raw: str | None, default: float) -> float:
+def _hours(name: str, raw: str | None, default: float) -> float:
     if raw is None:
         return default
     value = _number(name, raw)
-    if value <= 0:
-        raise SettingsError(f"{name}: {raw!r} must be above 0")
+    if not 0 < value <= MAX_RENOTIFY_HOURS:
+        raise SettingsError(f"{name}: {raw!r} must be above 0 and at most {MAX_RENOTIFY_HOURS}")
     return value
+
+
+def _external_id(raw: str | None) -> str | None:
+    if raw is not None and not EXTERNAL_ID.match(raw):
+        raise SettingsError(
+            "IPAUDIT_EXTERNAL_ID: must be 2 to 1224 characters of letters, digits and +=,.@:/-_"
+        )
+    return raw
 
 
 def _arn(name: str, value: str, *, service: str) -> None:
@@ -214,15 +239,24 @@ def _arn(name: str, value: str, *, service: str) -> None:
 
 
 def _webhook(value: str) -> None:
-    # The URL is a secret: the message names the problem, never the value.
-    parsed = urlparse(value)
-    if parsed.scheme == "https" and parsed.hostname:
-        return
-    if parsed.scheme == "http" and parsed.hostname and is_loopback(parsed.hostname):
-        return
-    raise SettingsError(
-        "IPAUDIT_SLACK_WEBHOOK_URL: not an https:// URL (http:// is allowed only on loopback)"
-    )
+    if not webhook_allowed(value):
+        # The URL is a secret: the message names the problem, never the value.
+        raise SettingsError(
+            "IPAUDIT_SLACK_WEBHOOK_URL: not an https:// URL (http:// is allowed only on loopback)"
+        )
+
+
+def webhook_allowed(value: str) -> bool:
+    """https:// to a host, or http:// on loopback: the rule for a webhook URL from the setting
+    and from the secret alike."""
+    try:
+        parsed = urlparse(value.strip())
+        host = parsed.hostname
+    except ValueError:  # an unclosed IPv6 bracket, such as "https://[::1"
+        return False
+    if not host:
+        return False
+    return parsed.scheme == "https" or (parsed.scheme == "http" and is_loopback(host))
 
 
 def _email(name: str, value: str) -> None:

@@ -44,6 +44,11 @@ def load_scenario(text: str) -> Scenario:
         raise ScenarioError(
             f"scenario: not valid JSON at line {error.lineno} column {error.colno}: {error.msg}"
         ) from None
+    except RecursionError:
+        raise ScenarioError("scenario: nested too deeply to be a scenario") from None
+    except ValueError:
+        # Python refuses integers of more than 4300 digits while parsing; no count is that big.
+        raise ScenarioError("scenario: holds a number too long to be a count") from None
     return parse_scenario(data)
 
 

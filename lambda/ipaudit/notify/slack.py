@@ -2,8 +2,9 @@
 
 The webhook URL is a credential. It comes from the setting or from Secrets Manager, and no log
 line, exception or error string produced here contains it: requests' exceptions (which quote the
-URL) are reduced to their type, and urllib3's debug lines (which quote the path) are muted while
-posting.
+URL) are reduced to their type, Slack's answers to their status code, and urllib3's and
+botocore's debug lines (which quote the path, or the secret) are kept off while the secret is
+read and the webhook posted.
 """
 
 from __future__ import annotations
@@ -15,14 +16,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlparse
 
 import boto3
 import requests
 from aws_lambda_powertools.utilities import parameters
+from requests.adapters import HTTPAdapter
+from urllib3.response import BaseHTTPResponse
+from urllib3.util.retry import Retry
 
 from ipaudit.aws.session import make_client
-from ipaudit.settings import Settings
+from ipaudit.settings import Settings, webhook_allowed
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +54,8 @@ def webhook_url(settings: Settings, session: boto3.Session) -> str | None:
         return None
     provider = parameters.SecretsProvider(boto3_client=make_client(session, "secretsmanager"))
     try:
-        value = provider.get(settings.slack_secret_arn, force_fetch=True)
+        with quiet_transport():  # botocore logs the GetSecretValue response at DEBUG
+            value = provider.get(settings.slack_secret_arn, force_fetch=True)
     except parameters.exceptions.GetParameterError as error:
         cause = error.__cause__
         code = getattr(cause, "response", {}).get("Error", {}).get("Code", type(cause).__name__)
@@ -67,54 +71,71 @@ def webhook_url(settings: Settings, session: boto3.Session) -> str | None:
     if url is None:
         raise SlackError(
             "IPAUDIT_SLACK_SECRET_ARN: the secret holds no https:// webhook URL "
-            "(a plain URL, or JSON with 'webhook_url' or 'url')"
+            "(a plain URL, or JSON with 'webhook_url' or 'url'; http:// only on loopback)"
         )
     return url
 
 
 def post(url: str, payload: dict[str, Any], policy: RetryPolicy | None = None) -> None:
-    """POST the payload; retry 429 (after Retry-After) and 5xx (with backoff); raise SlackError."""
+    """POST the payload; 429 (after Retry-After), 5xx and connection errors are retried by
+    urllib3's Retry on a requests Session; raise SlackError, whose text never holds the URL or
+    anything Slack answered (a body can echo the request path)."""
     policy = policy or DEFAULT_RETRY
-    body = json.dumps(payload)
-    failure = ""
-    for attempt in range(1, policy.attempts + 1):
+    with requests.Session() as session, quiet_transport():
+        adapter = HTTPAdapter(max_retries=_retry(policy))
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
         try:
-            with _urllib3_muted():
-                response = requests.post(
-                    url,
-                    data=body,
-                    headers={"Content-Type": "application/json"},
-                    timeout=policy.timeout,
-                )
+            response = session.post(
+                url,
+                data=json.dumps(payload),
+                headers={"Content-Type": "application/json"},
+                timeout=policy.timeout,
+            )
         except requests.RequestException as error:
-            failure = f"Slack unreachable ({type(error).__name__})"
-            delay = _backoff(policy, attempt)
-        else:
-            if response.status_code < 300:
-                return
-            failure = f"Slack answered {response.status_code}"
-            if response.status_code == 429:
-                delay = _retry_after(response, policy, attempt)
-            elif response.status_code >= 500:
-                delay = _backoff(policy, attempt)
+            raise SlackError(
+                f"Slack unreachable ({_root(error)}) after {policy.attempts} attempts"
+            ) from None
+    if response.status_code < 300:
+        return
+    if response.status_code == 429 or response.status_code >= 500:
+        raise SlackError(f"Slack answered {response.status_code} after {policy.attempts} attempts")
+    # 4xx other than 429 (a revoked hook, a malformed message) will not heal.
+    raise SlackError(f"Slack answered {response.status_code}: the webhook refused the message")
+
+
+def _retry(policy: RetryPolicy) -> Retry:
+    class PolicyRetry(Retry):
+        """urllib3's Retry, waiting as the policy says (Retry-After capped, else backoff)."""
+
+        def sleep(self, response: BaseHTTPResponse | None = None) -> None:
+            retry_after = self.get_retry_after(response) if response is not None else None
+            attempt = len(self.history)
+            if retry_after is not None:
+                delay = min(max(retry_after, 0.0), policy.max_delay)
             else:
-                # 4xx other than 429 (a revoked hook, a malformed message) will not heal.
-                raise SlackError(f"{failure}: {response.text[:200]}")
-        if attempt < policy.attempts:
-            logger.warning("%s; retrying in %.1f s (attempt %d)", failure, delay, attempt)
-            policy.sleep(delay)
-    raise SlackError(f"{failure} after {policy.attempts} attempts")
+                delay = min(policy.base_delay * 2 ** (attempt - 1), policy.max_delay)
+            logger.warning("Slack: retrying in %.1f s (attempt %d)", delay, attempt)
+            policy.sleep(float(delay))
+
+    return PolicyRetry(
+        total=policy.attempts - 1,
+        allowed_methods=frozenset({"POST"}),
+        status_forcelist=frozenset({429, *range(500, 600)}),
+        respect_retry_after_header=True,
+        raise_on_status=False,
+        redirect=False,
+    )
 
 
-def _backoff(policy: RetryPolicy, attempt: int) -> float:
-    return float(min(policy.base_delay * 2 ** (attempt - 1), policy.max_delay))
-
-
-def _retry_after(response: requests.Response, policy: RetryPolicy, attempt: int) -> float:
-    try:
-        return min(max(float(response.headers["Retry-After"]), 0.0), policy.max_delay)
-    except (KeyError, ValueError):
-        return _backoff(policy, attempt)
+def _root(error: BaseException) -> str:
+    """The innermost exception's type: its text would quote the URL."""
+    cause: BaseException = error
+    while True:
+        inner = getattr(cause, "reason", None) or cause.__cause__
+        if not isinstance(inner, BaseException) or inner is cause:
+            return type(cause).__name__
+        cause = inner
 
 
 def _url_in(value: str) -> str | None:
@@ -124,18 +145,36 @@ def _url_in(value: str) -> str | None:
             document = json.loads(text)
         except ValueError:
             return None
-        text = str(document.get("webhook_url") or document.get("url") or "")
-    parsed = urlparse(text)
-    return text if parsed.scheme in ("https", "http") and parsed.hostname else None
+        if not isinstance(document, dict):
+            return None
+        text = str(document.get("webhook_url") or document.get("url") or "").strip()
+    return text if webhook_allowed(text) else None
+
+
+# Loggers that quote URLs or responses, and the lowest level each may log at meanwhile: urllib3
+# quotes the request path (the webhook's secret) at DEBUG and in its WARNING about a retry,
+# botocore the GetSecretValue response at DEBUG.
+_TRANSPORT_LOGGERS = {"urllib3": logging.ERROR, "botocore": logging.INFO}
 
 
 @contextmanager
-def _urllib3_muted() -> Iterator[None]:
-    # urllib3 logs the request line, the webhook's secret path included, at DEBUG.
-    pool_logger = logging.getLogger("urllib3.connectionpool")
-    level = pool_logger.level
-    pool_logger.setLevel(max(level, logging.INFO))
+def quiet_transport() -> Iterator[None]:
+    """Keep the transport loggers quiet while a secret is read or used, whatever the root
+    logger's level (a handler's own level is not enough: the record is still created)."""
+    # Child loggers too: one set to DEBUG on its own ignores its parent's level.
+    family = [
+        (name, lowest)
+        for name in [*_TRANSPORT_LOGGERS, *logging.root.manager.loggerDict]
+        for root, lowest in _TRANSPORT_LOGGERS.items()
+        if name == root or name.startswith(root + ".")
+    ]
+    saved = {name: logging.getLogger(name).level for name, _ in family}
+    for name, lowest in family:
+        chatty = logging.getLogger(name)
+        if (chatty.level != logging.NOTSET and chatty.level < lowest) or name in _TRANSPORT_LOGGERS:
+            chatty.setLevel(max(lowest, chatty.level))
     try:
         yield
     finally:
-        pool_logger.setLevel(level)
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)
