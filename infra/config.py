@@ -52,7 +52,6 @@ LOG_RETENTION_DAYS: Mapping[int, str] = {
     3653: "TEN_YEARS",
 }  # fmt: skip
 
-_EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
 _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 _CRON_FIELD = re.compile(r"^[\w*?,/#L-]+$")
 _SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
@@ -107,12 +106,6 @@ class DeployConfig:
             raise ContextError(
                 f"context 'auditor_role_name': {auditor_role_name!r} is not a valid IAM role name"
             )
-        if settings.external_id is not None and not _EXTERNAL_ID.match(settings.external_id):
-            raise ContextError(
-                "context 'external_id' (IPAUDIT_EXTERNAL_ID): not 2-1224 characters of "
-                "letters, digits and +=,.@:/-"
-            )
-
         architecture = text("architecture") or "arm64"
         if architecture not in ARCHITECTURES:
             raise ContextError(

@@ -227,7 +227,7 @@ def _hours(name: str, raw: str | None, default: float) -> float:
 def _external_id(raw: str | None) -> str | None:
     if raw is not None and not EXTERNAL_ID.match(raw):
         raise SettingsError(
-            "IPAUDIT_EXTERNAL_ID: must be 2 to 1224 characters of letters, digits and +=,.@:/-_"
+            "IPAUDIT_EXTERNAL_ID: not 2-1224 characters of letters, digits and _+=,.@:/-"
         )
     return raw
 

@@ -26,10 +26,11 @@ TEMPORARY = {
 }
 
 
-def test_client_config_retries_adaptively_and_names_itself() -> None:
+def test_client_config_retries_adaptively_within_a_per_call_budget_and_names_itself() -> None:
     config = client_config()
-    assert config.retries == {"mode": "adaptive", "max_attempts": 10}
-    assert config.connect_timeout and config.read_timeout
+    assert config.retries == {"mode": "adaptive", "total_max_attempts": 6}
+    # One hung endpoint costs at most 6 x (3 + 10) s per call, never minutes per attempt.
+    assert config.connect_timeout == 3 and config.read_timeout == 10
     assert "ipaudit" in (config.user_agent_extra or "")
 
 

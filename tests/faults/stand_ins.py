@@ -1,0 +1,206 @@
+"""Loopback stand-ins that misbehave on purpose: AWS throttling or hanging in front of moto, a
+Kubernetes API that hangs, drips or answers malformed lists.
+
+Import as `from faults.stand_ins import ...` (tests/ is on sys.path through its conftest).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import math
+import re
+import threading
+import urllib.parse
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+# Each service's real throttling answer, in its own protocol: (status, content type, body).
+_EC2_THROTTLE = (
+    503,
+    "text/xml;charset=UTF-8",
+    '<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>'
+    "<Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error>"
+    "</Errors><RequestID>5f0f9a62-1d72-4e1e-9c1a-52fdfc072182</RequestID></Response>",
+)
+_QUERY_THROTTLE = (  # STS, Organizations-style query protocol
+    400,
+    "text/xml",
+    '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error>'
+    "<Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error>"
+    "<RequestId>c6104cbe-af31-11e0-8154-cbc7ccf896c7</RequestId></ErrorResponse>",
+)
+_REST_JSON_THROTTLE = (  # EKS
+    429,
+    "application/json",
+    '{"message":"Rate exceeded"}',
+)
+_JSON_THROTTLE = {  # JSON 1.0 / 1.1 protocols, by service
+    "dynamodb": "com.amazonaws.dynamodb.v20120810#ThrottlingException",
+    "organizations": "TooManyRequestsException",
+    "secretsmanager": "ThrottlingException",
+}
+_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
+
+
+def service_of(headers: Any) -> tuple[str, str]:
+    """(service, region) from the SigV4 Authorization header."""
+    match = _SCOPE.search(headers.get("Authorization", ""))
+    return (match.group(2), match.group(1)) if match else ("", "")
+
+
+class FaultyAws:
+    """Forwards to moto; answers `share` of the chosen services' requests with their throttling
+    error, and holds the requests `hang` matches until stopped."""
+
+    def __init__(self, upstream: str) -> None:
+        self.share = 0.0
+        self.services: set[str] = set()
+        self.hang: Callable[[str, str, bytes], bool] = lambda service, region, body: False
+        self.on_answer: Callable[[str, bytes, int], None] = lambda service, body, status: None
+        self.throttled: dict[str, int] = {}
+        self.forwarded: dict[str, int] = {}
+        self._seen: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._released = threading.Event()
+        target = urllib.parse.urlsplit(upstream)
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _forward(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                service, region = service_of(self.headers)
+                if proxy.hang(service, region, body):
+                    proxy._released.wait()
+                    self.close_connection = True
+                    return
+                # A presigned GetCallerIdentity is EKS checking a token, not the auditor's call.
+                presigned = "X-Amz-Signature=" in self.path
+                if not presigned and proxy._throttle(service):
+                    self._answer(*proxy._throttle_answer(service))
+                    return
+                connection = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                headers["Host"] = target.netloc
+                connection.request(self.command, self.path, body=body, headers=headers)
+                answer = connection.getresponse()
+                data = answer.read()
+                connection.close()
+                with proxy._lock:
+                    proxy.forwarded[service] = proxy.forwarded.get(service, 0) + 1
+                proxy.on_answer(service, body, answer.status)
+                self._answer(
+                    answer.status,
+                    answer.getheader("Content-Type") or "application/octet-stream",
+                    data,
+                    [(k, v) for k, v in answer.getheaders() if k.lower().startswith("x-amz")],
+                )
+
+            def _answer(
+                self,
+                status: int,
+                content_type: str,
+                data: bytes | str,
+                extra: list[tuple[str, str]] | None = None,
+            ) -> None:
+                payload = data.encode() if isinstance(data, str) else data
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                for name, value in extra or []:
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _forward
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+
+    def _throttle(self, service: str) -> bool:
+        """Exactly `share` of each service's requests, spread evenly (every fifth at 20%)."""
+        with self._lock:
+            if service not in self.services:
+                return False
+            seen = self._seen.get(service, 0)
+            self._seen[service] = seen + 1
+            if math.floor((seen + 1) * self.share) == math.floor(seen * self.share):
+                return False
+            self.throttled[service] = self.throttled.get(service, 0) + 1
+            return True
+
+    def _throttle_answer(self, service: str) -> tuple[int, str, str, list[tuple[str, str]]]:
+        if service == "ec2":
+            return (*_EC2_THROTTLE, [])
+        if service == "eks":
+            return (*_REST_JSON_THROTTLE, [("x-amzn-ErrorType", "ThrottlingException")])
+        if service in _JSON_THROTTLE:
+            body = json.dumps({"__type": _JSON_THROTTLE[service], "message": "Rate exceeded"})
+            return (400, "application/x-amz-json-1.0", body, [])
+        return (*_QUERY_THROTTLE, [])
+
+    def stop(self) -> None:
+        self._released.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+def node_list_items(items: list[Any]) -> dict[str, Any]:
+    return {"kind": "NodeList", "apiVersion": "v1", "metadata": {}, "items": items}
+
+
+class BrokenKubeApi:
+    """A Kubernetes API on loopback that misbehaves in one way for every request:
+    `hang` (never answers), `drip` (answers one byte per `drip_every` seconds), or `malformed`
+    (answers the lists in `answers`, by path, as given)."""
+
+    def __init__(self, mode: str, *, drip_every: float = 0.5) -> None:
+        self.mode = mode
+        self.answers: dict[str, Any] = {}
+        self.requests: list[str] = []
+        released = self._released = threading.Event()
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                path = urllib.parse.urlsplit(self.path).path
+                api.requests.append(path)
+                if api.mode == "hang":
+                    released.wait()
+                    return
+                body = json.dumps(api.answers.get(path, node_list_items([]))).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if api.mode == "drip":
+                    for byte in body:
+                        if released.wait(drip_every):
+                            return
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                    return
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self._released.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
