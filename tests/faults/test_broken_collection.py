@@ -1,0 +1,106 @@
+"""A Kubernetes API that hangs, drips or answers malformed lists, and an AWS endpoint that hangs:
+each costs only its own scope, within the deadline, and everything else is reported."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from faults.stand_ins import BrokenKubeApi, FaultyAws, node_list_items
+
+from ipaudit.audit import run_audit
+from ipaudit.cli import main
+from ipaudit.report import Report
+from ipaudit.settings import Settings
+from ipaudit.sim.article import OTHER_REGION, REGION
+from ipaudit.sim.world import World
+
+DEADLINE = 10.0
+AWS_NODE = "/apis/apps/v1/namespaces/kube-system/daemonsets/aws-node"
+MALFORMED: dict[str, dict[str, Any]] = {
+    "a node list of numbers": {"/api/v1/nodes": node_list_items([1, 2, 3])},
+    "a node whose metadata is null": {
+        "/api/v1/nodes": node_list_items([{"metadata": None, "spec": {}, "status": {}}])
+    },
+    "a DaemonSet without spec": {
+        AWS_NODE: {
+            "kind": "DaemonSet",
+            "apiVersion": "apps/v1",
+            "metadata": {"name": "aws-node", "namespace": "kube-system"},
+        }
+    },
+}
+
+
+@pytest.fixture
+def broken(request: pytest.FixtureRequest) -> Iterator[BrokenKubeApi]:
+    api = BrokenKubeApi(request.param)
+    yield api
+    api.stop()
+
+
+def audit_with_prod_at(world: World, url: str) -> tuple[Report, float]:
+    """Audit the organization with shop-prod's API at `url`, under the test's deadline."""
+    env = dict(world.env)
+    tools = world.kube["tools"].url
+    env["IPAUDIT_KUBE_ENDPOINTS"] = f"shop-prod={url},tools={tools}"
+    started = time.monotonic()
+    report = run_audit(
+        Settings.from_env(env),
+        boto3.Session(region_name=REGION),
+        deadline=started + DEADLINE,
+    )
+    return report, time.monotonic() - started
+
+
+def coverage(report: Report, cluster: str) -> tuple[str, str | None]:
+    (entry,) = [c for c in report.coverage if c.cluster == cluster]
+    return entry.status, entry.error
+
+
+@pytest.mark.parametrize("broken", ["hang", "drip"], indirect=True)
+def test_a_hung_or_dripping_api_is_its_clusters_coverage_error_within_the_deadline(
+    world: World, broken: BrokenKubeApi
+) -> None:
+    report, took = audit_with_prod_at(world, broken.url)
+    assert took < DEADLINE
+    status, error = coverage(report, "shop-prod")
+    assert status == "error" and "did not answer within" in (error or "")
+    assert coverage(report, "tools") == ("ok", None)
+    prod = next(c for c in report.clusters if c.name == "shop-prod")
+    assert prod.subnets and prod.pods is None  # its EC2 view is still reported
+    assert broken.requests  # it was asked
+
+
+@pytest.mark.parametrize("shape", list(MALFORMED))
+def test_a_malformed_list_is_its_clusters_coverage_error(world: World, shape: str) -> None:
+    api = BrokenKubeApi("malformed")
+    api.answers = MALFORMED[shape]
+    try:
+        report, _ = audit_with_prod_at(world, api.url)
+    finally:
+        api.stop()
+    status, error = coverage(report, "shop-prod")
+    assert status == "error" and error, shape
+    assert coverage(report, "tools") == ("ok", None)
+    assert {c.name for c in report.clusters} == {"shop-prod", "tools"}
+
+
+def test_a_hung_aws_endpoint_leaves_its_targets_not_audited_and_the_rest_reported(
+    world: World, faulty_aws: FaultyAws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    faulty_aws.hang = lambda service, region, body: service == "eks" and region == OTHER_REGION
+    started = time.monotonic()
+    code = main(["audit", "--output", "json", "--deadline", str(DEADLINE)])
+    took = time.monotonic() - started
+    report = json.loads(capsys.readouterr().out)
+
+    assert took < DEADLINE + 5  # the deadline, then storing and notifying the partial report
+    gaps = {(c["region"], c["error"]) for c in report["coverage"] if c["status"] == "error"}
+    assert gaps == {(OTHER_REGION, "not audited: deadline")}
+    assert {c["name"] for c in report["clusters"]} == {"shop-prod", "tools"}
+    assert code == 0  # stored and notified: a coverage gap is not a failure of the run
