@@ -1,0 +1,224 @@
+"""Every new, escalated and resolved change reaches Slack and SNS exactly once across outages
+and throttling; a process killed between commit and post loses nothing, one killed between a
+2xx and its mark sends at most one duplicate."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import boto3
+import pytest
+from faults.stand_ins import FaultyAws
+from pytest_httpserver import HTTPServer
+from unit.alerts.factories import T0, cluster, report, subnet
+from werkzeug import Request, Response
+
+from ipaudit.notify import slack
+from ipaudit.pipeline import AfterAudit, after_audit
+from ipaudit.report import Report
+from ipaudit.settings import Settings
+from ipaudit.sim.aws import MotoServer
+from ipaudit.store.table import create_table
+
+TABLE = "ipaudit"
+HOOK = "/services/T0001/B0001/faults-webhook-token"
+CHILD = Path(__file__).with_name("after_audit_child.py")
+# What a Slack line starts with, per change (notify/slack_blocks.py).
+SLACK_MARKS = {
+    "new": ":rotating_light: *NEW",
+    "escalated": ":arrow_double_up: *ESCALATED",
+    "resolved": ":white_check_mark: *RESOLVED",
+}
+
+
+@dataclass
+class Stage:
+    session: boto3.Session
+    settings: Settings
+    slack: HTTPServer
+    proxy: FaultyAws
+    queue_url: str
+    topic: str
+
+    def slack_heard(self) -> Counter[str]:
+        """Per change, how many times Slack accepted (200) a message announcing it."""
+        heard: Counter[str] = Counter()
+        for request, answer in self.slack.log:
+            if answer.status_code != 200:
+                continue
+            text = json.dumps(request.get_json(), ensure_ascii=False)
+            for change, mark in SLACK_MARKS.items():
+                heard[change] += text.count(mark)
+        return heard
+
+    def sns_heard(self) -> Counter[str]:
+        sqs = self.session.client("sqs")
+        heard: Counter[str] = Counter()
+        while batch := sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get(
+            "Messages"
+        ):
+            for message in batch:
+                body = json.loads(message["Body"])
+                heard[body["MessageAttributes"]["change"]["Value"]] += 1
+                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return heard
+
+    def child_env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("IPAUDIT_")}
+        env.update(
+            IPAUDIT_TABLE=TABLE,
+            IPAUDIT_SNS_TOPIC_ARN=self.topic,
+            IPAUDIT_SLACK_WEBHOOK_URL=self.slack.url_for(HOOK),
+            AWS_ENDPOINT_URL=self.proxy.url,
+        )
+        return env
+
+
+@pytest.fixture
+def stage(
+    aws: boto3.Session,
+    moto_server: MotoServer,
+    httpserver: HTTPServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Stage]:
+    create_table(aws.client("dynamodb"), TABLE)
+    sns = aws.client("sns")
+    topic = sns.create_topic(Name="ipaudit-warnings")["TopicArn"]
+    sqs = aws.client("sqs")
+    queue_url = sqs.create_queue(QueueName="on-call")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    # Only the clock of Slack's retries is replaced; the retries run against the endpoint.
+    monkeypatch.setattr(slack, "DEFAULT_RETRY", slack.RetryPolicy(sleep=lambda _: None))
+    proxy = FaultyAws(moto_server.url)
+    settings = Settings(
+        table=TABLE, sns_topic_arn=topic, slack_webhook_url=httpserver.url_for(HOOK)
+    )
+    yield Stage(aws, settings, httpserver, proxy, queue_url, topic)
+    proxy.stop()
+
+
+def audit(free: int, run_id: str, hours: float) -> Report:
+    return report(
+        [cluster(subnets=[subnet(free=free)])], run_id=run_id, at=T0 + timedelta(hours=hours)
+    )
+
+
+def run(stage: Stage, rep: Report, hours: float) -> AfterAudit:
+    """One run; the test has pointed AWS_ENDPOINT_URL at the proxy."""
+    return after_audit(rep, stage.settings, boto3.Session(), now=T0 + timedelta(hours=hours))
+
+
+def slack_answers(stage: Stage, status: int) -> None:
+    stage.slack.clear_all_handlers()
+    stage.slack.expect_request(HOOK).respond_with_data("x", status=status)
+
+
+def test_every_change_reaches_slack_and_sns_exactly_once_across_an_outage(
+    stage: Stage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", stage.proxy.url)
+    stage.proxy.services = {"dynamodb", "sns"}
+    stage.proxy.share = 0.2
+    sns = stage.session.client("sns")
+
+    slack_answers(stage, 500)  # Slack down from the start
+    first = run(stage, audit(200, "r1", 0), 0)  # WARNING: new
+    assert first.slack_error and first.sns_published == 1
+
+    sns.delete_topic(TopicArn=stage.topic)  # now SNS is gone too
+    second = run(stage, audit(50, "r2", 1), 1)  # CRITICAL: escalated
+    assert second.slack_error and second.sns_error and second.delivery_failed
+
+    sns.create_topic(Name="ipaudit-warnings")  # the same ARN again
+    queue_arn = stage.session.client("sqs").get_queue_attributes(
+        QueueUrl=stage.queue_url, AttributeNames=["QueueArn"]
+    )["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=stage.topic, Protocol="sqs", Endpoint=queue_arn)
+    slack_answers(stage, 200)  # both recover
+    third = run(stage, audit(900, "r3", 2), 2)  # plenty free: resolved
+    assert not third.delivery_failed and len(third.late) == 3  # Slack: new, escalated; SNS: 1
+
+    run(stage, audit(900, "r4", 3), 3)
+    assert stage.slack_heard() == Counter(new=1, escalated=1, resolved=1)
+    assert stage.sns_heard() == Counter(new=1, escalated=1, resolved=1)
+    assert stage.proxy.throttled.get("dynamodb", 0) > 0
+
+
+def kill_child_on(stage: Stage, pid: list[int]) -> None:
+    """SIGKILL the child the moment DynamoDB has committed its first transaction."""
+
+    def on_answer(service: str, body: bytes, status: int) -> None:
+        if service == "dynamodb" and b'"TransactItems"' in body and status == 200 and pid:
+            os.kill(pid.pop(), signal.SIGKILL)
+
+    stage.proxy.on_answer = on_answer
+
+
+def child(stage: Stage, rep: Report, hours: float, tmp_path: Path) -> subprocess.Popen[str]:
+    path = tmp_path / f"{rep.run_id}.json"
+    path.write_text(json.dumps(rep.to_dict()))
+    now = (T0 + timedelta(hours=hours)).isoformat()
+    return subprocess.Popen(
+        [sys.executable, str(CHILD), str(path), now],
+        env=stage.child_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_a_process_killed_between_commit_and_post_loses_nothing(
+    stage: Stage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", stage.proxy.url)
+    slack_answers(stage, 200)
+    pid: list[int] = []
+    kill_child_on(stage, pid)
+    process = child(stage, audit(50, "r1", 0), 0, tmp_path)
+    pid.append(process.pid)
+    process.communicate(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    assert stage.slack_heard() == Counter() and stage.sns_heard() == Counter()
+
+    stage.proxy.on_answer = lambda service, body, status: None
+    later = run(stage, audit(50, "r2", 1), 1)
+    assert later.changes == () and len(later.late) == 2  # Slack and SNS, from r1
+    assert stage.slack_heard() == Counter(new=1)
+    assert stage.sns_heard() == Counter(new=1)
+
+
+def test_a_process_killed_between_a_2xx_and_its_mark_sends_at_most_one_duplicate(
+    stage: Stage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", stage.proxy.url)
+    pid: list[int] = []
+
+    def accept_then_kill(request: Request) -> Response:
+        if pid:
+            os.kill(pid.pop(), signal.SIGKILL)  # Slack has the message; the mark never comes
+        return Response("ok")
+
+    stage.slack.expect_request(HOOK).respond_with_handler(accept_then_kill)
+    process = child(stage, audit(50, "r1", 0), 0, tmp_path)
+    pid.append(process.pid)
+    process.communicate(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+
+    later = run(stage, audit(50, "r2", 1), 1)
+    assert not later.delivery_failed
+    run(stage, audit(50, "r3", 2), 2)
+    heard = stage.slack_heard()
+    assert 1 <= heard["new"] <= 2  # never lost; the one duplicate window
+    assert stage.sns_heard() == Counter(new=1)  # SNS was never reached by the killed run
