@@ -59,6 +59,7 @@ class FaultyAws:
         self.services: set[str] = set()
         self.hang: Callable[[str, str, bytes], bool] = lambda service, region, body: False
         self.on_answer: Callable[[str, bytes, int], None] = lambda service, body, status: None
+        self.throttle_next: dict[str, int] = {}  # the next N requests of a service, throttled
         self.throttled: dict[str, int] = {}
         self.forwarded: dict[str, int] = {}
         self._seen: dict[str, int] = {}
@@ -128,6 +129,10 @@ class FaultyAws:
     def _throttle(self, service: str) -> bool:
         """Exactly `share` of each service's requests, spread evenly (every fifth at 20%)."""
         with self._lock:
+            if self.throttle_next.get(service, 0) > 0:
+                self.throttle_next[service] -= 1
+                self.throttled[service] = self.throttled.get(service, 0) + 1
+                return True
             if service not in self.services:
                 return False
             seen = self._seen.get(service, 0)
