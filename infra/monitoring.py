@@ -18,9 +18,6 @@ from constructs import Construct
 from infra.scheduled_functions import ScheduledFunctions
 from ipaudit import metrics
 
-# Published by the notifiers when a Slack post or an SNS publish is given up on (the run goes
-# on; the delivery stays pending for the next run).
-NOTIFICATION_ERRORS = "NotificationErrors"
 HOUR = cdk.Duration.hours(1)
 
 
@@ -117,7 +114,8 @@ class Monitoring(Construct):
         )
         notifications = cloudwatch.GraphWidget(
             title="Notification errors (Slack and SNS deliveries given up)",
-            left=[run_metric(NOTIFICATION_ERRORS)],
+            left=[run_metric(metrics.NOTIFICATION_ERRORS)],
+            left_annotations=[self.alarms["NotificationErrors"].to_annotation()],
             left_y_axis=cloudwatch.YAxisProps(min=0, show_units=False),
             width=8,
         )
@@ -164,5 +162,16 @@ def _alarm_specs(functions: ScheduledFunctions) -> list[AlarmSpec]:
             "CoverageErrors",
             run_metric(metrics.COVERAGE_ERRORS),
             "The audit could not read some accounts, regions or clusters (coverage errors).",
+        ),
+        AlarmSpec(
+            "NotificationErrors",
+            run_metric(metrics.NOTIFICATION_ERRORS),
+            "Slack or SNS did not accept every alert; they stay pending and the next run "
+            "sends them late (see the audit function's log).",
+        ),
+        AlarmSpec(
+            "StorageErrors",
+            run_metric(metrics.STORAGE_ERRORS),
+            "DynamoDB failed while storing a run or its alert changes (see the audit log).",
         ),
     ]

@@ -281,17 +281,30 @@ class ScheduledFunctions(Construct):
             ),
             description="ipaudit: lets EventBridge Scheduler invoke the two functions",
         )
+        # The audit's run id derives from its scheduled time: a retried or duplicated
+        # invocation is the same run, and the store and the alert state recognise it.
+        audit_input = scheduler.ScheduleTargetInput.from_object(
+            {"scheduled_time": scheduler.ContextAttribute.scheduled_time}
+        )
         schedules = (
-            ("Audit", self.audit_function, config.audit_schedule, None, cdk.Duration.hours(1)),
+            (
+                "Audit",
+                self.audit_function,
+                config.audit_schedule,
+                None,
+                cdk.Duration.hours(1),
+                audit_input,
+            ),
             (
                 "Digest",
                 self.digest_function,
                 config.digest_schedule,
                 cdk.TimeZone.of(config.digest_time_zone),
                 cdk.Duration.hours(6),
+                None,
             ),
         )
-        for name, function, expression, time_zone, max_age in schedules:
+        for name, function, expression, time_zone, max_age, target_input in schedules:
             scheduler.Schedule(
                 self,
                 f"{name}Schedule",
@@ -302,6 +315,7 @@ class ScheduledFunctions(Construct):
                     dead_letter_queue=self.dead_letter_queue,
                     retry_attempts=2,
                     max_event_age=max_age,
+                    input=target_input,
                 ),
                 description=f"ipaudit: invoke the {name.lower()} function",
             )

@@ -19,6 +19,8 @@ SERVICE = "ipaudit"
 FREE_ADDRESSES = "FreeAddresses"
 WARM_ADDRESSES = "WarmAddresses"
 COVERAGE_ERRORS = "CoverageErrors"
+NOTIFICATION_ERRORS = "NotificationErrors"  # destinations that did not accept everything
+STORAGE_ERRORS = "StorageErrors"  # the table failed after the audit
 CLUSTER_DIMENSIONS = ("Account", "Region", "Cluster")
 SUBNET_DIMENSIONS = (*CLUSTER_DIMENSIONS, "Subnet")
 # Powertools adds this dimension (POWERTOOLS_SERVICE_NAME) to every metric the function emits.
@@ -66,7 +68,7 @@ def record_delivery(outcome: AfterAudit, metrics: Metrics) -> None:
     """Destinations that did not accept everything this run (0-2), and table failures: the
     stack alarms on both. What failed is pending and the next run sends it."""
     failed = sum(1 for error in (outcome.slack_error, outcome.sns_error) if error)
-    metrics.add_metric(name="NotificationErrors", unit=MetricUnit.Count, value=failed)
+    metrics.add_metric(name=NOTIFICATION_ERRORS, unit=MetricUnit.Count, value=failed)
     metrics.add_metric(
-        name="StorageErrors", unit=MetricUnit.Count, value=1 if outcome.storage_error else 0
+        name=STORAGE_ERRORS, unit=MetricUnit.Count, value=1 if outcome.storage_error else 0
     )

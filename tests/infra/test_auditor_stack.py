@@ -103,6 +103,8 @@ def test_the_audit_runs_hourly_and_the_digest_on_monday_8am_in_the_chosen_zone(
             "Target": {
                 "Arn": {"Fn::GetAtt": [audit_fn, "Arn"]},
                 "DeadLetterConfig": {"Arn": {"Fn::GetAtt": [dlq, "Arn"]}},
+                # The run id derives from the scheduled time: retries are the same run.
+                "Input": '{"scheduled_time":"<aws.scheduler.scheduled-time>"}',
             },
         },
     )
@@ -201,7 +203,9 @@ def test_the_warnings_topic_is_encrypted_and_refuses_plain_http(synth: Synth) ->
     )
 
 
-def test_alarms_for_errors_dead_letters_and_coverage_publish_to_the_topic(synth: Synth) -> None:
+def test_alarms_for_errors_dead_letters_coverage_and_delivery_publish_to_the_topic(
+    synth: Synth,
+) -> None:
     auditor = synth().auditor
     topic = {"Ref": logical_id(auditor, "AWS::SNS::Topic", "Topic")}
     alarms = auditor.find_resources("AWS::CloudWatch::Alarm")
@@ -213,19 +217,19 @@ def test_alarms_for_errors_dead_letters_and_coverage_publish_to_the_topic(synth:
         ("AWS/Lambda", "Errors"),
         ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
         ("IpAudit", "CoverageErrors"),
+        ("IpAudit", "NotificationErrors"),
+        ("IpAudit", "StorageErrors"),
     }
-    assert len(alarms) == 4  # errors of each function, DLQ depth, coverage errors
+    assert len(alarms) == 6  # each function's errors, DLQ depth, coverage, delivery, storage
     for alarm in alarms.values():
         assert alarm["Properties"]["AlarmActions"] == [topic]
         assert alarm["Properties"]["Threshold"] == 1
     # The audit handler's Powertools metrics carry the `service` dimension.
-    auditor.has_resource_properties(
-        "AWS::CloudWatch::Alarm",
-        {
-            "MetricName": "CoverageErrors",
-            "Dimensions": [{"Name": "service", "Value": "ipaudit"}],
-        },
-    )
+    for name in ("CoverageErrors", "NotificationErrors", "StorageErrors"):
+        auditor.has_resource_properties(
+            "AWS::CloudWatch::Alarm",
+            {"MetricName": name, "Dimensions": [{"Name": "service", "Value": "ipaudit"}]},
+        )
 
 
 def test_logs_are_kept_for_the_configured_retention(synth: Synth) -> None:
