@@ -80,3 +80,29 @@ def test_a_section_never_exceeds_three_thousand_characters() -> None:
     sections = [b for b in payload["blocks"] if b["type"] == "section"]
     assert all(len(s["text"]["text"]) <= MAX_SECTION_CHARS for s in sections)
     assert "more line(s)" in sections[0]["text"]["text"]
+
+
+def test_control_characters_are_escaped_so_no_text_becomes_a_link_or_a_mention() -> None:
+    rep = report([cluster("a<b>&c", subnets=[subnet(free=50)])])
+    finding = Finding(
+        id="x",
+        severity="CRITICAL",
+        kind="eks_health",
+        account_id="111111111111",
+        region="eu-west-1",
+        cluster="a<b>&c",
+        resource="r",
+        message="<!channel> see <https://evil.example|here> & more",
+    )
+    payload = build_payload([AlertChange("new", finding)], rep)
+    body = texts(payload)
+    assert "&lt;!channel&gt; see &lt;https://evil.example|here&gt; &amp; more" in body
+    assert "*a&lt;b&gt;&amp;c*" in body
+    assert "<!channel>" not in body and "<https://" not in body
+
+
+def test_a_late_delivery_says_when_it_was_found() -> None:
+    rep = report([cluster(subnets=[subnet(free=50)])])
+    (finding,) = [f for f in rep.findings if f.severity == "CRITICAL"]
+    payload = build_payload([AlertChange("new", finding, late_since="2026-03-02T09:00:00Z")], rep)
+    assert "(late: found 2026-03-02T09:00:00Z)" in texts(payload)
