@@ -21,18 +21,25 @@ from ipaudit.sim.world import World
 
 DEADLINE = 10.0
 AWS_NODE = "/apis/apps/v1/namespaces/kube-system/daemonsets/aws-node"
-MALFORMED: dict[str, dict[str, Any]] = {
-    "a node list of numbers": {"/api/v1/nodes": node_list_items([1, 2, 3])},
-    "a node whose metadata is null": {
-        "/api/v1/nodes": node_list_items([{"metadata": None, "spec": {}, "status": {}}])
-    },
-    "a DaemonSet without spec": {
-        AWS_NODE: {
-            "kind": "DaemonSet",
-            "apiVersion": "apps/v1",
-            "metadata": {"name": "aws-node", "namespace": "kube-system"},
-        }
-    },
+# shape -> (the API's answers by path, the cluster's coverage status): what cannot be read is
+# the cluster's coverage error; what the reader can read around (a missing name, a DaemonSet
+# with no containers to read settings from) is read as far as it goes.
+MALFORMED: dict[str, tuple[dict[str, Any], str]] = {
+    "a node list of numbers": ({"/api/v1/nodes": node_list_items([1, 2, 3])}, "error"),
+    "a node whose metadata is null": (
+        {"/api/v1/nodes": node_list_items([{"metadata": None, "spec": {}, "status": {}}])},
+        "ok",
+    ),
+    "a DaemonSet without spec": (
+        {
+            AWS_NODE: {
+                "kind": "DaemonSet",
+                "apiVersion": "apps/v1",
+                "metadata": {"name": "aws-node", "namespace": "kube-system"},
+            }
+        },
+        "ok",
+    ),
 }
 
 
@@ -77,15 +84,17 @@ def test_a_hung_or_dripping_api_is_its_clusters_coverage_error_within_the_deadli
 
 
 @pytest.mark.parametrize("shape", list(MALFORMED))
-def test_a_malformed_list_is_its_clusters_coverage_error(world: World, shape: str) -> None:
+def test_a_malformed_answer_never_ends_the_run(world: World, shape: str) -> None:
     api = BrokenKubeApi("malformed")
-    api.answers = MALFORMED[shape]
+    answers, expected = MALFORMED[shape]
+    api.answers = answers
     try:
         report, _ = audit_with_prod_at(world, api.url)
     finally:
         api.stop()
     status, error = coverage(report, "shop-prod")
-    assert status == "error" and error, shape
+    assert status == expected, (shape, error)
+    assert (error is not None) == (expected == "error")
     assert coverage(report, "tools") == ("ok", None)
     assert {c.name for c in report.clusters} == {"shop-prod", "tools"}
 
