@@ -193,6 +193,10 @@ def _mutes(raw: str | None) -> tuple[Mute, ...]:
         entries = json.loads(raw)
     except json.JSONDecodeError as error:
         raise SettingsError(f"IPAUDIT_MUTES: not JSON ({error.msg} at {error.pos})") from None
+    except RecursionError:
+        raise SettingsError("IPAUDIT_MUTES: nested too deeply to be a list of mutes") from None
+    except ValueError:  # an integer of more than 4300 digits
+        raise SettingsError("IPAUDIT_MUTES: holds a number too long to read") from None
     return tuple(mutes_from_file(entries, "IPAUDIT_MUTES"))
 
 

@@ -48,6 +48,8 @@ def one_error_line(capsys: pytest.CaptureFixture[str], names: str) -> None:
         ("IPAUDIT_EXTERNAL_ID", "x"),
         ("IPAUDIT_EXTERNAL_ID", "has spaces in it"),
         ("IPAUDIT_EXTERNAL_ID", "e" * 1225),
+        ("IPAUDIT_MUTES", "[" * 100_000 + "]" * 100_000),
+        ("IPAUDIT_MUTES", "[" + "9" * 5000 + "]"),
     ],
 )
 def test_a_bad_setting_is_one_line_exit_1_and_nothing_written(
