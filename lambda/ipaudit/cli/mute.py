@@ -21,6 +21,7 @@ from ipaudit.alerts.mutes import (
     mute_id,
     parse_duration,
 )
+from ipaudit.aws.session import make_client
 from ipaudit.cli.options import add_aws_flags, session_from, settings_from
 from ipaudit.errors import InputError
 from ipaudit.settings import Settings
@@ -99,19 +100,19 @@ def run_mute(args: argparse.Namespace) -> int:
         id=mute_id(finding_id, pattern),
         reason=reason,
         expires_at=now + duration,
-        created_by=session.client("sts").get_caller_identity()["Arn"],
+        created_by=make_client(session, "sts").get_caller_identity()["Arn"],
         created_at=now,
         source="table",
         finding_id=finding_id,
         pattern=pattern,
     )
-    put_mute(session.client("dynamodb"), table_name, mute)
+    put_mute(make_client(session, "dynamodb"), table_name, mute)
     print(f"muted {mute.describe()} until {iso(mute.expires_at)} (mute id {mute.id})")
     return 0
 
 
 def _in_force(settings: Settings, session: boto3.Session, now: datetime) -> list[Mute]:
-    stored = load_mutes(session.client("dynamodb"), _table_of(settings))
+    stored = load_mutes(make_client(session, "dynamodb"), _table_of(settings))
     mutes = [m for m in (*settings.mutes, *stored) if m.active(now)]
     return sorted(mutes, key=lambda m: (m.expires_at, m.id))
 
@@ -168,7 +169,7 @@ def run_unmute(args: argparse.Namespace) -> int:
             "remove it there and deploy"
         )
     session = session_from(args)
-    if not delete_mute(session.client("dynamodb"), _table_of(settings), args.mute_id):
+    if not delete_mute(make_client(session, "dynamodb"), _table_of(settings), args.mute_id):
         raise InputError(f"MUTE_ID: no mute {args.mute_id!r} (`ipaudit mutes` lists them)")
     print(f"unmuted {args.mute_id}: it alerts again as new if still found")
     return 0
