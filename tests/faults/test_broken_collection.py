@@ -53,8 +53,10 @@ def broken(request: pytest.FixtureRequest) -> Iterator[BrokenKubeApi]:
 def audit_with_prod_at(world: World, url: str) -> tuple[Report, float]:
     """Audit the organization with shop-prod's API at `url`, under the test's deadline."""
     env = dict(world.env)
-    tools = world.kube["tools"].url
-    env["IPAUDIT_KUBE_ENDPOINTS"] = f"shop-prod={url},tools={tools}"
+    endpoints = [e.split("=", 1) for e in env["IPAUDIT_KUBE_ENDPOINTS"].split(",")]
+    env["IPAUDIT_KUBE_ENDPOINTS"] = ",".join(
+        f"{name}={url if name == 'shop-prod' else given}" for name, given in endpoints
+    )
     started = time.monotonic()
     report = run_audit(
         Settings.from_env(env),
@@ -77,7 +79,8 @@ def test_a_hung_or_dripping_api_is_its_clusters_coverage_error_within_the_deadli
     assert took < DEADLINE
     status, error = coverage(report, "shop-prod")
     assert status == "error" and "did not answer within" in (error or "")
-    assert coverage(report, "tools") == ("ok", None)
+    others = [c for c in report.coverage if c.cluster != "shop-prod"]
+    assert others and all(c.status == "ok" for c in others)
     prod = next(c for c in report.clusters if c.name == "shop-prod")
     assert prod.subnets and prod.pods is None  # its EC2 view is still reported
     assert broken.requests  # it was asked
@@ -95,8 +98,9 @@ def test_a_malformed_answer_never_ends_the_run(world: World, shape: str) -> None
     status, error = coverage(report, "shop-prod")
     assert status == expected, (shape, error)
     assert (error is not None) == (expected == "error")
-    assert coverage(report, "tools") == ("ok", None)
-    assert {c.name for c in report.clusters} == {"shop-prod", "tools"}
+    others = [c for c in report.coverage if c.cluster != "shop-prod"]
+    assert others and all(c.status == "ok" for c in others)
+    assert {"shop-prod", "tools"} <= {c.name for c in report.clusters}
 
 
 def test_a_hung_aws_endpoint_leaves_its_targets_not_audited_and_the_rest_reported(
@@ -111,5 +115,5 @@ def test_a_hung_aws_endpoint_leaves_its_targets_not_audited_and_the_rest_reporte
     assert took < DEADLINE + 5  # the deadline, then storing and notifying the partial report
     gaps = {(c["region"], c["error"]) for c in report["coverage"] if c["status"] == "error"}
     assert gaps == {(OTHER_REGION, "not audited: deadline")}
-    assert {c["name"] for c in report["clusters"]} == {"shop-prod", "tools"}
+    assert {"shop-prod", "tools"} <= {c["name"] for c in report["clusters"]}
     assert code == 0  # stored and notified: a coverage gap is not a failure of the run
