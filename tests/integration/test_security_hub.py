@@ -95,18 +95,10 @@ def test_a_muted_finding_is_suppressed_and_a_resolved_one_archived(hub: boto3.Se
     settings = Settings(table=TABLE, security_hub=True)
     after_audit(two_accounts(own, 50, "r1", 0), settings, hub, now=T0)
 
-    second = two_accounts(own, 900, "r2", 1)  # subnet-a has room again: resolved
-    member_id = f"subnet_headroom:{MEMBER}:{REGION}:payments:subnet-m"
-    second = replace(
-        second,
-        findings=[
-            replace(f, muted=True, mute_reason="decommissioning", mute_expires_at="2026-04-01Z")
-            if f.id == member_id
-            else f
-            for f in second.findings
-        ],
-    )
-    outcome = after_audit(second, settings, hub, now=T0 + timedelta(hours=1))
+    # The member's cluster is muted (a mute kept in git); subnet-a has room again: resolved.
+    mutes = '[{"cluster": "payments", "reason": "decommissioning", "expires": "2026-04-01"}]'
+    muting = replace(Settings.from_env({"IPAUDIT_MUTES": mutes}), table=TABLE, security_hub=True)
+    outcome = after_audit(two_accounts(own, 900, "r2", 1), muting, hub, now=T0 + timedelta(hours=1))
     assert outcome.security_hub_errors == ()
 
     [resolved] = findings_in(hub).values()
