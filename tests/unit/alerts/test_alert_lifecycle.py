@@ -104,6 +104,9 @@ def test_an_unreachable_scope_neither_resolves_nor_repeats() -> None:
     gaps = {
         "account x region failed": [Coverage(ACCOUNT, REGION, None, "error", "AccessDenied")],
         "cluster's Kubernetes failed": [Coverage(ACCOUNT, REGION, "prod", "error", "timeout")],
+        "target cut by the run's deadline": [
+            Coverage(ACCOUNT, REGION, None, "error", "not audited: deadline")
+        ],
         "region not in this run": [Coverage(ACCOUNT, "us-east-1", None, "ok")],
     }
     for why, coverage in gaps.items():
