@@ -21,12 +21,9 @@ from ipaudit.snapshot import Cluster, TargetSnapshot
 
 def with_recommendation(cluster: ClusterReport, peak_pods: int | None = None) -> ClusterReport:
     """The cluster with the recommendation the CNI model backs (sized to `peak_pods`, the
-    busiest recent pod count, once history has one). The model covers aws-node on IPv4 and
-    only the nodes aws-node manages; other shapes get none."""
-    if cluster.cni is None or cluster.network_mode != "vpc-cni":
-        return replace(cluster, recommendation=None)
-    modelled = replace(cluster, nodes=[n for n in cluster.nodes if n.aws_node])
-    recommendation = recommend(modelled, cluster.instance_types, peak_pods=peak_pods)
+    busiest recent pod count, once history has one). The model covers the nodes aws-node
+    manages on Linux in IPv4; other shapes are answered `not-modelled`."""
+    recommendation = recommend(cluster, cluster.instance_types, peak_pods=peak_pods)
     return replace(cluster, recommendation=recommendation)
 
 

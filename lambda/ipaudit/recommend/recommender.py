@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import replace
 
 from ipaudit.cni.settings import CniSettings
 from ipaudit.errors import InputError
@@ -19,6 +20,7 @@ from ipaudit.recommend.candidates import Candidate, candidates
 from ipaudit.recommend.choose import EC2_CALLS_PER_POD_START, Room, choose, short_blocks
 from ipaudit.recommend.command import Addon, Applied, apply_command
 from ipaudit.recommend.evaluate import NodeLoad, Outcome, evaluate, node_loads
+from ipaudit.recommend.not_modelled import not_modelled, unmodelled_note
 from ipaudit.recommend.structural import structural_commands
 from ipaudit.report import ClusterReport, Recommendation, SubnetChange, SubnetReport
 from ipaudit.snapshot import InstanceTypeLimits
@@ -39,29 +41,61 @@ def recommend(
     *,
     peak_pods: int | None = None,
 ) -> Recommendation | None:
-    """None when the model cannot judge: no pods known (Kubernetes unreachable), no known
-    instance type, IPv6, or aws-node settings it cannot read.
+    """Recommended for the nodes aws-node manages on Linux in IPv4; a `not-modelled` answer,
+    saying what helps instead, when there are none (Auto Mode, IPv6, another CNI, Windows).
+    None when the model cannot judge: no pods known (Kubernetes unreachable), no known
+    instance type, or aws-node settings it cannot read.
 
     `peak_pods` is the cluster's busiest pod count in its recent history, when there is one:
     bursts are sized to it, so no candidate leaves pods pending at the observed peak."""
-    if cluster.cni is None:
-        return None  # no aws-node to read: nothing the model covers
+    unmodelled = not_modelled(cluster)
+    if unmodelled is not None:
+        return unmodelled
+    left_out = unmodelled_note(cluster.nodes)
+    cluster = replace(cluster, nodes=[node for node in cluster.nodes if node.aws_node])
     try:
-        current = CniSettings.from_env(cluster.cni)
+        current = CniSettings.from_env(cluster.cni or {})
     except InputError:
         return None
     if current.ipv6:
         return None
-    loads = node_loads(cluster, limits, current, peak_pods)
+    shares = free_shares(cluster)
+    loads = node_loads(cluster, limits, current, peak_pods, free=shares)
     if not loads:
         return None
-    return _Recommender(cluster, current, loads).recommend()
+    recommender = _Recommender(cluster, current, loads, shares)
+    recommendation = recommender.recommend()
+    said = recommender.shared_note() + left_out
+    return (
+        replace(recommendation, rationale=recommendation.rationale + said)
+        if said
+        else (recommendation)
+    )
+
+
+def free_shares(cluster: ClusterReport) -> dict[str, int]:
+    """Each subnet's free addresses this cluster may count as its own: all of them, or, in a
+    subnet other audited clusters draw on too, an equal share (the odd ones to the first
+    clusters by name), so that no two clusters' recommendations claim the same addresses."""
+    shares = {}
+    for subnet in cluster.subnets:
+        users = sorted(set(subnet.clusters) | {cluster.name})
+        rank = users.index(cluster.name)
+        shares[subnet.subnet_id] = subnet.free // len(users) + int(rank < subnet.free % len(users))
+    return shares
 
 
 class _Recommender:
-    def __init__(self, cluster: ClusterReport, current: CniSettings, loads: list[NodeLoad]) -> None:
+    def __init__(
+        self,
+        cluster: ClusterReport,
+        current: CniSettings,
+        loads: list[NodeLoad],
+        shares: Mapping[str, int],
+    ) -> None:
         self.cluster = cluster
         self.loads = loads
+        self.shares = shares
         self.addon = (
             None
             if cluster.vpc_cni_addon is None
@@ -102,11 +136,27 @@ class _Recommender:
             "no setting returns enough addresses to be worth its cost", blocked=blocked
         )
 
+    def shared_note(self) -> str:
+        """Which pool subnets other clusters draw on too, and the share counted here."""
+        notes = []
+        for subnet in self.pools:
+            others = sorted(set(subnet.clusters) - {self.cluster.name})
+            if others:
+                share = self.shares.get(subnet.subnet_id, subnet.free)
+                notes.append(
+                    f"{subnet.subnet_id} is shared with {', '.join(others)}: its {subnet.free} "
+                    f"free addresses are counted once, {share} of them as this cluster's room"
+                )
+        return f" {'; '.join(notes)}." if notes else ""
+
     # -- choosing ---------------------------------------------------------------------------
 
     def _room(self) -> Room:
         return Room(
-            addresses={s.subnet_id: s.free + self.held_in[s.subnet_id] for s in self.pools},
+            addresses={
+                s.subnet_id: self.shares.get(s.subnet_id, s.free) + self.held_in[s.subnet_id]
+                for s in self.pools
+            },
             free_prefix_blocks={s.subnet_id: s.free_prefix_blocks for s in self.pools},
         )
 
