@@ -78,6 +78,70 @@ def _attach_trunks(session: boto3.Session, cluster: SeededCluster, addresses: li
         backend.enis[eni_id].interface_type = "trunk"
 
 
+def _interface(ec2: Any, subnet_id: str, addresses: list[str], description: str) -> str:
+    eni_id: str = ec2.create_network_interface(
+        SubnetId=subnet_id,
+        Description=description,
+        PrivateIpAddresses=[
+            {"PrivateIpAddress": a, "Primary": i == 0} for i, a in enumerate(addresses)
+        ],
+    )["NetworkInterface"]["NetworkInterfaceId"]
+    return eni_id
+
+
+def _add_node(
+    ec2: Any,
+    seeded: SeededCluster,
+    *,
+    subnet_id: str,
+    primary: list[str],
+    enis: list[tuple[str, list[str]]],
+    pods: list[str],
+) -> None:
+    """An m5.large node in eu-west-1a: its primary ENI's addresses (its own first), more ENIs
+    (subnet, addresses) attached after it, and running pods on the given addresses."""
+    instance_id = ec2.run_instances(
+        ImageId="ami-12c6146b",
+        MinCount=1,
+        MaxCount=1,
+        InstanceType="m5.large",
+        SubnetId=subnet_id,
+        PrivateIpAddress=primary[0],
+        TagSpecifications=[
+            {
+                "ResourceType": "instance",
+                "Tags": [{"Key": "eks:cluster-name", "Value": seeded.name}],
+            }
+        ],
+    )["Instances"][0]["InstanceId"]
+    seeded.instance_ids.append(instance_id)
+    if len(primary) > 1:
+        own = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+        ec2.assign_private_ip_addresses(
+            NetworkInterfaceId=own["NetworkInterfaces"][0]["NetworkInterfaceId"],
+            PrivateIpAddresses=primary[1:],
+        )
+    for device, (eni_subnet, addresses) in enumerate(enis, start=1):
+        eni = _interface(ec2, eni_subnet, addresses, f"aws-K8S-{instance_id}")
+        ec2.attach_network_interface(
+            NetworkInterfaceId=eni, InstanceId=instance_id, DeviceIndex=device
+        )
+    name = f"ip-{primary[0].replace('.', '-')}.internal"
+    seeded.kube_nodes.append(
+        node_object(name, instance_id, "eu-west-1a", 29, internal_ip=primary[0])
+    )
+    for pod, ip in enumerate(pods):
+        seeded.kube_pods.append(pod_object("default", f"web-{pod}-{name}", name, ip))
+
+
+def _eks_cluster(eks: Any, name: str, subnet_ids: list[str]) -> None:
+    eks.create_cluster(
+        name=name,
+        roleArn=f"arn:aws:iam::{ACCOUNT}:role/eks-cluster",
+        resourcesVpcConfig={"subnetIds": subnet_ids},
+    )
+
+
 def _seed_custom_networking(
     session: boto3.Session,
 ) -> tuple[SeededCluster, list[dict[str, Any]]]:
@@ -94,62 +158,62 @@ def _seed_custom_networking(
     pod_subnet = ec2.create_subnet(
         VpcId=vpc, CidrBlock="100.64.0.0/26", AvailabilityZone="eu-west-1a"
     )["Subnet"]["SubnetId"]
-    eks.create_cluster(
-        name="crowded",
-        roleArn=f"arn:aws:iam::{ACCOUNT}:role/eks-cluster",
-        resourcesVpcConfig={"subnetIds": [node_subnet]},
-    )
+    _eks_cluster(eks, "crowded", [node_subnet])
     env = {"AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG": "true", "ENI_CONFIG_LABEL_DEF": ZONE_LABEL}
     seeded = SeededCluster("crowded", vpc, [node_subnet, pod_subnet])
     seeded.kube_daemonsets.append(aws_node_daemonset(env))
-    pod_addresses = iter(f"100.64.0.{host}" for host in range(4, 63))
+    hosts = iter(range(4, 63))
     for index in range(2):
-        primary = f"10.60.0.{10 + index}"
-        instance_id = ec2.run_instances(
-            ImageId="ami-12c6146b",
-            MinCount=1,
-            MaxCount=1,
-            InstanceType="m5.large",
-            SubnetId=node_subnet,
-            PrivateIpAddress=primary,
-            TagSpecifications=[
-                {
-                    "ResourceType": "instance",
-                    "Tags": [{"Key": "eks:cluster-name", "Value": "crowded"}],
-                }
-            ],
-        )["Instances"][0]["InstanceId"]
-        seeded.instance_ids.append(instance_id)
-        pod_ips: list[str] = []
-        for device in (1, 2):
-            addresses = [next(pod_addresses) for _ in range(10)]
-            eni = ec2.create_network_interface(
-                SubnetId=pod_subnet,
-                Description=f"aws-K8S-{instance_id}",
-                PrivateIpAddresses=[
-                    {"PrivateIpAddress": a, "Primary": i == 0} for i, a in enumerate(addresses)
-                ],
-            )["NetworkInterface"]["NetworkInterfaceId"]
-            ec2.attach_network_interface(
-                NetworkInterfaceId=eni, InstanceId=instance_id, DeviceIndex=device
-            )
-            pod_ips.extend(addresses[1:])
-        name = f"ip-10-60-0-{10 + index}.internal"
-        seeded.kube_nodes.append(
-            node_object(name, instance_id, "eu-west-1a", 29, internal_ip=primary)
-        )
+        enis = [(pod_subnet, [f"100.64.0.{next(hosts)}" for _ in range(10)]) for _ in (1, 2)]
         # 4 pods, two on each ENI: spread, so neither ENI can go.
-        for pod, ip in enumerate([pod_ips[0], pod_ips[1], pod_ips[9], pod_ips[10]]):
-            seeded.kube_pods.append(pod_object("default", f"web-{index}-{pod}", name, ip))
-    others = [next(pod_addresses) for _ in range(12)]
-    ec2.create_network_interface(
-        SubnetId=pod_subnet,
-        Description="something else",
-        PrivateIpAddresses=[
-            {"PrivateIpAddress": a, "Primary": i == 0} for i, a in enumerate(others)
-        ],
-    )
+        pods = [*enis[0][1][1:3], *enis[1][1][1:3]]
+        node_ip = [f"10.60.0.{10 + index}"]
+        _add_node(ec2, seeded, subnet_id=node_subnet, primary=node_ip, enis=enis, pods=pods)
+    _interface(ec2, pod_subnet, [f"100.64.0.{next(hosts)}" for _ in range(12)], "something else")
     return seeded, [eni_config_object("eu-west-1a", pod_subnet)]
+
+
+def _seed_shared(session: boto3.Session) -> list[SeededCluster]:
+    """Two clusters, blue and green, in one /24 (251 usable): 2 m5.large nodes each, each node
+    with its primary ENI and a second one full (10 addresses each) and 4 pods; something else
+    holds 110 more. 251 - 80 - 110 = 61 free, shared: 31 for blue, 30 for green."""
+    ec2, eks = session.client("ec2"), session.client("eks")
+    vpc = ec2.create_vpc(CidrBlock="10.70.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.70.0.0/24", AvailabilityZone="eu-west-1a")[
+        "Subnet"
+    ]["SubnetId"]
+    hosts = iter(range(4, 255))
+    clusters = []
+    for name in ("blue", "green"):
+        _eks_cluster(eks, name, [subnet])
+        seeded = SeededCluster(name, vpc, [subnet])
+        seeded.kube_daemonsets.append(aws_node_daemonset({}))
+        for _ in range(2):
+            primary = [f"10.70.0.{next(hosts)}" for _ in range(10)]
+            second = [f"10.70.0.{next(hosts)}" for _ in range(10)]
+            pods = [*primary[1:3], *second[1:3]]  # spread over both ENIs
+            _add_node(
+                ec2, seeded, subnet_id=subnet, primary=primary, enis=[(subnet, second)], pods=pods
+            )
+        clusters.append(seeded)
+    _interface(ec2, subnet, [f"10.70.0.{next(hosts)}" for _ in range(110)], "something else")
+    return clusters
+
+
+def _seed_without_aws_node(session: boto3.Session) -> SeededCluster:
+    """Cilium in ENI mode: no aws-node DaemonSet; one m5.large node with 2 ENIs of 10."""
+    ec2, eks = session.client("ec2"), session.client("eks")
+    vpc = ec2.create_vpc(CidrBlock="10.80.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.80.0.0/24", AvailabilityZone="eu-west-1a")[
+        "Subnet"
+    ]["SubnetId"]
+    _eks_cluster(eks, "cilium", [subnet])
+    seeded = SeededCluster("cilium", vpc, [subnet])
+    addresses = [f"10.80.0.{host}" for host in range(20, 30)]
+    primary = [f"10.80.0.{host}" for host in range(10, 20)]
+    pods = [*primary[1:3], *addresses[1:3]]
+    _add_node(ec2, seeded, subnet_id=subnet, primary=primary, enis=[(subnet, addresses)], pods=pods)
+    return seeded
 
 
 @pytest.fixture(scope="module")
@@ -200,7 +264,9 @@ def audit(moto_server: MotoServer, denying_proxy: Any) -> Iterator[dict[str, Any
             }
         }
         crowded, eni_configs = _seed_custom_networking(session)
-        servers = {c.name: _kube(c) for c in (shop, full)}
+        blue, green = _seed_shared(session)
+        cilium = _seed_without_aws_node(session)
+        servers = {c.name: _kube(c) for c in (shop, full, blue, green, cilium)}
         servers["crowded"] = _kube(crowded, eni_configs)
         endpoints = ",".join(f"{name}={server.start()}" for name, server in servers.items())
         try:
@@ -340,3 +406,43 @@ def test_custom_networking_is_bounded_by_the_crowded_pod_subnet(audit: dict[str,
         {"subnet_id": pod_subnet["subnet_id"], "free_now": 7, "free_after": 31}
     ]
     assert "free addresses go from 7 to 31 of 59" in rec["rationale"]
+
+
+def test_two_clusters_sharing_a_subnet_never_claim_the_same_free_addresses(
+    audit: dict[str, Any],
+) -> None:
+    blue, green = _cluster(audit, "blue"), _cluster(audit, "green")
+    [shared] = blue["subnets"]
+    assert (shared["usable"], shared["free"], shared["clusters"]) == (251, 61, ["blue", "green"])
+    # Each: 2 nodes of 2 ENIs x 10 for 4 pods, 40 held. WARM_IP_TARGET=2 with
+    # MINIMUM_IP_TARGET=4+2 keeps 6 pool addresses a node: 16 held, 24 back each.
+    for cluster, share in ((blue, 31), (green, 30)):
+        rec = cluster["recommendation"]
+        assert rec["kind"] == "tune"
+        assert rec["command"] == (
+            "kubectl -n kube-system set env daemonset/aws-node WARM_IP_TARGET=2 MINIMUM_IP_TARGET=6"
+        )
+        assert (rec["current_ips_held"], rec["projected_ips_held"], rec["ips_returned"]) == (
+            40,
+            16,
+            24,
+        )
+        # Free now is the subnet's; after is what this cluster's change gives back to it.
+        assert rec["subnets"] == [
+            {"subnet_id": shared["subnet_id"], "free_now": 61, "free_after": 85}
+        ]
+        other = "green" if cluster is blue else "blue"
+        assert (
+            f"{shared['subnet_id']} is shared with {other}: its 61 free addresses are counted "
+            f"once, {share} of them as this cluster's room"
+        ) in rec["rationale"]
+
+
+def test_a_cluster_without_aws_node_gets_no_aws_node_command(audit: dict[str, Any]) -> None:
+    cilium = _cluster(audit, "cilium")
+    assert (cilium["network_mode"], cilium["cni"]) == ("other-cni", None)
+    rec = cilium["recommendation"]
+    assert rec["kind"] == "not-modelled"
+    assert (rec["command"], rec["settings"], rec["ips_returned"], rec["subnets"]) == ("", {}, 0, [])
+    assert rec["projected_ips_held"] == rec["current_ips_held"] == 20
+    assert "another CNI hands out the pod addresses" in rec["rationale"]
