@@ -176,10 +176,14 @@ def test_a_cluster_without_aws_node_is_attributed_and_labelled_not_modelled(
     audit = shapes.audit()
     report = cluster(audit, "calico")
 
-    assert (report["network_mode"], report["cni"], report["recommendation"]) == (
-        "other-cni",
-        None,
-        None,
+    assert (report["network_mode"], report["cni"]) == ("other-cni", None)
+    # Nothing is proposed for a component that is not there (issue 9): not modelled, no command.
+    rec = report["recommendation"]
+    assert (rec["kind"], rec["command"], rec["settings"], rec["ips_returned"]) == (
+        "not-modelled",
+        "",
+        {},
+        0,
     )
     assert (report["ips_held"], report["pods"], report["warm_ips"]) == (2, 160, None)
     assert [(n["pods"], n["warm_ips"], n["aws_node"]) for n in report["nodes"]] == [
@@ -611,7 +615,10 @@ def test_an_ipv6_cluster_takes_one_ipv4_address_per_node_and_keeps_no_warm_pool(
     audit = shapes.audit()
     report = cluster(audit, "v6")
 
-    assert (report["network_mode"], report["recommendation"]) == ("vpc-cni-ipv6", None)
+    assert report["network_mode"] == "vpc-cni-ipv6"
+    rec = report["recommendation"]
+    assert (rec["kind"], rec["command"], rec["ips_returned"]) == ("not-modelled", "", 0)
+    assert "one IPv4 address (its primary)" in rec["rationale"]
     assert (report["ips_held"], report["pods"], report["warm_ips"]) == (2, 10, 0)
     [subnet] = report["subnets"]
     assert (subnet["free"], held(subnet)) == (9, {"node_primary": 2})
