@@ -180,6 +180,20 @@ class Coverage:
 
 
 @dataclass(frozen=True)
+class TargetReport:
+    """One account x region's part of a report, analysed: what a fan-out batch hands on."""
+
+    account_id: str
+    region: str
+    clusters: list[ClusterReport] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    coverage: list[Coverage] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
 class Report:
     run_id: str
     generated_at: str  # ISO 8601, UTC

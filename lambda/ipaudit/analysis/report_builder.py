@@ -14,7 +14,14 @@ from ipaudit.analysis.findings import (
     target_findings,
 )
 from ipaudit.recommend import recommend
-from ipaudit.report import SEVERITY_RANK, ClusterReport, Coverage, Finding, Report
+from ipaudit.report import (
+    SEVERITY_RANK,
+    ClusterReport,
+    Coverage,
+    Finding,
+    Report,
+    TargetReport,
+)
 from ipaudit.settings import Settings
 from ipaudit.snapshot import Cluster, TargetSnapshot
 
@@ -49,54 +56,64 @@ def coverage_notes(cluster: Cluster, notes: Iterable[str] = ()) -> list[str]:
     return said
 
 
-def build_report(
-    targets: Iterable[TargetSnapshot], settings: Settings, *, run_id: str, generated_at: str
-) -> Report:
-    now = datetime.fromisoformat(generated_at.replace("Z", "+00:00"))
+def target_report(target: TargetSnapshot, settings: Settings, now: datetime) -> TargetReport:
+    """One account x region analysed: its clusters, their findings and its coverage entries."""
+    result = TargetReport(target.account_id, target.region)
+    if target.error is not None:
+        result.coverage.append(
+            Coverage(target.account_id, target.region, None, "error", target.error)
+        )
+        return result
+    if not target.clusters and not target.cluster_errors:
+        result.coverage.append(
+            Coverage(target.account_id, target.region, None, "ok", notes=list(target.notes))
+        )
+    for name, error in target.cluster_errors:
+        result.coverage.append(Coverage(target.account_id, target.region, name, "error", error))
+    try:
+        reports = [with_recommendation(r) for r in analyze_target(target.clusters, now)]
+        found = target_findings(
+            [(r, c.instance_types) for r, c in zip(reports, target.clusters, strict=True)],
+            settings,
+        )
+        for cluster, report in zip(target.clusters, reports, strict=True):
+            if cluster.kube is not None:
+                found.extend(sandbox_findings(report, cluster.kube.sandbox_failures, now))
+            found.extend(health_findings(report, cluster.health_issues))
+    except Exception as error:
+        # One target's odd data must not cost the other targets their report.
+        problem = f"analysis failed ({type(error).__name__})"
+        result.coverage.extend(
+            Coverage(target.account_id, target.region, cluster.name, "error", problem)
+            for cluster in target.clusters
+        )
+        return result
+    result.findings.extend(found)
+    for cluster, report in zip(target.clusters, reports, strict=True):
+        result.clusters.append(report)
+        result.coverage.append(
+            Coverage(
+                target.account_id,
+                target.region,
+                cluster.name,
+                "error" if cluster.kube_error else "ok",
+                cluster.kube_error,
+                notes=coverage_notes(cluster, target.notes),
+            )
+        )
+    return result
+
+
+def combine_reports(targets: Iterable[TargetReport], *, run_id: str, generated_at: str) -> Report:
+    """Every target's part, in account and region order, into the one report (wherever the
+    parts were analysed: here, or in the fan-out's batches)."""
     clusters: list[ClusterReport] = []
     findings: list[Finding] = []
     coverage: list[Coverage] = []
     for target in sorted(targets, key=lambda t: (t.account_id, t.region)):
-        if target.error is not None:
-            coverage.append(Coverage(target.account_id, target.region, None, "error", target.error))
-            continue
-        if not target.clusters and not target.cluster_errors:
-            coverage.append(
-                Coverage(target.account_id, target.region, None, "ok", notes=list(target.notes))
-            )
-        for name, error in target.cluster_errors:
-            coverage.append(Coverage(target.account_id, target.region, name, "error", error))
-        try:
-            reports = [with_recommendation(r) for r in analyze_target(target.clusters, now)]
-            found = target_findings(
-                [(r, c.instance_types) for r, c in zip(reports, target.clusters, strict=True)],
-                settings,
-            )
-            for cluster, report in zip(target.clusters, reports, strict=True):
-                if cluster.kube is not None:
-                    found.extend(sandbox_findings(report, cluster.kube.sandbox_failures, now))
-                found.extend(health_findings(report, cluster.health_issues))
-        except Exception as error:
-            # One target's odd data must not cost the other targets their report.
-            problem = f"analysis failed ({type(error).__name__})"
-            coverage.extend(
-                Coverage(target.account_id, target.region, cluster.name, "error", problem)
-                for cluster in target.clusters
-            )
-            continue
-        findings.extend(found)
-        for cluster, report in zip(target.clusters, reports, strict=True):
-            clusters.append(report)
-            coverage.append(
-                Coverage(
-                    target.account_id,
-                    target.region,
-                    cluster.name,
-                    "error" if cluster.kube_error else "ok",
-                    cluster.kube_error,
-                    notes=coverage_notes(cluster, target.notes),
-                )
-            )
+        clusters.extend(target.clusters)
+        findings.extend(target.findings)
+        coverage.extend(target.coverage)
     findings.extend(coverage_findings(coverage))
     findings.sort(key=lambda f: (-SEVERITY_RANK[f.severity], f.id))
     return Report(
@@ -105,4 +122,15 @@ def build_report(
         clusters=clusters,
         findings=findings,
         coverage=coverage,
+    )
+
+
+def build_report(
+    targets: Iterable[TargetSnapshot], settings: Settings, *, run_id: str, generated_at: str
+) -> Report:
+    now = datetime.fromisoformat(generated_at.replace("Z", "+00:00"))
+    return combine_reports(
+        (target_report(target, settings, now) for target in targets),
+        run_id=run_id,
+        generated_at=generated_at,
     )

@@ -56,6 +56,9 @@ def point_environment_at(url: str, region: str, env: MutableMapping[str, str] = 
 def running_moto() -> Iterator[MotoServer]:
     server = MotoServer()
     server.start()
+    # moto's state is the process's, shared by every server in it: start from nothing, so a
+    # world seeded earlier in the same process (another test module) is not seen twice.
+    server.reset()
     try:
         yield server
     finally:

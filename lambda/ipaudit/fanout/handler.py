@@ -1,0 +1,66 @@
+"""Lambda entry points of the fan-out state machine's three steps (docs/deploy.md).
+
+- `ipaudit.fanout.handler.list_targets_handler`: every account x region, written for the Map.
+- `ipaudit.fanout.handler.audit_batch_handler`: one Map batch of targets, audited into S3.
+- `ipaudit.fanout.handler.aggregate_handler`: the one report; forecast, store, alerts, notify.
+
+Each step's input is what the state machine sends (steps.py names the fields); a bad setting or
+input raises before anything is written, so the step fails and the failed-execution alarm fires.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ipaudit import metrics as audit_metrics
+from ipaudit.fanout import steps
+from ipaudit.fanout.results_bucket import bucket_from_env
+from ipaudit.settings import Settings
+
+logger = Logger(service=audit_metrics.SERVICE)
+metrics = Metrics(namespace=audit_metrics.NAMESPACE, service=audit_metrics.SERVICE)
+
+
+@logger.inject_lambda_context(log_event=False)
+def list_targets_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = Settings.from_env(os.environ)
+    bucket = bucket_from_env(os.environ)
+    run = steps.execution_run(event)
+    listed = steps.list_targets(settings, boto3.Session(), bucket=bucket, run=run)
+    logger.info("targets listed", extra={"listed": listed})
+    return listed
+
+
+@logger.inject_lambda_context(log_event=False)
+def audit_batch_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = Settings.from_env(os.environ)
+    bucket = bucket_from_env(os.environ)
+    run_id, targets = steps.batch_targets(event)
+    summary = steps.audit_batch(
+        settings,
+        boto3.Session(),
+        bucket=bucket,
+        run_id=run_id,
+        targets=targets,
+        progress=logger.info,
+    )
+    logger.info("batch audited", extra={"summary": summary})
+    return summary
+
+
+@logger.inject_lambda_context(log_event=False)
+@metrics.log_metrics
+def aggregate_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = Settings.from_env(os.environ)
+    bucket = bucket_from_env(os.environ)
+    run = steps.execution_run(event)
+    outcome = steps.aggregate(settings, boto3.Session(), bucket=bucket, run=run)
+    audit_metrics.record(outcome.report, metrics)
+    summary: dict[str, Any] = outcome.summary()
+    logger.info("audit finished", extra={"summary": summary})
+    return summary
