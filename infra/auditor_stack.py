@@ -3,7 +3,8 @@
 - `State` (infra/state.py): the table of run history, stored reports and alert state;
 - `Alerting` (infra/alerting.py): the encrypted warnings topic and the Slack webhook's secret;
 - `ScheduledFunctions` (infra/scheduled_functions.py): the audit and digest functions, their
-  least-privilege roles, the shared code asset, dead-letter queue and schedules;
+  least-privilege roles, the shared code asset, dead-letter queue and schedules; with context
+  `fan_out`, the audit is the `FanOut` state machine (infra/fan_out.py) and its results bucket;
 - `Monitoring` (infra/monitoring.py): the alarms and the CloudWatch dashboard.
 """
 
@@ -54,7 +55,13 @@ class AuditorStack(cdk.Stack):
             audit_timeout=cdk.Duration.minutes(config.audit_timeout_minutes),
         )
 
-        cdk.CfnOutput(self, "AuditFunctionName", value=self.functions.audit_function.function_name)
+        if self.functions.audit_function is not None:
+            cdk.CfnOutput(
+                self, "AuditFunctionName", value=self.functions.audit_function.function_name
+            )
+        if (fan_out := self.functions.fan_out) is not None:
+            cdk.CfnOutput(self, "StateMachineArn", value=fan_out.state_machine.state_machine_arn)
+            cdk.CfnOutput(self, "ResultsBucketName", value=fan_out.bucket.bucket_name)
         cdk.CfnOutput(self, "AuditRoleArn", value=self.functions.audit_role.role_arn)
         cdk.CfnOutput(self, "TableName", value=self.state.table.table_name)
         cdk.CfnOutput(self, "TopicArn", value=self.alerting.topic.topic_arn)

@@ -52,6 +52,14 @@ LOG_RETENTION_DAYS: Mapping[int, str] = {
     3653: "TEN_YEARS",
 }  # fmt: skip
 
+# A batch of targets is one audit invocation: docs/deploy.md sizes it from the per-target CPU.
+DEFAULT_FAN_OUT_BATCH_SIZE = 10
+DEFAULT_FAN_OUT_MAX_CONCURRENCY = 10
+MAX_FAN_OUT_BATCH_SIZE = 1000
+# Distributed Map allows up to 10,000 child workflows at once; the members' API rate limits and
+# the Lambda account concurrency are the real bound.
+MAX_FAN_OUT_CONCURRENCY = 1000
+
 _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 _CRON_FIELD = re.compile(r"^[\w*?,/#L-]+$")
 _SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
@@ -79,6 +87,10 @@ class DeployConfig:
     audit_timeout_minutes: int
     vpc_subnet_ids: tuple[str, ...]
     vpc_security_group_ids: tuple[str, ...]
+    # The Step Functions fan-out (docs/deploy.md) instead of the single audit function.
+    fan_out: bool = False
+    fan_out_batch_size: int = DEFAULT_FAN_OUT_BATCH_SIZE  # targets per Map batch (invocation)
+    fan_out_max_concurrency: int = DEFAULT_FAN_OUT_MAX_CONCURRENCY  # batches at once
 
     @classmethod
     def from_context(cls, context: Callable[[str], Any]) -> DeployConfig:
@@ -127,6 +139,18 @@ class DeployConfig:
             raise ContextError(
                 "context 'vpc_subnet_ids' and 'vpc_security_group_ids': give both or neither"
             )
+        batch_size = _integer(
+            "fan_out_batch_size",
+            text("fan_out_batch_size") or str(DEFAULT_FAN_OUT_BATCH_SIZE),
+            1,
+            MAX_FAN_OUT_BATCH_SIZE,
+        )
+        concurrency = _integer(
+            "fan_out_max_concurrency",
+            text("fan_out_max_concurrency") or str(DEFAULT_FAN_OUT_MAX_CONCURRENCY),
+            1,
+            MAX_FAN_OUT_CONCURRENCY,
+        )
         return cls(
             settings_env=settings_env,
             settings=settings,
@@ -143,6 +167,9 @@ class DeployConfig:
             audit_timeout_minutes=timeout,
             vpc_subnet_ids=subnets,
             vpc_security_group_ids=groups,
+            fan_out=_flag("fan_out", context("fan_out")),
+            fan_out_batch_size=batch_size,
+            fan_out_max_concurrency=concurrency,
         )
 
 
@@ -179,6 +206,16 @@ def _as_text(key: str, value: Any) -> str:
     if isinstance(value, list) and all(isinstance(item, str | int) for item in value):
         return ",".join(str(item).strip() for item in value)
     raise ContextError(f"context {key!r}: {value!r} is not a string, number or list of strings")
+
+
+def _flag(key: str, value: Any) -> bool:
+    """A JSON boolean from cdk.json, or `-c key=true|false` (any case) from the command line."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    text = str(value).strip().lower() if isinstance(value, str) else None
+    if text in ("true", "false", ""):
+        return text == "true"
+    raise ContextError(f"context {key!r}: {value!r} is not true or false")
 
 
 def _name_context_key(message: str) -> str:

@@ -119,13 +119,22 @@ class Monitoring(Construct):
             left_y_axis=cloudwatch.YAxisProps(min=0, show_units=False),
             width=8,
         )
+        if functions.fan_out is not None:
+            run_duration = functions.fan_out.state_machine.metric_time(
+                statistic="Maximum", period=HOUR
+            )
+            limit = functions.fan_out.timeout
+        else:
+            assert functions.audit_function is not None
+            run_duration = functions.audit_function.metric_duration(
+                statistic="Maximum", period=HOUR
+            )
+            limit = audit_timeout
         duration = cloudwatch.GraphWidget(
             title="Audit run duration",
-            left=[functions.audit_function.metric_duration(statistic="Maximum", period=HOUR)],
+            left=[run_duration],
             left_annotations=[
-                cloudwatch.HorizontalAnnotation(
-                    value=audit_timeout.to_milliseconds(), label="timeout"
-                )
+                cloudwatch.HorizontalAnnotation(value=limit.to_milliseconds(), label="timeout")
             ],
             left_y_axis=cloudwatch.YAxisProps(min=0),
             width=8,
@@ -141,11 +150,7 @@ class Monitoring(Construct):
 
 def _alarm_specs(functions: ScheduledFunctions) -> list[AlarmSpec]:
     return [
-        AlarmSpec(
-            "AuditErrors",
-            functions.audit_function.metric_errors(period=HOUR),
-            "The audit function failed (see its log group).",
-        ),
+        *_audit_alarm_specs(functions),
         AlarmSpec(
             "DigestErrors",
             functions.digest_function.metric_errors(period=HOUR),
@@ -174,4 +179,36 @@ def _alarm_specs(functions: ScheduledFunctions) -> list[AlarmSpec]:
             run_metric(metrics.STORAGE_ERRORS),
             "DynamoDB failed while storing a run or its alert changes (see the audit log).",
         ),
+    ]
+
+
+def _audit_alarm_specs(functions: ScheduledFunctions) -> list[AlarmSpec]:
+    """The audit failed: the function, or a run of the fan-out state machine. A fan-out batch
+    that fails is not a failed run: its targets are coverage errors (CoverageErrors)."""
+    if functions.fan_out is None:
+        assert functions.audit_function is not None
+        return [
+            AlarmSpec(
+                "AuditErrors",
+                functions.audit_function.metric_errors(period=HOUR),
+                "The audit function failed (see its log group).",
+            )
+        ]
+    machine = functions.fan_out.state_machine
+    return [
+        AlarmSpec(
+            "FailedExecutions",
+            cloudwatch.MathExpression(
+                expression="failed + timedOut + aborted",
+                using_metrics={
+                    "failed": machine.metric_failed(period=HOUR),
+                    "timedOut": machine.metric_timed_out(period=HOUR),
+                    "aborted": machine.metric_aborted(period=HOUR),
+                },
+                period=HOUR,
+                label="Failed, timed-out and aborted executions",
+            ),
+            "An audit run of the fan-out state machine failed, timed out or was aborted (see "
+            "the execution's events and the failed step's log group).",
+        )
     ]

@@ -1,8 +1,13 @@
 """The two scheduled functions: the hourly audit and the weekly digest, their roles, their shared
-code asset and dead-letter queue, and the EventBridge Scheduler schedules that invoke them."""
+code asset and dead-letter queue, and the EventBridge Scheduler schedules that invoke them.
+
+With context `fan_out`, the hourly audit is the `FanOut` state machine (infra/fan_out.py) instead
+of one function: the schedule starts it, and the role member accounts trust collects in its
+batches."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +24,7 @@ from infra import logical_ids
 from infra.alerting import Alerting
 from infra.bundling import PipLocalBundling
 from infra.config import LOG_RETENTION_DAYS, DeployConfig
+from infra.fan_out import FanOut
 from infra.permissions import (
     ORGANIZATIONS_READ_ACTIONS,
     account_read_acknowledgments,
@@ -67,20 +73,50 @@ class ScheduledFunctions(Construct):
             "POWERTOOLS_METRICS_NAMESPACE": metrics.NAMESPACE,
         }
 
-        self.audit_role = self._audit_role(config, state, alerting)
-        self.audit_function = self._function(
-            "Audit",
-            handler=AUDIT_HANDLER,
-            code=code,
-            role=self.audit_role,
-            config=config,
-            environment=environment,
-            memory_mb=config.audit_memory_mb,
-            timeout=cdk.Duration.minutes(config.audit_timeout_minutes),
-            description="ipaudit: hourly audit of pod IP headroom across accounts and regions",
-        )
-        if config.vpc_subnet_ids:  # only the audit talks to clusters' private endpoints
-            self._place_in_vpc(self.audit_function, self.audit_role, config)
+        def grant_pipeline(role: iam.Role) -> None:
+            _grant_pipeline(role, state, alerting)
+            if config.settings.security_hub:  # the caller's own account's findings
+                role.add_to_policy(security_hub_import_statement(config.settings.regions))
+
+        self.audit_role = self._reader_role(config)
+        self.audit_function: lambda_.Function | None = None
+        self.fan_out: FanOut | None = None
+        if config.fan_out:
+            self.fan_out = FanOut(
+                self,
+                "FanOut",
+                config=config,
+                environment=environment,
+                reader_role=self.audit_role,
+                grant_pipeline=grant_pipeline,
+                make_function=lambda name, **kw: self._function(
+                    name, code=code, config=config, **kw
+                ),
+            )
+            collector = self.fan_out.batch_function
+        else:
+            self.audit_role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="ListOrganizationAccounts",
+                    actions=list(ORGANIZATIONS_READ_ACTIONS),
+                    resources=["*"],
+                )
+            )
+            grant_pipeline(self.audit_role)
+            self.audit_function = collector = self._function(
+                "Audit",
+                handler=AUDIT_HANDLER,
+                code=code,
+                role=self.audit_role,
+                config=config,
+                environment=environment,
+                memory_mb=config.audit_memory_mb,
+                timeout=cdk.Duration.minutes(config.audit_timeout_minutes),
+                description="ipaudit: hourly audit of pod IP headroom across accounts and regions",
+                reserved_concurrency=1,
+            )
+        if config.vpc_subnet_ids:  # only the collector talks to clusters' private endpoints
+            self._place_in_vpc(collector, self.audit_role, config)
 
         self.digest_role = self._digest_role(config, state)
         self.digest_function = self._function(
@@ -112,7 +148,9 @@ class ScheduledFunctions(Construct):
         )
         return queue
 
-    def _audit_role(self, config: DeployConfig, state: State, alerting: Alerting) -> iam.Role:
+    def _reader_role(self, config: DeployConfig) -> iam.Role:
+        """The role that collects: reads this account and assumes the member accounts' roles.
+        The single audit function adds the pipeline's grants; the fan-out's batches do not."""
         # A fixed name: every member account's read-only role trusts exactly this role's ARN.
         role = iam.Role(
             self,
@@ -126,23 +164,11 @@ class ScheduledFunctions(Construct):
             role.add_to_policy(statement)
         role.add_to_policy(
             iam.PolicyStatement(
-                sid="ListOrganizationAccounts",
-                actions=list(ORGANIZATIONS_READ_ACTIONS),
-                resources=["*"],
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
                 sid="AssumeMemberReadOnlyRole",
                 actions=["sts:AssumeRole"],
                 resources=[f"arn:{cdk.Aws.PARTITION}:iam::*:role/{config.settings.role_name}"],
             )
         )
-        if config.settings.security_hub:  # the caller's own account's findings
-            role.add_to_policy(security_hub_import_statement(config.settings.regions))
-        state.grant_read_write(role)
-        alerting.grant_notify(role)
-        _grant_metrics(role)
         cdk.Validations.of(role).acknowledge(
             cdk.Acknowledgment(
                 id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
@@ -202,10 +228,11 @@ class ScheduledFunctions(Construct):
         code: lambda_.Code,
         role: iam.Role,
         config: DeployConfig,
-        environment: dict[str, str],
+        environment: Mapping[str, str],
         memory_mb: int,
         timeout: cdk.Duration,
         description: str,
+        reserved_concurrency: int | None = 1,
     ) -> lambda_.Function:
         log_group = logs.LogGroup(
             self,
@@ -226,11 +253,11 @@ class ScheduledFunctions(Construct):
             handler=handler,
             code=code,
             role=role,
-            environment=environment,
+            environment=dict(environment),
             memory_size=memory_mb,
             timeout=timeout,
-            # One at a time: two overlapping audits would race on the alert state.
-            reserved_concurrent_executions=1,
+            # Audits and digests run one at a time: two would race on the alert state.
+            reserved_concurrent_executions=reserved_concurrency,
             dead_letter_queue=self.dead_letter_queue,
             retry_attempts=0,
             max_event_age=cdk.Duration.hours(1),
@@ -279,54 +306,68 @@ class ScheduledFunctions(Construct):
                 "scheduler.amazonaws.com",
                 conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}},
             ),
-            description="ipaudit: lets EventBridge Scheduler invoke the two functions",
+            description="ipaudit: lets EventBridge Scheduler start the audit and the digest",
         )
-        # The audit's run id derives from its scheduled time: a retried or duplicated
-        # invocation is the same run, and the store and the alert state recognise it.
-        audit_input = scheduler.ScheduleTargetInput.from_object(
-            {"scheduled_time": scheduler.ContextAttribute.scheduled_time}
-        )
-        schedules = (
-            (
-                "Audit",
-                self.audit_function,
-                config.audit_schedule,
-                None,
-                cdk.Duration.hours(1),
-                audit_input,
-            ),
-            (
-                "Digest",
-                self.digest_function,
-                config.digest_schedule,
-                cdk.TimeZone.of(config.digest_time_zone),
-                cdk.Duration.hours(6),
-                None,
-            ),
-        )
-        for name, function, expression, time_zone, max_age, target_input in schedules:
-            scheduler.Schedule(
-                self,
-                f"{name}Schedule",
-                schedule=scheduler.ScheduleExpression.expression(expression, time_zone),
-                target=scheduler_targets.LambdaInvoke(
-                    function,
-                    role=role,
-                    dead_letter_queue=self.dead_letter_queue,
-                    retry_attempts=2,
-                    max_event_age=max_age,
-                    input=target_input,
-                ),
-                description=f"ipaudit: invoke the {name.lower()} function",
+        hour = cdk.Duration.hours(1)
+        if self.fan_out is not None:
+            # The run id is the execution's (name and start time, which a redrive keeps).
+            audit: scheduler.IScheduleTarget = scheduler_targets.StepFunctionsStartExecution(
+                self.fan_out.state_machine,
+                role=role,
+                dead_letter_queue=self.dead_letter_queue,
+                retry_attempts=2,
+                max_event_age=hour,
             )
-            cdk.Validations.of(role).acknowledge(
-                cdk.Acknowledgment(
-                    id="AwsSolutions::AwsSolutions-IAM5"
-                    f"[Resource::<{logical_ids.logical_id(function)}.Arn>:*]",
-                    reason="CDK's grant covers the function's versions and aliases "
-                    "(<arn>:*); it is still this one function.",
-                )
+            audit_description = "ipaudit: start the audit's fan-out state machine"
+        else:
+            assert self.audit_function is not None
+            # The audit's run id derives from its scheduled time: a retried or duplicated
+            # invocation is the same run, and the store and the alert state recognise it.
+            audit_input = scheduler.ScheduleTargetInput.from_object(
+                {"scheduled_time": scheduler.ContextAttribute.scheduled_time}
             )
+            audit = self._invoke(self.audit_function, role, hour, audit_input)
+            audit_description = "ipaudit: invoke the audit function"
+        scheduler.Schedule(
+            self,
+            "AuditSchedule",
+            schedule=scheduler.ScheduleExpression.expression(config.audit_schedule),
+            target=audit,
+            description=audit_description,
+        )
+        scheduler.Schedule(
+            self,
+            "DigestSchedule",
+            schedule=scheduler.ScheduleExpression.expression(
+                config.digest_schedule, cdk.TimeZone.of(config.digest_time_zone)
+            ),
+            target=self._invoke(self.digest_function, role, cdk.Duration.hours(6)),
+            description="ipaudit: invoke the digest function",
+        )
+
+    def _invoke(
+        self,
+        function: lambda_.Function,
+        role: iam.Role,
+        max_age: cdk.Duration,
+        target_input: scheduler.ScheduleTargetInput | None = None,
+    ) -> scheduler.IScheduleTarget:
+        cdk.Validations.of(role).acknowledge(
+            cdk.Acknowledgment(
+                id="AwsSolutions::AwsSolutions-IAM5"
+                f"[Resource::<{logical_ids.logical_id(function)}.Arn>:*]",
+                reason="CDK's grant covers the function's versions and aliases "
+                "(<arn>:*); it is still this one function.",
+            )
+        )
+        return scheduler_targets.LambdaInvoke(
+            function,
+            role=role,
+            dead_letter_queue=self.dead_letter_queue,
+            retry_attempts=2,
+            max_event_age=max_age,
+            input=target_input,
+        )
 
 
 def _code(asset: Asset, architecture: str) -> lambda_.Code:
@@ -349,6 +390,21 @@ def _code(asset: Asset, architecture: str) -> lambda_.Code:
                 python_version=RUNTIME_PYTHON_VERSION,
                 cache_root=asset.cache,
             ),
+        ),
+    )
+
+
+def _grant_pipeline(role: iam.Role, state: State, alerting: Alerting) -> None:
+    """What runs after collection needs (ipaudit.pipeline): the table, the warnings topic and
+    the Slack webhook's secret, the metrics namespace."""
+    state.grant_read_write(role)
+    alerting.grant_notify(role)
+    _grant_metrics(role)
+    cdk.Validations.of(role).acknowledge(
+        cdk.Acknowledgment(
+            id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+            reason="cloudwatch:PutMetricData supports no resource-level permissions; it is "
+            "limited by the cloudwatch:namespace condition.",
         ),
     )
 

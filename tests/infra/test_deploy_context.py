@@ -47,6 +47,15 @@ BAD_CONTEXT = [
     ("email_to", True, "context 'email_to': True is not a string"),
     ("security_hub", "maybe", "context 'security_hub' (IPAUDIT_SECURITY_HUB): 'maybe' is not"),
     ("mutes_file", "no/such/mutes.json", "context 'mutes_file': no/such/mutes.json: cannot read"),
+    ("fan_out", "yes", "context 'fan_out': 'yes' is not true or false"),
+    ("fan_out", 1, "context 'fan_out': 1 is not true or false"),
+    ("fan_out_batch_size", "0", "context 'fan_out_batch_size': '0' is not a whole number from 1"),
+    ("fan_out_batch_size", "ten", "context 'fan_out_batch_size': 'ten' is not a whole number"),
+    (
+        "fan_out_max_concurrency",
+        "5000",
+        "context 'fan_out_max_concurrency': '5000' is not a whole number from 1 to 1000",
+    ),
 ]
 
 
