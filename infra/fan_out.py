@@ -212,21 +212,8 @@ class FanOut(Construct):
         )
 
     def _state_machine(self, config: DeployConfig) -> sfn.StateMachine:
-        list_targets = tasks.LambdaInvoke(
-            self,
-            "ListTargets",
-            lambda_function=self.list_function,
-            payload=sfn.TaskInput.from_object(EXECUTION),
-            payload_response_only=True,
-            retry_on_service_exceptions=True,
-        )
-        audit_batch = tasks.LambdaInvoke(
-            self,
-            "AuditBatch",
-            lambda_function=self.batch_function,
-            payload_response_only=True,
-            retry_on_service_exceptions=True,
-        )
+        list_targets = self._step("ListTargets", self.list_function, EXECUTION)
+        audit_batch = self._step("AuditBatch", self.batch_function, None)  # the Map's batch
         batches = sfn.DistributedMap(
             self,
             "AuditBatches",
@@ -253,14 +240,7 @@ class FanOut(Construct):
             mode=sfn.ProcessorMode.DISTRIBUTED,
             execution_type=sfn.ProcessorType.STANDARD,
         )
-        aggregate = tasks.LambdaInvoke(
-            self,
-            "Aggregate",
-            lambda_function=self.aggregate_function,
-            payload=sfn.TaskInput.from_object(EXECUTION),
-            payload_response_only=True,
-            retry_on_service_exceptions=True,
-        )
+        aggregate = self._step("Aggregate", self.aggregate_function, EXECUTION)
         log_group = logs.LogGroup(
             self,
             "ExecutionLogs",
@@ -280,6 +260,20 @@ class FanOut(Construct):
         )
         self._acknowledge_grants(state_machine)
         return state_machine
+
+    def _step(
+        self, name: str, function: lambda_.Function, payload: Mapping[str, object] | None
+    ) -> tasks.LambdaInvoke:
+        """A step that invokes `function` with `payload` (None: the state's input) and passes
+        on its answer, retrying Lambda's own transient errors."""
+        return tasks.LambdaInvoke(
+            self,
+            name,
+            lambda_function=function,
+            payload=None if payload is None else sfn.TaskInput.from_object(dict(payload)),
+            payload_response_only=True,
+            retry_on_service_exceptions=True,
+        )
 
     def _acknowledge_grants(self, state_machine: sfn.StateMachine) -> None:
         """The wildcards in the grants CDK gives the state machine's role, each for a reason."""

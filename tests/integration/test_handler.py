@@ -6,7 +6,6 @@ import json
 import os
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -16,21 +15,9 @@ import pytest
 from ipaudit.handler import audit_handler, digest_handler
 from ipaudit.settings import SettingsError
 from ipaudit.sim.world import DEMO_TABLE, World, article_world
+from tests.integration.lambda_context import FakeContext
 
 SCHEDULED_EVENT = {"source": "aws.scheduler", "detail-type": "Scheduled Event", "detail": {}}
-
-
-@dataclass
-class FakeContext:
-    function_name: str = "ipaudit-audit"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 2048
-    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:ipaudit-audit"
-    aws_request_id: str = "52fdfc07-2182-454f-963f-5f0f9a621d72"
-    remaining_ms: int = 900_000
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
 
 
 @pytest.fixture(scope="module")

@@ -22,18 +22,10 @@ from ipaudit.pipeline import after_audit
 from ipaudit.settings import Settings, SettingsError
 from ipaudit.sim.article import OTHER_REGION, REGION
 from ipaudit.sim.world import World, article_world
+from tests.integration.lambda_context import FakeContext
 
 BUCKET = "ipaudit-fanout-results"
 STARTED = "2026-11-27T04:00:00.123Z"
-
-
-@dataclass
-class FakeContext:
-    function_name: str = "ipaudit-fanout"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 2048
-    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:ipaudit-fanout"
-    aws_request_id: str = "52fdfc07-2182-454f-963f-5f0f9a621d72"
 
 
 @dataclass
