@@ -12,6 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "lambda" / "ipaudit"
 PURE = [
     "snapshot.py",
     "report.py",
+    "report_codec.py",
     "report_csv.py",
     "terminal.py",
     "errors.py",
