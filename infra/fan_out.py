@@ -223,7 +223,7 @@ class FanOut(Construct):
             item_batcher=sfn.ItemBatcher(
                 max_items_per_batch=config.fan_out_batch_size,
                 # Rendered as written: the ".$" suffix is what makes it a path.
-                batch_input={"run_id.$": "$.run_id"},
+                batch_input={"run_id.$": "$.run_id", "generated_at.$": "$.generated_at"},
             ),
             max_concurrency=config.fan_out_max_concurrency,
             # A failed batch is its targets' coverage errors (the aggregate says so), never a

@@ -150,7 +150,7 @@ def test_targets_are_listed_then_audited_in_batches_then_aggregated(synth: Synth
     assert batches["ItemReader"]["Parameters"]["Key.$"] == "$.targets_key"
     assert batches["ItemBatcher"] == {
         "MaxItemsPerBatch": 25,
-        "BatchInput": {"run_id.$": "$.run_id"},
+        "BatchInput": {"run_id.$": "$.run_id", "generated_at.$": "$.generated_at"},
     }
     assert batches["MaxConcurrency"] == 40
     # A failed batch is its targets' coverage errors, not a failed run.

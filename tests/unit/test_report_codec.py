@@ -63,6 +63,6 @@ def test_a_target_report_round_trips_through_json_with_every_nested_part() -> No
 def test_fields_a_newer_writer_added_are_ignored() -> None:
     written = TargetReport("111111111111", "eu-west-1", clusters=[cluster()]).to_dict()
     written["clusters"][0]["network_mode_from_the_future"] = "vpc-cni"
-    written["clusters"][0]["subnets"][0]["roles"] = ["nodes"]
+    written["clusters"][0]["subnets"][0]["tenancy_from_the_future"] = ["shared"]
     (read,) = target_report_from_dict(written).clusters
     assert read == cluster()

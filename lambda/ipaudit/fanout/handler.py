@@ -40,12 +40,12 @@ def list_targets_handler(event: dict[str, Any], context: LambdaContext) -> dict[
 def audit_batch_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = Settings.from_env(os.environ)
     bucket = bucket_from_env(os.environ)
-    run_id, targets = steps.batch_targets(event)
+    run, targets = steps.batch_targets(event)
     summary = steps.audit_batch(
         settings,
         boto3.Session(),
         bucket=bucket,
-        run_id=run_id,
+        run=run,
         targets=targets,
         progress=logger.info,
     )

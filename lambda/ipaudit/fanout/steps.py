@@ -77,11 +77,19 @@ def list_targets(
     }
 
 
-def batch_targets(event: Mapping[str, Any]) -> tuple[str, list[Target]]:
-    """The run id and targets of one Map batch: `{"BatchInput": {"run_id"}, "Items": [...]}`."""
-    run_id = (event.get("BatchInput") or {}).get("run_id")
+def batch_targets(event: Mapping[str, Any]) -> tuple[RunId, list[Target]]:
+    """The run and targets of one Map batch:
+    `{"BatchInput": {"run_id", "generated_at"}, "Items": [{"account_id", "region"}, ...]}`."""
+    batch_input = event.get("BatchInput") or {}
+    run_id, generated_at = batch_input.get("run_id"), batch_input.get("generated_at")
     if not isinstance(run_id, str) or not run_id:
         raise EventError("event.BatchInput.run_id: missing")
+    try:
+        parse_time(str(generated_at))
+    except ValueError:
+        raise EventError(
+            f"event.BatchInput.generated_at: {generated_at!r} is not an ISO 8601 time"
+        ) from None
     items = event.get("Items")
     if not isinstance(items, list):
         raise EventError("event.Items: missing (expected the Map's batch of targets)")
@@ -91,7 +99,7 @@ def batch_targets(event: Mapping[str, Any]) -> tuple[str, list[Target]]:
         if not isinstance(account, str) or not isinstance(region, str):
             raise EventError(f"event.Items[{index}]: expected {{account_id, region}}")
         targets.append((account, region))
-    return run_id, targets
+    return RunId(run_id, str(generated_at)), targets
 
 
 def audit_batch(
@@ -99,23 +107,24 @@ def audit_batch(
     session: boto3.Session,
     *,
     bucket: str,
-    run_id: str,
+    run: RunId,
     targets: Sequence[Target],
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Collect and analyse a batch of targets, each into its own part in S3."""
+    """Collect and analyse a batch of targets, each into its own part in S3. The analysis is
+    at the run's time, as the single audit's is."""
     snapshots = collect_targets(
         session, targets, caller=caller_account(session), settings=settings, progress=progress
     )
     s3 = session.client("s3")
     clusters = errors = 0
     for snapshot in snapshots:
-        part = target_report(snapshot, settings)
-        results_bucket.write_target_report(s3, bucket, run_id, part)
+        part = target_report(snapshot, settings, parse_time(run.generated_at))
+        results_bucket.write_target_report(s3, bucket, run.run_id, part)
         clusters += len(part.clusters)
         errors += sum(entry.status == "error" for entry in part.coverage)
     return {
-        "run_id": run_id,
+        "run_id": run.run_id,
         "targets": len(targets),
         "clusters": clusters,
         "coverage_errors": errors,

@@ -91,7 +91,10 @@ def map_batches(fanout: Fanout, listed: dict[str, Any], size: int) -> list[dict[
     read from S3, cut into batches of `size`, each with the run id as BatchInput."""
     items = fanout.object(listed["targets_key"])
     return [
-        {"BatchInput": {"run_id": listed["run_id"]}, "Items": items[start : start + size]}
+        {
+            "BatchInput": {"run_id": listed["run_id"], "generated_at": listed["generated_at"]},
+            "Items": items[start : start + size],
+        }
         for start in range(0, len(items), size)
     ]
 
@@ -152,6 +155,7 @@ def test_a_batch_writes_each_of_its_targets_cluster_reports_to_s3(fanout: Fanout
             "cluster": "shop-prod",
             "status": "ok",
             "error": None,
+            "notes": [],
         }
     ]
     quiet = fanout.object(f"runs/{listed['run_id']}/targets/{prod}/{OTHER_REGION}.json")
@@ -203,9 +207,15 @@ def test_a_failed_batch_costs_its_targets_coverage_not_the_run(fanout: Fanout) -
     last = max(organization.management_account, organization.prod_account)
     lost = [c for c in report["coverage"] if c["status"] == "error"]
     assert lost == [
-        {"account_id": last, "region": OTHER_REGION, "cluster": None, "status": "error",
-         "error": BATCH_FAILED}
-    ]  # fmt: skip
+        {
+            "account_id": last,
+            "region": OTHER_REGION,
+            "cluster": None,
+            "status": "error",
+            "error": BATCH_FAILED,
+            "notes": [],
+        }
+    ]
     assert sorted(c["name"] for c in report["clusters"]) == ["shop-prod", "tools"]
     assert summary["coverage_errors"] == 1 and summary["stored"] is True
     coverage_findings = [f for f in report["findings"] if f["kind"] == "coverage"]

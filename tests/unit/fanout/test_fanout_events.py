@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from ipaudit.fanout.steps import EventError, batch_targets, execution_run
+from ipaudit.fanout.steps import EventError, RunId, batch_targets, execution_run
+
+RUN = {"run_id": "r", "generated_at": "2026-11-27T04:05:06Z"}
 
 
 def test_the_run_is_named_by_the_execution_and_its_start() -> None:
@@ -39,16 +41,16 @@ def test_an_execution_without_name_or_start_is_refused(
         execution_run(event)
 
 
-def test_a_batch_is_the_run_id_and_its_targets_in_order() -> None:
+def test_a_batch_is_the_run_and_its_targets_in_order() -> None:
     event = {
-        "BatchInput": {"run_id": "20261127T040506Z-x"},
+        "BatchInput": {"run_id": "20261127T040506Z-x", "generated_at": "2026-11-27T04:05:06Z"},
         "Items": [
             {"account_id": "111111111111", "region": "eu-west-1"},
             {"account_id": "111111111111", "region": "us-east-1"},
         ],
     }
     assert batch_targets(event) == (
-        "20261127T040506Z-x",
+        RunId("20261127T040506Z-x", "2026-11-27T04:05:06Z"),
         [("111111111111", "eu-west-1"), ("111111111111", "us-east-1")],
     )
 
@@ -57,9 +59,13 @@ def test_a_batch_is_the_run_id_and_its_targets_in_order() -> None:
     ("event", "message"),
     [
         ({"Items": []}, r"event.BatchInput.run_id: missing"),
-        ({"BatchInput": {"run_id": "r"}}, r"event.Items: missing"),
         (
-            {"BatchInput": {"run_id": "r"}, "Items": [{"account_id": "111111111111"}]},
+            {"BatchInput": {"run_id": "r"}, "Items": []},
+            r"event.BatchInput.generated_at: None is not an ISO 8601 time",
+        ),
+        ({"BatchInput": RUN}, r"event.Items: missing"),
+        (
+            {"BatchInput": RUN, "Items": [{"account_id": "111111111111"}]},
             r"event.Items\[0\]: expected \{account_id, region\}",
         ),
     ],
