@@ -11,6 +11,7 @@ input raises before anything is written, so the step fails and the failed-execut
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 import boto3
@@ -18,12 +19,17 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ipaudit import metrics as audit_metrics
+from ipaudit.aws.session import make_client
 from ipaudit.fanout import steps
 from ipaudit.fanout.results_bucket import bucket_from_env
 from ipaudit.settings import Settings
+from ipaudit.store.runs import check_table
 
 logger = Logger(service=audit_metrics.SERVICE)
 metrics = Metrics(namespace=audit_metrics.NAMESPACE, service=audit_metrics.SERVICE)
+
+# Kept back from a batch's Lambda time for analysing and writing its parts after the deadline.
+WRITE_PARTS_MARGIN_SECONDS = 30.0
 
 
 @logger.inject_lambda_context(log_event=False)
@@ -48,6 +54,8 @@ def audit_batch_handler(event: dict[str, Any], context: LambdaContext) -> dict[s
         run=run,
         targets=targets,
         progress=logger.info,
+        deadline=time.monotonic()
+        + max(context.get_remaining_time_in_millis() / 1000 - WRITE_PARTS_MARGIN_SECONDS, 1.0),
     )
     logger.info("batch audited", extra={"summary": summary})
     return summary
@@ -59,8 +67,12 @@ def aggregate_handler(event: dict[str, Any], context: LambdaContext) -> dict[str
     settings = Settings.from_env(os.environ)
     bucket = bucket_from_env(os.environ)
     run = steps.execution_run(event)
-    outcome = steps.aggregate(settings, boto3.Session(), bucket=bucket, run=run)
+    session = boto3.Session()
+    if settings.table:  # a missing table fails the step before anything is written
+        check_table(make_client(session, "dynamodb"), settings.table)
+    outcome = steps.aggregate(settings, session, bucket=bucket, run=run)
     audit_metrics.record(outcome.report, metrics)
+    audit_metrics.record_delivery(outcome, metrics)
     summary: dict[str, Any] = outcome.summary()
     logger.info("audit finished", extra={"summary": summary})
     return summary

@@ -19,7 +19,7 @@ import boto3
 from ipaudit.analysis.report_builder import combine_reports, target_report
 from ipaudit.audit.collect import Progress
 from ipaudit.audit.run import Target, audit_targets, collect_targets, report_time
-from ipaudit.aws.session import caller_account
+from ipaudit.aws.session import caller_account, make_client
 from ipaudit.errors import InputError
 from ipaudit.fanout import results_bucket
 from ipaudit.pipeline import AfterAudit, after_audit
@@ -67,7 +67,7 @@ def list_targets(
 ) -> dict[str, Any]:
     """Write the run's targets for the Map to read; the state the next steps need."""
     _, targets = audit_targets(settings, session)
-    key = results_bucket.write_targets(session.client("s3"), bucket, run.run_id, targets)
+    key = results_bucket.write_targets(make_client(session, "s3"), bucket, run.run_id, targets)
     return {
         "run_id": run.run_id,
         "generated_at": run.generated_at,
@@ -110,13 +110,20 @@ def audit_batch(
     run: RunId,
     targets: Sequence[Target],
     progress: Progress | None = None,
+    deadline: float | None = None,
 ) -> dict[str, Any]:
     """Collect and analyse a batch of targets, each into its own part in S3. The analysis is
-    at the run's time, as the single audit's is."""
+    at the run's time, as the single audit's is; a target not collected by `deadline` (a
+    `time.monotonic()` value) is a coverage error in its part, like the single audit's."""
     snapshots = collect_targets(
-        session, targets, caller=caller_account(session), settings=settings, progress=progress
+        session,
+        targets,
+        caller=caller_account(session),
+        settings=settings,
+        progress=progress,
+        deadline=deadline,
     )
-    s3 = session.client("s3")
+    s3 = make_client(session, "s3")
     clusters = errors = 0
     for snapshot in snapshots:
         part = target_report(snapshot, settings, parse_time(run.generated_at))
@@ -140,7 +147,7 @@ def aggregate(
     now: datetime | None = None,
 ) -> AfterAudit:
     """The one report from every target's part, then exactly the single-function pipeline."""
-    s3 = session.client("s3")
+    s3 = make_client(session, "s3")
     targets = results_bucket.read_targets(s3, bucket, run.run_id)
     parts = results_bucket.read_target_reports(s3, bucket, run.run_id)
     gaps = [

@@ -25,6 +25,8 @@ from ipaudit.sim.world import World, article_world
 from tests.integration.lambda_context import FakeContext
 
 BUCKET = "ipaudit-fanout-results"
+# The article's shop-prod and tools, and the shapes beside them: payments and batch.
+CLUSTERS = ["batch", "payments", "shop-prod", "tools"]
 STARTED = "2026-11-27T04:00:00.123Z"
 
 
@@ -135,28 +137,23 @@ def test_a_batch_writes_each_of_its_targets_cluster_reports_to_s3(fanout: Fanout
     assert summary == {
         "run_id": listed["run_id"],
         "targets": 4,
-        "clusters": 2,
+        "clusters": 4,
         "coverage_errors": 0,
     }
     prod = fanout.world.organization.prod_account
     part = fanout.object(f"runs/{listed['run_id']}/targets/{prod}/{REGION}.json")
-    (shop,) = part["clusters"]
+    (shop,) = [c for c in part["clusters"] if c["name"] == "shop-prod"]
     assert shop["name"] == "shop-prod" and shop["pods"] == 1200 and shop["ips_held"] == 2938
     assert sorted(s["free"] for s in shop["subnets"]) == [0, 0, 109]
-    assert {f["kind"] for f in part["findings"]} == {
+    assert {f["kind"] for f in part["findings"] if f["cluster"] == "shop-prod"} == {
         "subnet_headroom",
         "leaked_enis",
         "warm_pool_waste",
     }
-    assert part["coverage"] == [
-        {
-            "account_id": prod,
-            "region": REGION,
-            "cluster": "shop-prod",
-            "status": "ok",
-            "error": None,
-            "notes": [],
-        }
+    assert [(c["cluster"], c["status"]) for c in part["coverage"]] == [
+        ("batch", "ok"),
+        ("payments", "ok"),
+        ("shop-prod", "ok"),
     ]
     quiet = fanout.object(f"runs/{listed['run_id']}/targets/{prod}/{OTHER_REGION}.json")
     assert quiet["clusters"] == [] and quiet["coverage"][0]["status"] == "ok"
@@ -168,7 +165,7 @@ def test_the_aggregate_builds_the_report_stores_it_and_alerts(
     summary = run_fanout(fanout, "first-run")
 
     run_id = "20261127T040000Z-first-run"
-    assert summary["run_id"] == run_id and summary["clusters"] == 2
+    assert summary["run_id"] == run_id and summary["clusters"] == 4
     assert summary["coverage_errors"] == 0 and summary["findings"]["CRITICAL"] == 2
     assert summary["stored"] is True
     assert summary["sns_published"] == summary["changes"]["new"] > 0
@@ -176,7 +173,7 @@ def test_the_aggregate_builds_the_report_stores_it_and_alerts(
     assert len(messages) == summary["sns_published"]
     assert all(message["run_id"] == run_id for message in messages)
     report = fanout.object(f"runs/{run_id}/report.json")
-    assert sorted(c["name"] for c in report["clusters"]) == ["shop-prod", "tools"]
+    assert sorted(c["name"] for c in report["clusters"]) == CLUSTERS
     assert report["findings"][0]["severity"] == "CRITICAL"
     run = fanout.world.session.client("dynamodb").get_item(
         TableName=fanout.world.env["IPAUDIT_TABLE"],
@@ -216,7 +213,7 @@ def test_a_failed_batch_costs_its_targets_coverage_not_the_run(fanout: Fanout) -
             "notes": [],
         }
     ]
-    assert sorted(c["name"] for c in report["clusters"]) == ["shop-prod", "tools"]
+    assert sorted(c["name"] for c in report["clusters"]) == CLUSTERS
     assert summary["coverage_errors"] == 1 and summary["stored"] is True
     coverage_findings = [f for f in report["findings"] if f["kind"] == "coverage"]
     assert [f["severity"] for f in coverage_findings] == ["WARNING"]
@@ -238,7 +235,7 @@ def test_the_fan_out_report_equals_the_single_function_report(
     for report in (single, fanned):
         del report["run_id"], report["generated_at"]
     assert fanned == json.loads(json.dumps(single))
-    assert len(fanned["clusters"]) == 2 and fanned["findings"]
+    assert len(fanned["clusters"]) == 4 and fanned["findings"]
 
 
 @pytest.mark.filterwarnings("ignore:No application metrics to publish")
