@@ -4,8 +4,8 @@ a counting proxy in front of the moto server and the local Kubernetes API.
 Lower bound (issue 12): per member account one AssumeRole; per target ListClusters and one
 DescribeInstanceTypes; per cluster DescribeCluster and DescribeAddon; per VPC the three
 describes' pages at 1000 items; plus the one GetCallerIdentity that tells who is auditing. Issue
-8 added reads whose answers the audit uses (node groups, subnet CIDR reservations): they are
-printed beside the bound, not hidden in it.
+8 and 9 added reads whose answers the audit uses (node groups, subnet CIDR reservations, the
+VPC's CIDR blocks): they are printed beside the bound, not hidden in it.
 """
 
 from __future__ import annotations
@@ -209,9 +209,14 @@ def count_calls() -> Outcome:
             }
         )
         # Issue 8's reads: node groups (their subnets and Auto Scaling groups) per cluster, and
-        # each used subnet's CIDR reservations (the API takes one subnet).
+        # each used subnet's CIDR reservations (the API takes one subnet); issue 9's: the VPC's
+        # CIDR blocks, where a structural fix's secondary block must not go.
         read_since = Counter(
-            {"ListNodegroups": len(targets), "GetSubnetCidrReservations": 3 * len(targets)}
+            {
+                "ListNodegroups": len(targets),
+                "GetSubnetCidrReservations": 3 * len(targets),
+                "DescribeVpcs": len(targets),
+            }
         )
         return Outcome(
             counts=proxy.counts,

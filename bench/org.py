@@ -269,6 +269,26 @@ def record(nodes: int, page_sizes: tuple[int, ...] = (500, 5000)) -> Recording:
     recording.small["GetSubnetCidrReservations"] = xml_answer(
         "ec2", "GetSubnetCidrReservations", {"SubnetIpv4CidrReservations": []}
     )
+    recording.small["DescribeVpcs"] = xml_answer(
+        "ec2",
+        "DescribeVpcs",
+        {
+            "Vpcs": [
+                {
+                    "VpcId": VPC,
+                    "CidrBlock": "10.16.0.0/14",
+                    "State": "available",
+                    "CidrBlockAssociationSet": [
+                        {
+                            "AssociationId": "vpc-cidr-assoc-0b1e55ed",
+                            "CidrBlock": "10.16.0.0/14",
+                            "CidrBlockState": {"State": "associated"},
+                        }
+                    ],
+                }
+            ]
+        },
+    )
     recording.small["DescribeAutoScalingGroups"] = xml_answer(
         "autoscaling",
         "DescribeAutoScalingGroups",
@@ -311,7 +331,7 @@ def aws_answer(recording: Recording) -> Any:
         service = host.split(".")[0]
         action = params.get("Action", "")
         if service == "ec2":
-            if action in ("DescribeInstanceTypes", "GetSubnetCidrReservations"):
+            if action in ("DescribeInstanceTypes", "GetSubnetCidrReservations", "DescribeVpcs"):
                 return 200, recording.small[action]
             size = int(params.get("MaxResults", 0))
             body, _ = recording.ec2_pages[(action, size, params.get("NextToken", ""))]
