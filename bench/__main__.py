@@ -208,7 +208,7 @@ def calls() -> None:
     print(f"{'AWS calls per audit (moto-only left out)':<44}{total:>7}{lower:>7}{used:>10}")
     print(
         f"{'ratio':<44}{total / lower:>6.2f}x{'':>7}{total / used:>9.2f}x   "
-        "(target <= 1.1x; the second counts issue 8's used reads in the bound)"
+        "(target <= 1.1x; the second counts issues 8 and 9's used reads in the bound)"
     )
     print(
         "Kubernetes requests per cluster: "
