@@ -256,9 +256,12 @@ def _node(node: Obj) -> KubeNode:
     instance_id = provider_id.rsplit("/", 1)[-1] if provider_id.startswith("aws://") else ""
     max_pods = (status.get("capacity") or {}).get("pods")
     metadata = node.get("metadata") or {}
+    if not metadata.get("name"):
+        # Pods name their node; a nameless node cannot be matched to its pods or instance.
+        raise KubeError("the node list holds a node without metadata.name")
     labels = metadata.get("labels") or {}
     return KubeNode(
-        name=metadata.get("name") or "",
+        name=metadata["name"],
         instance_id=instance_id if instance_id.startswith("i-") else None,
         max_pods=int(max_pods) if max_pods and str(max_pods).isdigit() else None,
         unschedulable=bool(spec.get("unschedulable")),
@@ -323,7 +326,10 @@ def _aws_node_env(call: Callable[..., Any], apps: k8s.AppsV1Api) -> dict[str, st
     pod_spec = ((daemonset.get("spec") or {}).get("template") or {}).get("spec") or {}
     containers = pod_spec.get("containers") or []
     container = next((c for c in containers if c.get("name") == "aws-node"), None)
-    env = (container.get("env") if container else None) or []
+    if container is None:
+        # Reading this as "aws-node with its defaults" would be a guess, not a reading.
+        raise KubeError("kube-system/aws-node has no aws-node container: its settings are unknown")
+    env = container.get("env") or []
     # Only literal values are settings "as set"; valueFrom entries are resolved per node.
     return {
         e["name"]: e["value"]
