@@ -1,4 +1,5 @@
-"""Bundle the function's asset without Docker: manylinux wheels for the target, plus `ipaudit`.
+"""Bundle the function's asset without Docker: manylinux wheels for the target, plus the parts
+of `ipaudit` the function runs (an explicit allow-list: not the CLI, not the simulators).
 
 pip can install wheels for another platform and Python (`--platform ... --only-binary=:all:`),
 which is all a Lambda bundle of pure-Python and manylinux packages needs. The installed
@@ -15,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,19 +29,22 @@ _JUNK = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
 
 @jsii.implements(cdk.ILocalBundling)
 class PipLocalBundling:
-    """`BundlingOptions(local=...)`: pip-installs `requirements.txt` and copies the package."""
+    """`BundlingOptions(local=...)`: pip-installs `requirements.txt` and copies the allow-listed
+    modules and subpackages of the package."""
 
     def __init__(
         self,
         asset_root: Path,
         *,
         package: str,
+        include: Sequence[str],
         architecture: str,
         python_version: str,
         cache_root: Path,
     ) -> None:
         self._asset_root = asset_root
         self._package = package
+        self._include = tuple(include)
         self._platform = PLATFORMS[architecture]
         self._python_version = python_version
         self._cache_root = cache_root
@@ -49,7 +54,7 @@ class PipLocalBundling:
             return False  # CDK then falls back to the Docker bundling image
         output = Path(output_dir)
         shutil.copytree(self.dependencies(), output, dirs_exist_ok=True)
-        shutil.copytree(self._asset_root / self._package, output / self._package, ignore=_JUNK)
+        copy_allowed(self._asset_root / self._package, output / self._package, self._include)
         return True
 
     def dependencies(self) -> Path:
@@ -74,6 +79,30 @@ class PipLocalBundling:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return cached
+
+
+def copy_allowed(package: Path, target: Path, include: Sequence[str]) -> None:
+    """Copy the package's allow-listed files and subpackages (paths relative to it)."""
+    for relative in include:
+        source = package / relative
+        if source.is_dir():
+            shutil.copytree(source, target / relative, ignore=_JUNK)
+        elif source.is_file():
+            (target / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / relative)
+        else:
+            raise FileNotFoundError(
+                f"bundling the Lambda asset: {source} is allow-listed but missing"
+            )
+
+
+def docker_copy_command(package: str, include: Sequence[str]) -> str:
+    """The same allow-list as a shell command, for the Docker fallback (no local pip)."""
+    paths = " ".join(f"{package}/{relative}" for relative in include)
+    return (
+        f"cp -r --parents {paths} /asset-output/"
+        " && find /asset-output -name __pycache__ -prune -exec rm -rf {} +"
+    )
 
 
 def _pip_install(requirements: Path, target: Path, platform: str, python_version: str) -> None:

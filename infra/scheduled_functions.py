@@ -22,7 +22,7 @@ from constructs import Construct
 
 from infra import logical_ids
 from infra.alerting import Alerting
-from infra.bundling import PipLocalBundling
+from infra.bundling import PipLocalBundling, docker_copy_command
 from infra.config import LOG_RETENTION_DAYS, DeployConfig
 from infra.fan_out import FanOut
 from infra.permissions import (
@@ -38,6 +38,34 @@ AUDIT_HANDLER = "ipaudit.handler.audit_handler"
 DIGEST_HANDLER = "ipaudit.handler.digest_handler"
 RUNTIME = lambda_.Runtime.PYTHON_3_12
 RUNTIME_PYTHON_VERSION = "3.12"
+# What the functions run, relative to lambda/ipaudit: the handlers and everything they import
+# (tests/infra/test_function_asset.py checks the list against the handlers' imports). Not the
+# CLI (cli/, __main__.py, report_csv.py), not the simulators.
+PACKAGE = "ipaudit"
+FUNCTION_CODE = (
+    "__init__.py",
+    "handler.py",
+    "metrics.py",
+    "pipeline.py",
+    "settings.py",
+    "errors.py",
+    "loopback.py",
+    "snapshot.py",
+    "report.py",
+    "report.schema.json",
+    "terminal.py",
+    "aws",
+    "kube",
+    "audit",
+    "analysis",
+    "cni",
+    "recommend",
+    "forecast",
+    "alerts",
+    "store",
+    "notify",
+    "digest",
+)
 DIGEST_MEMORY_MB = 512
 DIGEST_TIMEOUT = cdk.Duration.minutes(5)
 
@@ -380,12 +408,13 @@ def _code(asset: Asset, architecture: str) -> lambda_.Code:
             command=[
                 "bash",
                 "-c",
-                "pip install --no-cache-dir -r requirements.txt -t /asset-output"
-                " && cp -r ipaudit /asset-output/",
+                "pip install --no-cache-dir -r requirements.txt -t /asset-output && "
+                + docker_copy_command(PACKAGE, FUNCTION_CODE),
             ],
             local=PipLocalBundling(
                 asset.root,
-                package="ipaudit",
+                package=PACKAGE,
+                include=FUNCTION_CODE,
                 architecture=architecture,
                 python_version=RUNTIME_PYTHON_VERSION,
                 cache_root=asset.cache,

@@ -68,6 +68,21 @@ def test_the_asset_holds_ipaudit_and_its_runtime_dependencies_only(
     assert (asset / "ipaudit" / "handler.py").is_file()
 
 
+def test_the_asset_holds_nothing_of_the_simulators_the_cli_or_the_tests(
+    cloud_assembly: CloudAssembly,
+) -> None:
+    asset = cloud_assembly.asset_dir()
+    assert not (asset / "ipaudit_sim").exists()
+    package = asset / "ipaudit"
+    assert not (package / "sim").exists()
+    assert not (package / "cli").exists()  # the command line, `ipaudit demo` with it
+    assert not (package / "__main__.py").exists()
+    assert [p.name for p in package.rglob("*") if p.name.startswith(("test_", "conftest"))] == []
+    for module in package.rglob("*.py"):
+        text = module.read_text()
+        assert "ipaudit_sim" not in text and "import moto" not in text, module
+
+
 def test_the_handlers_import_from_the_asset_alone_in_a_fresh_interpreter(
     cloud_assembly: CloudAssembly,
 ) -> None:

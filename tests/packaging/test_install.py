@@ -3,6 +3,7 @@ editable install, nothing of the development environment; the CLI must work."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -98,14 +99,28 @@ def test_the_plain_install_brings_the_runtime_and_nothing_of_the_demo_or_develop
     assert not {"moto", "flask", "pytest", "aws_cdk", "ruff"} & present
 
 
-def test_without_the_demo_extra_the_demo_says_how_to_get_it(installed: Path) -> None:
-    result = _run(installed / "ipaudit", "demo", cwd=installed)
-    assert result.returncode == 1
-    assert result.stdout == ""
+def test_the_demo_needs_the_demo_extra_and_runs_with_it(installed: Path) -> None:
+    work = installed.parent.parent
+    result = _run(installed / "ipaudit", "demo", cwd=work)
+    assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr.splitlines() == [
         "ipaudit: error: the demo needs moto's server, which the demo extra installs: "
         "pip install 'ipaudit[demo]' (from a clone: pip install '.[demo]', or make demo)"
     ]
+
+    added = _run(
+        sys.executable, "-m", "pip", "--python", installed / "python", "install", "--quiet",
+        "--no-compile", "--constraint", work / "ipaudit" / "lambda" / "requirements.txt",
+        f"{work / 'ipaudit'}[demo]",
+        cwd=work,
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    digest = work / "digest.html"
+    result = _run(installed / "ipaudit", "demo", "--json", "--digest-html", digest, cwd=work)
+    assert result.returncode == 0, result.stderr
+    [prod] = [c for c in json.loads(result.stdout)["clusters"] if c["name"] == "shop-prod"]
+    assert sorted(s["free"] for s in prod["subnets"]) == [0, 0, 109]  # the article's story
+    assert "<table" in digest.read_text()
 
 
 def test_the_reports_json_schema_ships_with_the_package(installed: Path) -> None:
