@@ -138,8 +138,8 @@ def _seed(session: boto3.Session, name: str, nodes: int) -> tuple[list[str], str
 def count_calls() -> Outcome:
     from ipaudit.audit.run import run_audit
     from ipaudit.settings import Settings
-    from ipaudit.sim.aws import point_environment_at, running_moto
-    from ipaudit.sim.kube_api import KubeApiServer, aws_node_daemonset, node_object, pod_object
+    from ipaudit_sim.aws import point_environment_at, running_moto
+    from ipaudit_sim.kube_api import KubeApiServer, aws_node_daemonset, node_object, pod_object
 
     with ExitStack() as stack:
         stack.enter_context(environment())

@@ -82,7 +82,7 @@ def environment() -> Iterator[None]:
 def audit_cpu(recording: Recording) -> tuple[float, dict[str, float]]:
     """ipaudit's CPU for one audit of the recorded organization, whole and by phase."""
     import ipaudit.analysis.report_builder as report_builder
-    import ipaudit.audit.collect as collect
+    import ipaudit.audit.collect_target as collect
     import ipaudit.audit.run as run
     from ipaudit.pipeline import after_audit
     from ipaudit.settings import Settings

@@ -169,7 +169,7 @@ class Recording:
 
 
 def record(nodes: int, page_sizes: tuple[int, ...] = (500, 5000)) -> Recording:
-    from ipaudit.sim.kube_api import aws_node_daemonset, node_object, workload_pod
+    from ipaudit_sim.kube_api import aws_node_daemonset, node_object, workload_pod
 
     recording = Recording(account_ids(nodes))
     listings = {

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import boto3
 import pytest
 
-from ipaudit.sim.aws import MotoServer, point_environment_at
+from ipaudit_sim.aws import MotoServer, point_environment_at
 
 REGION = "eu-west-1"
 

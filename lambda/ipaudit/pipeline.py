@@ -19,10 +19,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ipaudit.alerts.lifecycle import AlertChange, audible, plan, stateless
 from ipaudit.alerts.mutes import apply_mutes
 from ipaudit.analysis.report_builder import with_recommendation
-from ipaudit.aws.errors import one_line
+from ipaudit.aws.error_line import one_line
 from ipaudit.aws.session import make_client
-from ipaudit.forecast.findings import KIND as FORECAST_KIND
-from ipaudit.forecast.findings import forecast_findings
+from ipaudit.forecast.forecast_findings import KIND as FORECAST_KIND
+from ipaudit.forecast.forecast_findings import forecast_findings
 from ipaudit.notify import slack
 from ipaudit.notify.security_hub import import_findings
 from ipaudit.notify.slack_blocks import build_payload
@@ -33,7 +33,7 @@ from ipaudit.store.alert_state import commit, load_states
 from ipaudit.store.codec import key_time
 from ipaudit.store.deliveries import Delivery, Destination, claim, delivered, put_items
 from ipaudit.store.history import ClusterHistory, load_histories, record_run
-from ipaudit.store.mutes import load_mutes
+from ipaudit.store.mute_items import load_mutes
 from ipaudit.store.records import dump
 from ipaudit.store.runs import store_run
 

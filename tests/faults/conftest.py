@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from faults.stand_ins import FaultyAws
 
-from ipaudit.sim.world import World, article_world
+from ipaudit_sim.world import World, article_world
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

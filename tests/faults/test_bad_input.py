@@ -11,8 +11,8 @@ import pytest
 from faults.stand_ins import FaultyAws
 
 from ipaudit.cli import main
-from ipaudit.sim.aws import MotoServer
 from ipaudit.store.table import create_table
+from ipaudit_sim.aws import MotoServer
 
 TABLE = "ipaudit"
 

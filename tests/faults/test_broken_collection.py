@@ -16,8 +16,8 @@ from ipaudit.audit import run_audit
 from ipaudit.cli import main
 from ipaudit.report import Report
 from ipaudit.settings import Settings
-from ipaudit.sim.article import OTHER_REGION, REGION
-from ipaudit.sim.world import World
+from ipaudit_sim.article import OTHER_REGION, REGION
+from ipaudit_sim.world import World
 
 DEADLINE = 10.0
 AWS_NODE = "/apis/apps/v1/namespaces/kube-system/daemonsets/aws-node"

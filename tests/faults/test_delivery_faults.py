@@ -26,8 +26,8 @@ from ipaudit.notify import slack
 from ipaudit.pipeline import AfterAudit, after_audit
 from ipaudit.report import Report
 from ipaudit.settings import Settings
-from ipaudit.sim.aws import MotoServer
 from ipaudit.store.table import create_table
+from ipaudit_sim.aws import MotoServer
 
 TABLE = "ipaudit"
 HOOK = "/services/T0001/B0001/faults-webhook-token"

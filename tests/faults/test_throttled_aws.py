@@ -11,9 +11,9 @@ from faults.stand_ins import FaultyAws
 from ipaudit.audit import run_audit
 from ipaudit.pipeline import after_audit
 from ipaudit.settings import Settings
-from ipaudit.sim.article import REGION
-from ipaudit.sim.world import World
 from ipaudit.store.runs import load_run
+from ipaudit_sim.article import REGION
+from ipaudit_sim.world import World
 
 AT = datetime(2026, 11, 27, 5, 0, tzinfo=UTC)
 THROTTLED = {"ec2", "eks", "sts", "dynamodb", "organizations"}

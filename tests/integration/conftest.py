@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from ipaudit.sim.aws import MotoServer
+from ipaudit_sim.aws import MotoServer
 
 ACCESS_DENIED = """<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
 <Error><Type>Sender</Type><Code>AccessDenied</Code>

@@ -18,9 +18,9 @@ import jsonschema
 import pytest
 
 from ipaudit.report import json_schema
-from ipaudit.sim.aws import MotoServer, point_environment_at
-from ipaudit.sim.kube_api import KubeApiServer
-from ipaudit.sim.seed import NodeSpec, SeededCluster, SubnetSpec, seed_cluster
+from ipaudit_sim.aws import MotoServer, point_environment_at
+from ipaudit_sim.kube_api import KubeApiServer
+from ipaudit_sim.seed import NodeSpec, SeededCluster, SubnetSpec, seed_cluster
 
 EU, US = "eu-west-1", "us-east-1"
 

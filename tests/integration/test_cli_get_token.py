@@ -13,8 +13,8 @@ from typing import Any
 import boto3
 import pytest
 
-from ipaudit.sim.aws import MotoServer
-from ipaudit.sim.kube_api import KubeApiServer
+from ipaudit_sim.aws import MotoServer
+from ipaudit_sim.kube_api import KubeApiServer
 
 ROLE = "arn:aws:iam::210987654321:role/PlatformReadOnly"
 

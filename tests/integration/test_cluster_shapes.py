@@ -14,16 +14,16 @@ import pytest
 
 from ipaudit.audit import run_audit
 from ipaudit.settings import Settings
-from ipaudit.sim.aws import MotoServer
-from ipaudit.sim.eks_proxy import EksProxy
-from ipaudit.sim.kube_api import (
+from ipaudit_sim.aws import MotoServer
+from ipaudit_sim.eks_proxy import EksProxy
+from ipaudit_sim.kube_api import (
     KubeApiServer,
     eni_config_object,
     pod_object,
     sandbox_failure_event,
 )
-from ipaudit.sim.seed import NodeSpec, SeededCluster, SubnetSpec, seed_cluster
-from ipaudit.sim.shapes import (
+from ipaudit_sim.seed import NodeSpec, SeededCluster, SubnetSpec, seed_cluster
+from ipaudit_sim.shapes import (
     add_eni,
     add_fargate_pods,
     add_security_groups_for_pods,

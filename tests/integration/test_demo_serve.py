@@ -19,7 +19,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from ipaudit.sim.serve import READY
+from ipaudit_sim.serve import READY
 
 KUBECTL = shutil.which("kubectl")
 STARTUP_BOUND = 300  # seconds: a bound on a hang, not a wait for timing

@@ -11,8 +11,8 @@ from unit.alerts.factories import cluster, report, subnet
 
 from ipaudit.cli import main
 from ipaudit.settings import Settings
-from ipaudit.sim.history import seed_history
 from ipaudit.store.table import create_table
+from ipaudit_sim.history_seed import seed_history
 
 TABLE = "ipaudit-cli"
 

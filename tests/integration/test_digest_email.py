@@ -17,9 +17,9 @@ from ipaudit.digest import weekly_digest
 from ipaudit.errors import InputError
 from ipaudit.pipeline import after_audit
 from ipaudit.settings import Settings
-from ipaudit.sim.aws import MotoServer
-from ipaudit.sim.history import seed_history
 from ipaudit.store.table import create_table
+from ipaudit_sim.aws import MotoServer
+from ipaudit_sim.history_seed import seed_history
 
 TABLE = "ipaudit-digest"
 SENDER = "ipaudit@example.com"

@@ -14,7 +14,7 @@ import pytest
 # Imported once, before any test captures output: Powertools' Logger keeps the stream it saw.
 from ipaudit.handler import audit_handler, digest_handler
 from ipaudit.settings import SettingsError
-from ipaudit.sim.world import DEMO_TABLE, World, article_world
+from ipaudit_sim.world import DEMO_TABLE, World, article_world
 from tests.integration.lambda_context import FakeContext
 
 SCHEDULED_EVENT = {"source": "aws.scheduler", "detail-type": "Scheduled Event", "detail": {}}

@@ -23,7 +23,7 @@ from ipaudit.notify import slack
 from ipaudit.pipeline import AfterAudit, after_audit
 from ipaudit.report import Report
 from ipaudit.settings import Settings
-from ipaudit.store.mutes import put_mute
+from ipaudit.store.mute_items import put_mute
 from ipaudit.store.table import create_table
 
 TABLE = "ipaudit"

@@ -18,15 +18,15 @@ import boto3
 import pytest
 from moto.ec2.models import ec2_backends
 
-from ipaudit.sim.aws import MotoServer, point_environment_at
-from ipaudit.sim.kube_api import (
+from ipaudit_sim.aws import MotoServer, point_environment_at
+from ipaudit_sim.kube_api import (
     KubeApiServer,
     aws_node_daemonset,
     eni_config_object,
     node_object,
     pod_object,
 )
-from ipaudit.sim.seed import NodeSpec, SeededCluster, SubnetSpec, seed_cluster
+from ipaudit_sim.seed import NodeSpec, SeededCluster, SubnetSpec, seed_cluster
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"  # moto's own account

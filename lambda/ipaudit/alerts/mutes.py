@@ -3,7 +3,7 @@
 A mute names one finding by its id, or a pattern over account, region, cluster, kind and
 resource (shell-style globs, like Prowler's mutelist). A muted finding stays in the report,
 marked; the alert lifecycle keeps it from raising messages until the mute expires.
-Pure: the table (store/mutes.py) and the settings (IPAUDIT_MUTES) supply the mutes.
+Pure: the table (store/mute_items.py) and the settings (IPAUDIT_MUTES) supply the mutes.
 """
 
 from __future__ import annotations

@@ -22,17 +22,6 @@ BRANCH_TYPES = frozenset({"trunk", "branch"})
 EKS_CONTROL_PLANE_PREFIX = "Amazon EKS "
 LOAD_BALANCER_TYPES = frozenset({"network_load_balancer", "gateway_load_balancer"})
 
-# Where an ENI's addresses go in `subnets[].addresses` when no cluster claims it.
-SERVICE_KINDS = (
-    "eks_control_plane",
-    "load_balancers",
-    "vpc_endpoints",
-    "nat_gateways",
-    "lambda",
-    "other_aws_services",
-    "other",
-)
-
 
 def is_cni_eni(eni: Eni) -> bool:
     return eni.description.startswith(CNI_DESCRIPTION_PREFIX) or CNI_NODE_TAG in eni.tags

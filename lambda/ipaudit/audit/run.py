@@ -14,7 +14,7 @@ import boto3
 
 from ipaudit.analysis.report_builder import build_report
 from ipaudit.audit.bounded import map_by
-from ipaudit.audit.collect import Progress, collect_target
+from ipaudit.audit.collect_target import Progress, collect_target
 from ipaudit.aws.session import caller_account
 from ipaudit.aws.targets import resolve_accounts, resolve_regions
 from ipaudit.report import Report

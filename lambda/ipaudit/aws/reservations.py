@@ -9,7 +9,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ipaudit.aws.errors import one_line
+from ipaudit.aws.error_line import one_line
 from ipaudit.snapshot import CidrReservation, Subnet
 
 

@@ -12,7 +12,7 @@ from typing import NoReturn
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
-from ipaudit.aws.errors import one_line
+from ipaudit.aws.error_line import one_line
 from ipaudit.cli import audit, demo, digest, get_token, init_table, max_pods, mute, simulate
 from ipaudit.errors import InputError
 

@@ -74,11 +74,11 @@ def run(args: argparse.Namespace) -> int:
     if args.serve:
         if args.output != "text" or args.fail_on:
             raise InputError("--serve runs no audit: --output and --fail-on do not apply to it")
-        from ipaudit.sim.serve import serve
+        from ipaudit_sim.serve import serve
 
         return serve(args.kubeconfig)
-    from ipaudit.sim.history import seed_history
-    from ipaudit.sim.world import article_world
+    from ipaudit_sim.history_seed import seed_history
+    from ipaudit_sim.world import article_world
 
     quiet = args.output != "text"  # JSON and CSV are for pipes: nothing else on stdout
     say = (lambda _message: None) if quiet else progress

@@ -9,7 +9,7 @@ from typing import Any
 from ipaudit.aws.instance_types import describe_instance_types
 from ipaudit.aws.session import make_client
 from ipaudit.cli.options import add_aws_flags, session_from
-from ipaudit.cni.max_pods import (
+from ipaudit.cni.kubelet_max_pods import (
     max_pods,
     max_pods_custom_networking,
     max_pods_prefix_delegation,

@@ -25,7 +25,7 @@ from ipaudit.aws.session import make_client
 from ipaudit.cli.options import add_aws_flags, session_from, settings_from
 from ipaudit.errors import InputError
 from ipaudit.settings import Settings
-from ipaudit.store.mutes import delete_mute, load_mutes, put_mute
+from ipaudit.store.mute_items import delete_mute, load_mutes, put_mute
 from ipaudit.terminal import table
 
 

@@ -46,7 +46,9 @@ class Block:
 
 
 @dataclass
-class Eni:
+class PoolEni:
+    """One ENI as ipamd's datastore models it (not `snapshot.Eni`, which is EC2's view)."""
+
     device: int
     created: int
     primary: bool = False
@@ -92,7 +94,9 @@ class Node:
         # awsutils.GetENIIPv4Limit: an ENI's primary address never goes to pods.
         self.slots_per_eni = limits.ipv4_per_eni - 1
         self.max_ips_per_eni = self.slots_per_eni * (IPS_PER_PREFIX if prefix_mode else 1)
-        self.enis: list[Eni] = [Eni(device=0, created=0, primary=True, blocks=self._no_blocks())]
+        self.enis: list[PoolEni] = [
+            PoolEni(device=0, created=0, primary=True, blocks=self._no_blocks())
+        ]
 
     def _no_blocks(self) -> list[Block]:
         return [] if self.prefix_mode else [Block(0)]
@@ -111,21 +115,21 @@ class Node:
                     free_prefixes += int(block.assigned == 0)
         return PoolStats(total, assigned, prefixes, free_prefixes)
 
-    def used_slots(self, eni: Eni) -> int:
+    def used_slots(self, eni: PoolEni) -> int:
         """Secondary addresses, or prefixes, already on the ENI."""
         return len(eni.blocks) if self.prefix_mode else eni.addresses
 
-    def add_to_eni(self, eni: Eni, amount: int) -> None:
+    def add_to_eni(self, eni: PoolEni, amount: int) -> None:
         if self.prefix_mode:
             eni.blocks.extend(Block(IPS_PER_PREFIX) for _ in range(amount))
         else:
             eni.blocks[0].size += amount
 
-    def attach_eni(self, now: int, amount: int) -> Eni:
+    def attach_eni(self, now: int, amount: int) -> PoolEni:
         """A new ENI on the lowest free device number, created with `amount` addresses/prefixes."""
         used = {eni.device for eni in self.enis}
         device = next(d for d in range(len(self.enis) + 1) if d not in used)
-        eni = Eni(device=device, created=now, blocks=self._no_blocks())
+        eni = PoolEni(device=device, created=now, blocks=self._no_blocks())
         self.add_to_eni(eni, amount)
         self.enis.append(eni)
         self.enis.sort(key=lambda e: e.device)
@@ -135,11 +139,11 @@ class Node:
         """Replace the pool by one that has been there for a while (old enough to detach)."""
         self.enis = []
         for device, slots in enumerate(list(slots_per_eni)[: self.max_enis] or [0]):
-            eni = Eni(device, -MIN_ENI_LIFETIME, device == 0, self._no_blocks())
+            eni = PoolEni(device, -MIN_ENI_LIFETIME, device == 0, self._no_blocks())
             self.add_to_eni(eni, min(slots, self.slots_per_eni))
             self.enis.append(eni)
 
-    def detach_eni(self, eni: Eni) -> None:
+    def detach_eni(self, eni: PoolEni) -> None:
         self.enis.remove(eni)
 
     @property

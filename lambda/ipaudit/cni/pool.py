@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from ipaudit.cni.datastore import IPS_PER_PREFIX, MIN_ENI_LIFETIME, Eni, Node, PoolStats
+from ipaudit.cni.cni_settings import CniSettings
+from ipaudit.cni.datastore import IPS_PER_PREFIX, MIN_ENI_LIFETIME, Node, PoolEni, PoolStats
 from ipaudit.cni.placement import Placement
-from ipaudit.cni.settings import CniSettings
 
 DECREASE_INTERVAL = 30  # seconds between pool decreases (decreaseIPPoolInterval)
 # After InsufficientFreeAddressesInSubnet / InsufficientCidrBlocks, no increase for this long.
@@ -217,7 +217,7 @@ class PoolManager:
                 changed = True
         return changed
 
-    def _unassign_from(self, eni: Eni, limit: int, now: int) -> int:
+    def _unassign_from(self, eni: PoolEni, limit: int, now: int) -> int:
         # FindFreeableCidrs checks only that no pod uses the address: cooling ones go too.
         if not self.node.prefix_mode:
             block = eni.blocks[0]
@@ -238,7 +238,7 @@ class PoolManager:
         self._called(FREE_ENI)
         return True
 
-    def _deletable(self, eni: Eni, now: int) -> bool:
+    def _deletable(self, eni: PoolEni, now: int) -> bool:
         """getDeletableENI: old enough, nothing cooling, no pods, not needed for the targets."""
         if eni.primary or now - eni.created < MIN_ENI_LIFETIME:
             return False

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ipaudit.cni.cni_settings import BOOL_VARIABLES, INT_VARIABLES, CniSettings, CniSettingsError
 from ipaudit.cni.placement import PLACEMENTS
-from ipaudit.cni.settings import BOOL_VARIABLES, INT_VARIABLES, CniSettings, CniSettingsError
 from ipaudit.errors import InputError
 from ipaudit.snapshot import InstanceTypeLimits
 

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from ipaudit.cni.cni_settings import CniSettings
 from ipaudit.cni.datastore import Node
-from ipaudit.cni.max_pods import max_pods as default_max_pods
+from ipaudit.cni.kubelet_max_pods import max_pods as default_max_pods
 from ipaudit.cni.placement import Placement
 from ipaudit.cni.pool import EC2_APIS, PoolManager
-from ipaudit.cni.settings import CniSettings
 from ipaudit.errors import InputError
 from ipaudit.snapshot import InstanceTypeLimits
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from ipaudit.alerts.lifecycle import AlertEvent
-from ipaudit.forecast.findings import cluster_series
+from ipaudit.forecast.forecast_findings import cluster_series
 from ipaudit.forecast.trend import Forecast, forecast
 from ipaudit.report import ClusterReport, Finding, Recommendation
 from ipaudit.store.codec import parse_time

@@ -15,7 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ipaudit.alerts.lifecycle import alerting
 from ipaudit.alerts.mutes import iso
-from ipaudit.aws.errors import one_line
+from ipaudit.aws.error_line import one_line
 from ipaudit.aws.session import TargetError, caller_account, make_client, target_session
 from ipaudit.notify.asff import State, batches, group_by_target, to_asff
 from ipaudit.report import Finding, Report

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ipaudit.alerts.lifecycle import AlertChange
-from ipaudit.aws.errors import one_line
+from ipaudit.aws.error_line import one_line
 from ipaudit.report import ClusterReport, Report
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ipaudit.cni.settings import CniSettings
+from ipaudit.cni.cni_settings import CniSettings
 from ipaudit.recommend.evaluate import NodeLoad
 
 # The CNI docs advise against WARM_IP_TARGET=1 (EC2 throttling on churn); 2 is their example.

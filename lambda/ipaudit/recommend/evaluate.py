@@ -17,8 +17,8 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ipaudit.cni.max_pods import max_pods as default_max_pods
-from ipaudit.cni.settings import CniSettings
+from ipaudit.cni.cni_settings import CniSettings
+from ipaudit.cni.kubelet_max_pods import max_pods as default_max_pods
 from ipaudit.cni.simulator import StepResult, simulate
 from ipaudit.report import ClusterReport, NodeReport
 from ipaudit.snapshot import InstanceTypeLimits

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import replace
 
-from ipaudit.cni.settings import CniSettings
+from ipaudit.cni.cni_settings import CniSettings
 from ipaudit.errors import InputError
 from ipaudit.recommend.candidates import Candidate, candidates
 from ipaudit.recommend.choose import EC2_CALLS_PER_POD_START, Room, choose, short_blocks

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import boto3
 import pytest
 
-from ipaudit.sim.aws import MotoServer
-from ipaudit.sim.kube_api import KubeApiServer
+from ipaudit_sim.aws import MotoServer
+from ipaudit_sim.kube_api import KubeApiServer
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 from kubernetes import client as k8s
 
 from ipaudit.kube.token import eks_token
-from ipaudit.sim.kube_api import KubeApiServer, node_object, pod_object
+from ipaudit_sim.kube_api import KubeApiServer, node_object, pod_object
 
 
 def get(

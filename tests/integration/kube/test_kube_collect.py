@@ -11,9 +11,10 @@ import boto3
 import pytest
 from kubernetes.client import ApiClient
 
-from ipaudit.kube.collect import KubeError, collect_kube
+from ipaudit.kube.kube_view import KubeError, collect_kube
 from ipaudit.kube.token import EksTokens, eks_token
-from ipaudit.sim.kube_api import (
+from ipaudit.snapshot import KubeNode, KubePod
+from ipaudit_sim.kube_api import (
     KubeApiServer,
     aws_node_daemonset,
     eni_config_object,
@@ -22,7 +23,6 @@ from ipaudit.sim.kube_api import (
     sandbox_failure_event,
     workload_pod,
 )
-from ipaudit.snapshot import KubeNode, KubePod
 
 AZ = "eu-west-1a"
 

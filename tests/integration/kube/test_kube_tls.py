@@ -8,11 +8,11 @@ from collections.abc import Iterator
 import boto3
 import pytest
 
-from ipaudit.kube.collect import KubeError, collect_kube
+from ipaudit.kube.kube_view import KubeError, collect_kube
 from ipaudit.kube.token import eks_token
-from ipaudit.sim.aws import MotoServer
-from ipaudit.sim.kube_api import KubeApiServer, aws_node_daemonset, node_object
-from ipaudit.sim.tls import ClusterCertificates, cluster_certificates
+from ipaudit_sim.aws import MotoServer
+from ipaudit_sim.kube_api import KubeApiServer, aws_node_daemonset, node_object
+from ipaudit_sim.tls import ClusterCertificates, cluster_certificates
 
 
 @pytest.fixture

@@ -15,16 +15,16 @@ import boto3
 import pytest
 import yaml
 
-from ipaudit.sim.aws import FAKE_CREDENTIALS, MotoServer
-from ipaudit.sim.kube_api import (
+from ipaudit_sim.aws import FAKE_CREDENTIALS, MotoServer
+from ipaudit_sim.kube_api import (
     KubeApiServer,
     aws_node_daemonset,
     node_object,
     pod_object,
     sandbox_failure_event,
 )
-from ipaudit.sim.kubeconfig import KubeconfigCluster, kubeconfig
-from ipaudit.sim.tls import cluster_certificates
+from ipaudit_sim.kubeconfig import KubeconfigCluster, kubeconfig
+from ipaudit_sim.tls import cluster_certificates
 
 Kubectl = Callable[..., subprocess.CompletedProcess[str]]
 KUBECTL = shutil.which("kubectl")

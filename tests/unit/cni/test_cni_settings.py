@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ipaudit.cni.settings import CniSettings
+from ipaudit.cni.cni_settings import CniSettings
 from ipaudit.errors import InputError
 
 

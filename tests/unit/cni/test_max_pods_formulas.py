@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from ipaudit.cni.max_pods import max_pods, max_pods_custom_networking, max_pods_prefix_delegation
+from ipaudit.cni.kubelet_max_pods import (
+    max_pods,
+    max_pods_custom_networking,
+    max_pods_prefix_delegation,
+)
 from ipaudit.snapshot import InstanceTypeLimits
 
 

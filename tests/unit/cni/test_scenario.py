@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from ipaudit.cni.cni_settings import CniSettings
 from ipaudit.cni.scenario import ScenarioError, load_scenario, parse_scenario
-from ipaudit.cni.settings import CniSettings
 from ipaudit.errors import InputError
 
 DESIGN_EXAMPLE: dict[str, Any] = {

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from unit.alerts.factories import T0, cluster, report, subnet
 
-from ipaudit.forecast.findings import forecast_findings, subnet_series
+from ipaudit.forecast.forecast_findings import forecast_findings, subnet_series
 from ipaudit.report import ClusterReport
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ipaudit.cni.settings import CniSettings
+from ipaudit.cni.cni_settings import CniSettings
 from ipaudit.recommend.candidates import candidates
 from ipaudit.recommend.evaluate import NodeLoad
 from ipaudit.snapshot import InstanceTypeLimits

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ipaudit.cni.settings import CniSettings
+from ipaudit.cni.cni_settings import CniSettings
 from ipaudit.recommend.candidates import Candidate
 from ipaudit.recommend.choose import (
     EC2_CALLS_PER_POD_START,

@@ -6,7 +6,7 @@ import json
 import shlex
 from dataclasses import replace
 
-from ipaudit.cni.settings import CniSettings
+from ipaudit.cni.cni_settings import CniSettings
 from ipaudit.recommend import recommend
 from ipaudit.report import ClusterReport, NodeReport, SubnetChange, SubnetReport
 from ipaudit.snapshot import InstanceTypeLimits

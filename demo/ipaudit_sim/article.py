@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 import boto3
 
-from ipaudit.sim.seed import NodeSpec, SeededCluster, SubnetSpec, seed_cluster
-from ipaudit.sim.shapes import add_fargate_pods, add_security_groups_for_pods, add_service_enis
+from ipaudit_sim.seed import NodeSpec, SeededCluster, SubnetSpec, seed_cluster
+from ipaudit_sim.shapes import add_fargate_pods, add_security_groups_for_pods, add_service_enis
 
 REGION = "eu-west-1"
 OTHER_REGION = "us-east-1"  # audited too: nothing runs there

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ipaudit.sim.kube_labels import LabelSelectorError, label_filter
+from ipaudit_sim.kube_labels import LabelSelectorError, label_filter
 
 OBJECTS = {
     "web": {"app": "web", "tier": "front"},

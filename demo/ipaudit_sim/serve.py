@@ -17,10 +17,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ipaudit.errors import InputError
-from ipaudit.sim.article import REGION
-from ipaudit.sim.aws import FAKE_CREDENTIALS
-from ipaudit.sim.kubeconfig import KubeconfigCluster, kubeconfig
-from ipaudit.sim.world import article_world
+from ipaudit_sim.article import REGION
+from ipaudit_sim.aws import FAKE_CREDENTIALS
+from ipaudit_sim.kubeconfig import KubeconfigCluster, kubeconfig
+from ipaudit_sim.world import article_world
 
 READY = "ipaudit demo --serve: ready; Ctrl-C stops it"
 _STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}

@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from ipaudit.sim.kube_api import (
+from ipaudit_sim.kube_api import (
     aws_node_daemonset,
     node_object,
     pod_object,
     sandbox_failure_event,
 )
-from ipaudit.sim.kube_tables import as_table, human_duration, wants_table
+from ipaudit_sim.kube_tables import as_table, human_duration, wants_table
 
 CREATED = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # the simulated objects' creationTimestamp
 

@@ -22,11 +22,11 @@ from ipaudit.audit.bounded import DeadlineExceeded, call_by, remaining
 from ipaudit.aws.autoscaling import group_instance_ids
 from ipaudit.aws.ec2 import VpcInventory, describe_vpc, vpc_cidrs
 from ipaudit.aws.eks import EksCluster, describe_clusters
-from ipaudit.aws.errors import one_line
+from ipaudit.aws.error_line import one_line
 from ipaudit.aws.instance_types import UnknownInstanceTypeError, describe_instance_types
 from ipaudit.aws.reservations import with_reservations
 from ipaudit.aws.session import TargetError, shared_access
-from ipaudit.kube.collect import KubeError, collect_kube
+from ipaudit.kube.kube_view import KubeError, collect_kube
 from ipaudit.kube.token import EksTokens, presigned_token
 from ipaudit.settings import Settings
 from ipaudit.snapshot import InstanceTypeLimits, KubeView, Subnet, TargetSnapshot

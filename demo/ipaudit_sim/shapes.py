@@ -14,8 +14,8 @@ from typing import Any
 
 import boto3
 
-from ipaudit.sim.kube_api import node_object, pod_object
-from ipaudit.sim.seed import SeededCluster
+from ipaudit_sim.kube_api import node_object, pod_object
+from ipaudit_sim.seed import SeededCluster
 
 
 def _account_and_region(session: boto3.Session) -> tuple[str, str]:

@@ -17,12 +17,12 @@ import boto3
 from moto.eks.models import eks_backends
 
 from ipaudit.settings import DEFAULT_ROLE_NAME
-from ipaudit.sim.article import OTHER_REGION, REGION, ArticleOrganization, seed_article
-from ipaudit.sim.aws import point_environment_at, running_moto
-from ipaudit.sim.kube_api import KubeApiServer
-from ipaudit.sim.seed import SeededCluster
-from ipaudit.sim.tls import cluster_certificates
 from ipaudit.store.table import create_table
+from ipaudit_sim.article import OTHER_REGION, REGION, ArticleOrganization, seed_article
+from ipaudit_sim.aws import point_environment_at, running_moto
+from ipaudit_sim.kube_api import KubeApiServer
+from ipaudit_sim.seed import SeededCluster
+from ipaudit_sim.tls import cluster_certificates
 
 DEMO_TABLE = "ipaudit-demo"
 DEMO_SENDER = "ipaudit@example.com"

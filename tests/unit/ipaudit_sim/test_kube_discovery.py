@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ipaudit.sim.kube_discovery import Served, discovery_document
+from ipaudit_sim.kube_discovery import Served, discovery_document
 
 SERVED = [
     Served("v1", "pods", "Pod", True),

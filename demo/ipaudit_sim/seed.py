@@ -14,8 +14,8 @@ from typing import Any
 import boto3
 
 from ipaudit.aws.instance_types import describe_instance_types
-from ipaudit.cni.max_pods import max_pods
-from ipaudit.sim.kube_api import aws_node_daemonset, node_object, pod_object
+from ipaudit.cni.kubelet_max_pods import max_pods
+from ipaudit_sim.kube_api import aws_node_daemonset, node_object, pod_object
 
 AMI = "ami-12c6146b"  # any id moto knows
 SYSTEM_HOST_NETWORK_PODS = ("aws-node", "kube-proxy")

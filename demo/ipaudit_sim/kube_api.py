@@ -33,10 +33,10 @@ from typing import Any
 
 from ipaudit.kube.token import CLUSTER_ID_HEADER, TOKEN_PREFIX
 from ipaudit.loopback import is_loopback
-from ipaudit.sim.aws import FAKE_CREDENTIALS
-from ipaudit.sim.kube_discovery import Served, discovery_document
-from ipaudit.sim.kube_labels import LabelSelectorError, label_filter
-from ipaudit.sim.kube_tables import as_table, wants_table
+from ipaudit_sim.aws import FAKE_CREDENTIALS
+from ipaudit_sim.kube_discovery import Served, discovery_document
+from ipaudit_sim.kube_labels import LabelSelectorError, label_filter
+from ipaudit_sim.kube_tables import as_table, wants_table
 
 Obj = dict[str, Any]
 
