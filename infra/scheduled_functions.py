@@ -52,6 +52,7 @@ FUNCTION_CODE = (
     "loopback.py",
     "snapshot.py",
     "report.py",
+    "report_codec.py",
     "report.schema.json",
     "terminal.py",
     "aws",
@@ -65,6 +66,7 @@ FUNCTION_CODE = (
     "store",
     "notify",
     "digest",
+    "fanout",
 )
 DIGEST_MEMORY_MB = 512
 DIGEST_TIMEOUT = cdk.Duration.minutes(5)

@@ -15,8 +15,12 @@ DATA = {"report.schema.json"}  # read by report.py at run time, not imported
 
 
 def handler_modules(synth: Synth) -> set[str]:
-    """`ipaudit.handler` for `ipaudit.handler.audit_handler`, for every function."""
-    functions = synth().auditor.find_resources("AWS::Lambda::Function").values()
+    """`ipaudit.handler` for `ipaudit.handler.audit_handler`, for every function of either shape."""
+    functions = [
+        function
+        for shape in ({}, {"fan_out": True})  # the single audit, and the fan-out's three steps
+        for function in synth(**shape).auditor.find_resources("AWS::Lambda::Function").values()
+    ]
     return {f["Properties"]["Handler"].rpartition(".")[0] for f in functions}
 
 

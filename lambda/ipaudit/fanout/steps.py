@@ -17,7 +17,7 @@ from typing import Any
 import boto3
 
 from ipaudit.analysis.report_builder import combine_reports, target_report
-from ipaudit.audit.collect import Progress
+from ipaudit.audit.collect_target import Progress
 from ipaudit.audit.run import Target, audit_targets, collect_targets, report_time
 from ipaudit.aws.session import caller_account, make_client
 from ipaudit.errors import InputError

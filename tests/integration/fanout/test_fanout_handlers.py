@@ -20,8 +20,8 @@ from ipaudit.fanout.handler import aggregate_handler, audit_batch_handler, list_
 from ipaudit.fanout.steps import BATCH_FAILED
 from ipaudit.pipeline import after_audit
 from ipaudit.settings import Settings, SettingsError
-from ipaudit.sim.article import OTHER_REGION, REGION
-from ipaudit.sim.world import World, article_world
+from ipaudit_sim.article import OTHER_REGION, REGION
+from ipaudit_sim.world import World, article_world
 from tests.integration.lambda_context import FakeContext
 
 BUCKET = "ipaudit-fanout-results"

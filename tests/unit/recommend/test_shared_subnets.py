@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from test_recommender import LIMITS, _cluster, _node, _subnet
 
-from ipaudit.cni.settings import CniSettings
+from ipaudit.cni.cni_settings import CniSettings
 from ipaudit.recommend import recommend
 from ipaudit.recommend.evaluate import node_loads
 from ipaudit.recommend.recommender import free_shares
