@@ -68,6 +68,26 @@ class SubnetReport:
 
 
 @dataclass(frozen=True)
+class NetworkCardHolding:
+    card: int  # the ENIs' NetworkCardIndex
+    enis: int
+    ips_held: int
+
+
+@dataclass(frozen=True)
+class VpcSubnet:
+    """A subnet of the cluster's VPC, whatever uses it: where a subnet to tag for discovery or
+    a free block for a new subnet is found."""
+
+    subnet_id: str
+    cidr: str
+    az: str
+    free: int  # EC2's AvailableIpAddressCount
+    cni_tag: str | None = None  # its `kubernetes.io/role/cni` value; None: not tagged
+    public: bool = False  # tagged `kubernetes.io/role/elb`: internet-facing load balancers
+
+
+@dataclass(frozen=True)
 class NodeReport:
     instance_id: str
     instance_type: str
@@ -82,8 +102,13 @@ class NodeReport:
     os: str | None = None  # "linux" | "windows", from the node's label; None: not registered
     branch_enis: int = 0  # branch ENIs (security groups for pods) serving its pods
     aws_node: bool = True  # aws-node manages its addresses (warm_ips is modelled)
-    # The subnet its pods take addresses from: its own, or its ENIConfig's (custom networking).
+    # The subnet its pods take addresses from: its own, or its ENIConfig's (custom networking);
+    # under subnet discovery the first of `pool_subnet_ids`.
     pool_subnet_id: str | None = None
+    # Every subnet its next pod addresses may come from, in the order aws-node tries them.
+    pool_subnet_ids: list[str] = field(default_factory=list)
+    # Per network card (several only on multi-card types): its ENIs and the addresses they hold.
+    network_cards: list[NetworkCardHolding] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -139,6 +164,10 @@ class ClusterReport:
     network_mode: NetworkMode = "vpc-cni"
     fargate_pods: int | None = 0  # running pods on Fargate (in `pods`); None: unknown
     vpc_cidrs: list[str] = field(default_factory=list)  # the VPC's IPv4 CIDR blocks
+    cni_version: str | None = None  # aws-node's version (image tag or add-on); None: unknown
+    # aws-node creates new ENIs in the subnets enhanced subnet discovery finds (v1.18+).
+    subnet_discovery: bool = False
+    vpc_subnets: list[VpcSubnet] = field(default_factory=list)  # every subnet of the VPC
 
     @property
     def key(self) -> str:

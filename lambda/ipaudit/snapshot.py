@@ -143,6 +143,7 @@ class KubeView:
     api_calls: int = 0  # how many requests it took, to keep it constant as nodes grow
     aws_node: bool = True  # the kube-system/aws-node DaemonSet exists
     sandbox_failures: tuple[SandboxFailure, ...] = ()
+    aws_node_image: str | None = None  # the aws-node container's image (its tag: the version)
 
 
 @dataclass(frozen=True)
@@ -181,6 +182,8 @@ class Cluster:
     node_subnet_ids: tuple[str, ...] = ()  # node groups' and Karpenter-discovered subnets
     unknown_instance_types: tuple[str, ...] = ()  # DescribeInstanceTypes does not know them
     vpc_cidrs: tuple[str, ...] = ()  # the VPC's IPv4 CIDR blocks (DescribeVpcs)
+    # Every subnet of the VPC: where subnet discovery may take pod addresses, and room to tag.
+    vpc_subnets: tuple[Subnet, ...] = ()
 
 
 @dataclass(frozen=True)

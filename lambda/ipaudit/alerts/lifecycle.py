@@ -25,7 +25,7 @@ SILENT_CHANGES: frozenset[str] = frozenset({"muted"})
 
 # Kinds whose `value` is free addresses: a drop to this share of the last announced value is as
 # urgent as a severity step, even when the severity stays the same.
-FREE_ADDRESS_KINDS = frozenset({"subnet_headroom"})
+FREE_ADDRESS_KINDS = frozenset({"subnet_headroom", "pod_pool_headroom"})
 SHARP_DROP_SHARE = 0.5
 
 

@@ -11,13 +11,20 @@ from datetime import datetime
 from ipaudit.analysis.attribution import ClusterLens, attribute
 from ipaudit.analysis.eni_kinds import VPC_RC_TRUNK_TAG, tagged_cluster
 from ipaudit.analysis.leaks import is_leaked, leaked_enis
-from ipaudit.analysis.network_mode import aws_node_instances, custom_networking, network_mode
+from ipaudit.analysis.network_mode import (
+    aws_node_instances,
+    cni_version,
+    custom_networking,
+    network_mode,
+    subnet_discovery,
+)
 from ipaudit.analysis.nodes import node_reports
 from ipaudit.analysis.pod_addresses import PodAddresses, holds_vpc_address
 from ipaudit.analysis.pool_subnets import pool_subnet_ids
 from ipaudit.analysis.roles import node_subnets, pod_subnets, subnet_roles
 from ipaudit.analysis.subnets import subnet_report
-from ipaudit.report import ClusterReport
+from ipaudit.cni.subnet_discovery import DISCOVERY_TAG
+from ipaudit.report import ClusterReport, VpcSubnet
 from ipaudit.snapshot import Cluster, KubeView
 
 
@@ -91,13 +98,11 @@ def analyze_cluster(
         aws_node_instances=aws_node,
         known_types=cluster.instance_types.keys(),
     )
-    pools = pool_subnet_ids(
-        [n.subnet_id for n in nodes],
-        cluster.subnets,
-        custom=custom_networking(cluster),
-        eni_configs=cluster.kube.eni_configs if cluster.kube is not None else (),
-    )
-    nodes = [replace(n, pool_subnet_id=pool) for n, pool in zip(nodes, pools, strict=True)]
+    pools = cluster_pools(cluster, [n.subnet_id for n in nodes])
+    nodes = [
+        replace(n, pool_subnet_id=pool[0] if pool else None, pool_subnet_ids=pool)
+        for n, pool in zip(nodes, pools, strict=True)
+    ]
     kube = cluster.kube
     fargate = fargate_pod_ips(kube)
     lens = ClusterLens(
@@ -109,7 +114,11 @@ def analyze_cluster(
         leaked=view.leaked,
         fargate_ips=fargate,
     )
-    in_nodes, in_pods = node_subnets(cluster), pod_subnets(cluster, view.owners, aws_node)
+    in_nodes = node_subnets(cluster)
+    # Where new nodes would land draws on a pool too, before any node is there.
+    drawn = {s for pool in cluster_pools(cluster, cluster.node_subnet_ids) for s in pool}
+    drawn |= {s for node in nodes if node.aws_node for s in node.pool_subnet_ids}
+    in_pods = pod_subnets(cluster, view.owners, drawn)
     subnets = []
     for subnet in cluster.subnets:
         if subnet.ipv6_only:
@@ -154,7 +163,40 @@ def analyze_cluster(
         network_mode=mode,
         fargate_pods=None if kube is None else len(fargate),
         vpc_cidrs=list(cluster.vpc_cidrs),
+        cni_version=_version_text(cluster),
+        subnet_discovery=subnet_discovery(cluster),
+        vpc_subnets=[
+            VpcSubnet(
+                subnet_id=s.subnet_id,
+                cidr=s.cidr,
+                az=s.az,
+                free=s.available_ips,
+                cni_tag=s.tags.get(DISCOVERY_TAG),
+                public="kubernetes.io/role/elb" in s.tags,
+            )
+            for s in cluster.vpc_subnets
+            if not s.ipv6_only
+        ],
     )
+
+
+def cluster_pools(cluster: Cluster, launch_subnets: Sequence[str]) -> list[list[str]]:
+    """For nodes launched in each of `launch_subnets`, where aws-node takes their pods'
+    addresses (analysis/pool_subnets.py)."""
+    return pool_subnet_ids(
+        launch_subnets,
+        cluster.vpc_subnets or cluster.subnets,
+        custom=custom_networking(cluster),
+        eni_configs=cluster.kube.eni_configs if cluster.kube is not None else (),
+        discovery=subnet_discovery(cluster),
+        version=cni_version(cluster),
+        cluster_name=(cluster.kube.cni_env if cluster.kube else {}).get("CLUSTER_NAME", ""),
+    )
+
+
+def _version_text(cluster: Cluster) -> str | None:
+    version = cni_version(cluster)
+    return None if version is None else "v" + ".".join(map(str, version))
 
 
 def analyze_target(clusters: Iterable[Cluster], now: datetime | None = None) -> list[ClusterReport]:

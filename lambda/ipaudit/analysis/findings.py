@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
+from ipaudit.analysis.pool_subnets import discovery_pools
 from ipaudit.cni import startup_ips_held
 from ipaudit.report import (
     SEVERITY_RANK,
@@ -76,8 +77,10 @@ def subnet_demand(
     cluster: ClusterReport, subnet: SubnetReport, startup: tuple[str, int] | None
 ) -> tuple[str, int] | None:
     """What a new node takes from this subnet at start-up, charged where it lands: all of it
-    in its own subnet; under custom networking 1 (its primary) there and the rest in its
-    zone's ENIConfig subnet (a `pods` subnet)."""
+    in its own subnet when its pods draw there too; else 1 (its primary) there and the rest
+    where its pods draw: its zone's ENIConfig subnet (custom networking), or the one subnet
+    discovery leaves its zone. A zone whose pods draw on several subnets is judged as one pool
+    (`pool_findings`), not subnet by subnet."""
     if startup is None:
         return None
     instance_type, need = startup
@@ -85,12 +88,49 @@ def subnet_demand(
     if not roles:  # a subnet no role is known for (an older report): as before, all of it
         return startup
     custom = (cluster.cni or {}).get(CUSTOM_NETWORKING, "").lower() in ("1", "t", "true")
+    pooled = discovery_pools(cluster).get(subnet.az, [])
+    zone_pods = [s.subnet_id for s in cluster.subnets if s.az == subnet.az and "pods" in s.roles]
+    elsewhere = custom or (cluster.subnet_discovery and zone_pods != [subnet.subnet_id])
     charged = 0
     if "nodes" in roles:
-        charged += 1 if custom else need
-    if "pods" in roles and custom:
+        charged += 1 if elsewhere else need
+    if "pods" in roles and elsewhere and not pooled and subnet.subnet_id in zone_pods:
         charged += need - 1
     return (instance_type, charged) if charged > 0 else None
+
+
+def pool_findings(
+    cluster: ClusterReport, settings: Settings, startup: tuple[str, int] | None
+) -> list[Finding]:
+    """Under subnet discovery, a zone whose pods draw on several subnets is one pool: it is
+    short only when all of them together are (its subnets' own findings say what else each
+    blocks: new nodes, where they launch)."""
+    findings = []
+    for zone, subnets in sorted(discovery_pools(cluster).items()):
+        free = sum(s.free for s in subnets)
+        usable = sum(s.usable for s in subnets)
+        pct = round(100.0 * free / usable, 1) if usable else 0.0
+        each = ", ".join(f"{s.subnet_id} {s.free}" for s in subnets)
+        severity: Severity | None = None
+        why = ""
+        if startup is not None and free < startup[1] - 1:
+            severity = "CRITICAL"
+            why = (
+                f"; a new {startup[0]} node's pods need {startup[1] - 1} at start-up, and pods "
+                f"on full nodes get none once it is empty"
+            )
+        elif pct < settings.crit_free_pct:
+            severity, why = "CRITICAL", f", below {settings.crit_free_pct:g}%"
+        elif pct < settings.warn_free_pct:
+            severity, why = "WARNING", f", below {settings.warn_free_pct:g}%"
+        if severity is None:
+            continue
+        message = (
+            f"the pod address pool of {zone} (subnet discovery: {each} free) has {free} of "
+            f"{usable} addresses free ({pct:g}%){why}"
+        )
+        findings.append(_finding("pod_pool_headroom", severity, cluster, zone, message, free))
+    return findings
 
 
 def control_plane_only(subnet: SubnetReport) -> bool:
@@ -175,7 +215,18 @@ def _subnet_severity(
         return None, ""
     if startup is not None and subnet.free < startup[1]:
         instance_type, need = startup
+        if need == 1:
+            return "CRITICAL", (
+                f"; new {instance_type} nodes cannot launch in it (each takes its primary "
+                f"address here; their pods draw on other subnets)"
+            )
         return "CRITICAL", f"; a new {instance_type} node needs {need} at start-up"
+    if startup is not None and startup[1] == 1 and subnet.free_pct < settings.warn_free_pct:
+        # Only new nodes' primaries come from here: nothing is blocked while any is free.
+        return "WARNING", (
+            f", below {settings.warn_free_pct:g}%: {subnet.free} more nodes can launch in it "
+            f"(their pods draw on other subnets)"
+        )
     if subnet.free_pct < settings.crit_free_pct:
         return "CRITICAL", f", below {settings.crit_free_pct:g}%"
     if subnet.free_pct < settings.warn_free_pct:
@@ -221,13 +272,15 @@ def target_findings(
     settings: Settings,
 ) -> list[Finding]:
     """The findings of one account x region's clusters: subnet findings once per subnet."""
-    subnets = shared_subnet_findings(
-        [(cluster, node_startup_need(cluster, limits)) for cluster, limits in clusters], settings
-    )
+    startups = [(cluster, node_startup_need(cluster, limits)) for cluster, limits in clusters]
+    subnets = shared_subnet_findings(startups, settings)
+    pools = [f for cluster, startup in startups for f in pool_findings(cluster, settings, startup)]
     short = {f.resource for f in subnets}
-    findings = list(subnets)
+    findings = [*subnets, *pools]
     for cluster, _ in clusters:
-        pressure = any(s.subnet_id in short for s in cluster.subnets)
+        pressure = any(s.subnet_id in short for s in cluster.subnets) or any(
+            f.cluster == cluster.name for f in pools
+        )
         findings += [*leak_findings(cluster), *waste_findings(cluster, pressure)]
     return findings
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ipaudit.cni.subnet_discovery import Version, discovers_subnets, running_version
 from ipaudit.report import NetworkMode
 from ipaudit.snapshot import Cluster
 
@@ -47,3 +48,16 @@ def aws_node_instances(cluster: Cluster) -> frozenset[str]:
         for i in cluster.instances
         if likely and AUTO_MODE_INSTANCE_TAG not in i.tags and os_of.get(i.instance_id) != "windows"
     )
+
+
+def cni_version(cluster: Cluster) -> Version | None:
+    """The aws-node version running: the DaemonSet's image tag, else the managed add-on's."""
+    image = cluster.kube.aws_node_image if cluster.kube is not None else None
+    return running_version(image, cluster.vpc_cni_addon)
+
+
+def subnet_discovery(cluster: Cluster) -> bool:
+    """aws-node creates new ENIs where enhanced subnet discovery says (v1.18+, on by default,
+    custom networking off)."""
+    env = cluster.kube.cni_env if cluster.kube is not None else {}
+    return has_aws_node(cluster) and discovers_subnets(env, cni_version(cluster))

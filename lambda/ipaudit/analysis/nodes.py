@@ -17,7 +17,7 @@ from ipaudit.analysis.pod_addresses import (
     PodAddresses,
     holds_vpc_address,
 )
-from ipaudit.report import NodeReport
+from ipaudit.report import NetworkCardHolding, NodeReport
 from ipaudit.snapshot import Eni, Instance, KubeNode, KubeView
 
 __all__ = ["ADDRESSES_PER_PREFIX", "NodeEnis", "holds_vpc_address", "node_enis", "node_reports"]
@@ -98,7 +98,18 @@ def node_report(
         os=kube_node.os if kube_node else None,
         branch_enis=len(enis.branches),
         aws_node=aws_node,
+        network_cards=card_holdings(enis.attached),
     )
+
+
+def card_holdings(attached: Iterable[Eni]) -> list[NetworkCardHolding]:
+    """What the node's ENIs hold on each network card (card 0 only, on most types)."""
+    enis: Counter[int] = Counter()
+    held: Counter[int] = Counter()
+    for eni in attached:
+        enis[eni.network_card_index] += 1
+        held[eni.network_card_index] += address_count(eni)
+    return [NetworkCardHolding(card, enis[card], held[card]) for card in sorted(enis)]
 
 
 def node_reports(

@@ -1,16 +1,22 @@
-"""Where each node's pods take their addresses: its own subnet, or under custom networking the
-subnet of the ENIConfig it uses.
+"""Where each node's pods take their addresses: the subnets aws-node creates its next ENI in.
 
-ipamd picks a node's ENIConfig by the node's annotation or by the label ENI_CONFIG_LABEL_DEF
-names; the usual (and EKS-documented) setup names one ENIConfig after each zone and points
-ENI_CONFIG_LABEL_DEF at the zone label. Node labels are not collected, so a node uses the
-ENIConfig named after its zone, else the only ENIConfig whose subnet lies in its zone.
+- Custom networking: the subnet of the ENIConfig it uses. ipamd picks a node's ENIConfig by the
+  node's annotation or by the label ENI_CONFIG_LABEL_DEF names; the usual (and EKS-documented)
+  setup names one ENIConfig after each zone and points ENI_CONFIG_LABEL_DEF at the zone label.
+  Node labels are not collected, so a node uses the ENIConfig named after its zone, else the
+  only ENIConfig whose subnet lies in its zone.
+- Subnet discovery (VPC CNI v1.18+, on by default): the candidate subnets of its VPC and zone,
+  in ipamd's order (cni/subnet_discovery.py); its own subnet dropped when tagged
+  `kubernetes.io/role/cni=0` (v1.22+).
+- Otherwise: its own subnet.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ipaudit.cni.subnet_discovery import Version, candidate_subnets
+from ipaudit.report import ClusterReport, SubnetReport
 from ipaudit.snapshot import EniConfig, Subnet
 
 
@@ -20,11 +26,34 @@ def pool_subnet_ids(
     *,
     custom: bool,
     eni_configs: Sequence[EniConfig],
-) -> list[str]:
-    """For each node (given by its own subnet), the subnet its pod addresses come from;
-    `custom`: aws-node runs custom networking."""
-    if not custom or not eni_configs:
-        return list(node_subnets)
+    discovery: bool = False,
+    version: Version | None = None,
+    cluster_name: str = "",
+) -> list[list[str]]:
+    """For each node (given by its own subnet), the subnets its next pod addresses come from,
+    in the order aws-node tries them. `subnets`: every subnet of the VPC known; `custom`:
+    aws-node runs custom networking; `discovery`: it discovers subnets (and custom is off)."""
+    if custom:
+        return _eni_config_subnets(node_subnets, subnets, eni_configs)
+    if not discovery:
+        return [[subnet_id] for subnet_id in node_subnets]
+    by_id = {subnet.subnet_id: subnet for subnet in subnets}
+    pools = []
+    for subnet_id in node_subnets:
+        own = by_id.get(subnet_id)
+        if own is None:
+            pools.append([subnet_id])  # a subnet EC2 did not describe: its own, as before
+            continue
+        found = candidate_subnets(own, subnets, version=version, cluster_name=cluster_name)
+        pools.append([s.subnet_id for s in found])
+    return pools
+
+
+def _eni_config_subnets(
+    node_subnets: Sequence[str], subnets: Sequence[Subnet], eni_configs: Sequence[EniConfig]
+) -> list[list[str]]:
+    if not eni_configs:
+        return [[subnet_id] for subnet_id in node_subnets]
     zone_of = {subnet.subnet_id: subnet.az for subnet in subnets}
     by_name = {config.name: config.subnet_id for config in eni_configs}
     in_zone: dict[str, list[str]] = {}
@@ -35,9 +64,21 @@ def pool_subnet_ids(
         zone = zone_of.get(subnet_id, "")
         candidates = sorted(set(in_zone.get(zone, [])))
         if zone in by_name:
-            pools.append(by_name[zone])
+            pools.append([by_name[zone]])
         elif len(candidates) == 1:
-            pools.append(candidates[0])
+            pools.append(candidates)
         else:
-            pools.append(subnet_id)  # no ENIConfig to be found for its zone: its own
+            pools.append([subnet_id])  # no ENIConfig to be found for its zone: its own
     return pools
+
+
+def discovery_pools(cluster: ClusterReport) -> dict[str, list[SubnetReport]]:
+    """Under subnet discovery, each zone whose pods draw on several subnets: those subnets, the
+    pool its pods' addresses come from (zones drawing on one subnet are not listed)."""
+    if not cluster.subnet_discovery:
+        return {}
+    by_zone: dict[str, list[SubnetReport]] = {}
+    for subnet in cluster.subnets:
+        if "pods" in subnet.roles:
+            by_zone.setdefault(subnet.az, []).append(subnet)
+    return {zone: subnets for zone, subnets in by_zone.items() if len(subnets) > 1}

@@ -16,17 +16,15 @@ def node_subnets(cluster: Cluster) -> set[str]:
     return set(cluster.node_subnet_ids) | {i.subnet_id for i in cluster.instances}
 
 
-def pod_subnets(cluster: Cluster, owners: Mapping[str, str], aws_node: Collection[str]) -> set[str]:
-    """aws-node takes pod addresses in its nodes' subnets, or (custom networking) in the
-    ENIConfigs' subnets; and wherever the cluster's CNI ENIs already are."""
+def pod_subnets(cluster: Cluster, owners: Mapping[str, str], pools: Collection[str]) -> set[str]:
+    """aws-node takes pod addresses in its nodes' pool subnets (`pools`: their own, the
+    ENIConfigs' under custom networking, or the ones subnet discovery finds), and wherever the
+    cluster's CNI ENIs already are."""
     if not has_aws_node(cluster):
         return set()
+    subnets = set(pools)
     if custom_networking(cluster) and cluster.kube is not None:
-        subnets = {config.subnet_id for config in cluster.kube.eni_configs}
-    else:
-        subnets = set(cluster.node_subnet_ids) | {
-            i.subnet_id for i in cluster.instances if i.instance_id in aws_node
-        }
+        subnets |= {config.subnet_id for config in cluster.kube.eni_configs}
     subnets |= {
         e.subnet_id
         for e in cluster.enis

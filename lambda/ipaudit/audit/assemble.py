@@ -7,6 +7,7 @@ from collections.abc import Collection, Mapping
 from ipaudit.analysis.eni_kinds import tagged_cluster
 from ipaudit.aws.ec2 import VpcInventory
 from ipaudit.aws.eks import EksCluster
+from ipaudit.cni.subnet_discovery import candidate_subnets, discovers_subnets, running_version
 from ipaudit.snapshot import Cluster, Instance, InstanceTypeLimits, KubeView
 
 # Tags EKS node groups, eksctl, Karpenter and EKS Auto Mode put on a cluster's instances.
@@ -59,10 +60,13 @@ def cluster_subnet_ids(
     kube: KubeView | None,
 ) -> set[str]:
     """The cluster's VPC config, subnets tagged for it, where its nodes and ENIs live (ENIs
-    tagged for it included), its node groups' and Karpenter's subnets, and (custom networking)
-    the ENIConfigs' pod subnets, even before a pod lands there."""
+    tagged for it included), its node groups' and Karpenter's subnets, and the pod subnets
+    aws-node may draw on even before a pod lands there: the ENIConfigs' (custom networking) or
+    the subnets discovery finds in its nodes' zones."""
     node_ids = {i.instance_id for i in instances}
-    ids = set(eks.subnet_ids) | {i.subnet_id for i in instances} | node_subnet_ids(eks, inventory)
+    launch = {i.subnet_id for i in instances} | node_subnet_ids(eks, inventory)
+    ids = set(eks.subnet_ids) | launch
+    ids |= discovered_subnet_ids(eks, inventory, kube, launch)
     ids |= {s.subnet_id for s in inventory.subnets if belongs_by_tag(s.tags, eks.name)}
     ids |= {e.subnet_id for e in inventory.enis if e.instance_id in node_ids}
     # The CNI's and the VPC resource controller's ENIs say which cluster they serve.
@@ -70,6 +74,32 @@ def cluster_subnet_ids(
     if kube is not None:
         ids |= {config.subnet_id for config in kube.eni_configs}
     return ids
+
+
+def discovered_subnet_ids(
+    eks: EksCluster, inventory: VpcInventory, kube: KubeView | None, launch: set[str]
+) -> set[str]:
+    """The subnets enhanced subnet discovery may create the nodes' ENIs in, zone by zone."""
+    if kube is not None and not kube.aws_node:
+        return set()
+    env = kube.cni_env if kube is not None else {}
+    image = kube.aws_node_image if kube is not None else None
+    version = running_version(image, eks.vpc_cni_addon)
+    if not discovers_subnets(env, version):
+        return set()
+    by_id = {s.subnet_id: s for s in inventory.subnets}
+    found: set[str] = set()
+    for subnet_id in launch & by_id.keys():
+        found |= {
+            s.subnet_id
+            for s in candidate_subnets(
+                by_id[subnet_id],
+                inventory.subnets,
+                version=version,
+                cluster_name=env.get("CLUSTER_NAME", ""),
+            )
+        }
+    return found
 
 
 def assemble_cluster(
@@ -109,4 +139,5 @@ def assemble_cluster(
         node_subnet_ids=tuple(sorted(node_subnet_ids(eks, inventory))),
         unknown_instance_types=tuple(sorted(t for t in types if t not in limits)),
         vpc_cidrs=inventory.cidrs,
+        vpc_subnets=tuple(s for s in inventory.subnets if s.vpc_id == eks.vpc_id),
     )

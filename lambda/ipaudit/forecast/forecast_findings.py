@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
+from ipaudit.analysis.pool_subnets import discovery_pools
 from ipaudit.forecast.trend import Forecast, Point, forecast
-from ipaudit.report import ClusterReport, Finding, Report, Severity, finding_id
+from ipaudit.report import ClusterReport, Finding, Report, Severity, SubnetReport, finding_id
 
 KIND = "subnet_forecast"
 WARNING_DAYS = 14.0
@@ -68,6 +69,8 @@ def forecast_findings(
                 f"{subnet.free} free, losing ~{-outlook.slope_per_day:.0f} a day over "
                 f"the last {outlook.days_of_data} days"
             )
+            blocks, severity = _what_it_blocks(cluster, subnet, severity)
+            message += blocks
             if shared:
                 message += f"; clusters drawing on it: {', '.join(names)}"
             name = None if shared else cluster.name
@@ -85,6 +88,24 @@ def forecast_findings(
                 )
             )
     return findings
+
+
+def _what_it_blocks(
+    cluster: ClusterReport, subnet: SubnetReport, severity: Severity
+) -> tuple[str, Severity]:
+    """Under subnet discovery, a subnet of a zone whose pods draw on several subnets blocks
+    only what it alone serves: new nodes launching in it; pods once the whole pool is empty."""
+    pool = discovery_pools(cluster).get(subnet.az)
+    if pool is None:
+        return "", severity
+    others = [s for s in pool if s.subnet_id != subnet.subnet_id]
+    rest = sum(s.free for s in others)
+    pods = (
+        f"pods in {subnet.az} also draw on {', '.join(s.subnet_id for s in others)} ({rest} free)"
+    )
+    if "nodes" in subnet.roles:
+        return f"; once full it blocks new nodes launching in it; {pods}", severity
+    return f"; it blocks no pod while the rest of the pool has room: {pods}", "WARNING"
 
 
 def _severity(outlook: Forecast) -> Severity | None:

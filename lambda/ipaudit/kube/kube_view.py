@@ -38,6 +38,7 @@ _CNI_SETTING = re.compile(
     r"WARM_.*|MINIMUM_.*|MAX_ENI|ENABLE_PREFIX_DELEGATION|AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG"
     r"|ENABLE_POD_ENI|ENI_CONFIG_.*|IP_COOLDOWN_PERIOD|AWS_MANAGE_ENIS_NON_SCHEDULABLE"
     r"|ENABLE_IPv6|ENABLE_IPv4|ENABLE_MULTI_NIC|DISABLE_LEAKED_ENI_CLEANUP"
+    r"|ENABLE_SUBNET_DISCOVERY|CLUSTER_NAME"
 )
 # ipamd parses booleans with Go's strconv.ParseBool.
 _TRUE = {"1", "t", "T", "TRUE", "true", "True"}
@@ -128,7 +129,7 @@ def collect_kube(
             _sandbox_failure,
             field_selector=f"reason={SANDBOX_FAILED}",
         )
-        aws_node = _aws_node_env(call, k8s.AppsV1Api(api))
+        aws_node, image = _aws_node_container(call, k8s.AppsV1Api(api))
         cni_env = aws_node or {}
         eni_configs: list[EniConfig] = []
         if cni_env.get("AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG", "") in _TRUE:
@@ -148,6 +149,7 @@ def collect_kube(
         api_calls=calls,
         aws_node=aws_node is not None,
         sandbox_failures=tuple(sandbox_failures),
+        aws_node_image=image,
     )
 
 
@@ -313,8 +315,11 @@ def _sandbox_failure(event: Obj) -> SandboxFailure | None:
     )
 
 
-def _aws_node_env(call: Callable[..., Any], apps: k8s.AppsV1Api) -> dict[str, str] | None:
-    """aws-node's settings as set, or None when there is no aws-node (another CNI, Auto Mode)."""
+def _aws_node_container(
+    call: Callable[..., Any], apps: k8s.AppsV1Api
+) -> tuple[dict[str, str] | None, str | None]:
+    """aws-node's settings as set and its image, or None when there is no aws-node (another
+    CNI, Auto Mode)."""
     daemonset = call(
         "reading kube-system/aws-node",
         apps.read_namespaced_daemon_set,
@@ -322,7 +327,7 @@ def _aws_node_env(call: Callable[..., Any], apps: k8s.AppsV1Api) -> dict[str, st
         namespace="kube-system",
     )
     if daemonset is None:
-        return None
+        return None, None
     pod_spec = ((daemonset.get("spec") or {}).get("template") or {}).get("spec") or {}
     containers = pod_spec.get("containers") or []
     container = next((c for c in containers if c.get("name") == "aws-node"), None)
@@ -331,11 +336,13 @@ def _aws_node_env(call: Callable[..., Any], apps: k8s.AppsV1Api) -> dict[str, st
         raise KubeError("kube-system/aws-node has no aws-node container: its settings are unknown")
     env = container.get("env") or []
     # Only literal values are settings "as set"; valueFrom entries are resolved per node.
-    return {
+    settings = {
         e["name"]: e["value"]
         for e in env
         if isinstance(e.get("value"), str) and _CNI_SETTING.fullmatch(e.get("name") or "")
     }
+    image = container.get("image")
+    return settings, image if isinstance(image, str) else None
 
 
 def _eni_config(item: dict[str, Any]) -> EniConfig:
