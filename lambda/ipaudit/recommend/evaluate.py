@@ -15,8 +15,9 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from ipaudit.analysis.pool_subnets import discovery_pools
 from ipaudit.cni.cni_settings import CniSettings
 from ipaudit.cni.kubelet_max_pods import max_pods as default_max_pods
 from ipaudit.cni.simulator import StepResult, simulate
@@ -36,8 +37,13 @@ class NodeLoad:
     layout: tuple[int, ...]  # per ENI: secondary addresses, or prefixes in prefix mode
     prefix_mode: bool  # how the node's pool is held now
     burst_pods: int  # the burst a new node must absorb: its pods, scaled to the cluster's peak
-    pool_subnet: str = ""  # the subnet its pods take addresses from
+    # The subnet its pods take addresses from; under subnet discovery its zone's pool, the
+    # pool's subnet ids joined by "+" (`pool_members`).
+    pool_subnet: str = ""
     ips_held: int = 0  # what it holds now, as EC2 reports it
+    # No pod address on its primary ENI: custom networking, or its own subnet tagged
+    # `kubernetes.io/role/cni=0` under subnet discovery (v1.22+).
+    skip_primary: bool = False
 
 
 @dataclass(frozen=True)
@@ -63,9 +69,22 @@ class Outcome:
         return self.ec2_calls / self.pod_starts if self.pod_starts else 0.0
 
 
-def pool_subnet(node: NodeReport) -> str:
-    """The subnet the node's pods take addresses from (its own when not known)."""
-    return node.pool_subnet_id or node.subnet_id
+POOL_JOIN = "+"
+
+
+def pool_subnet(node: NodeReport, zone_pools: Mapping[str, Sequence[str]] | None = None) -> str:
+    """Where the node's pods take addresses: its pool subnet (its own when not known), or,
+    when subnet discovery spreads its zone's pods over several subnets, that whole pool."""
+    own = node.pool_subnet_id or node.subnet_id
+    for members in (zone_pools or {}).values():
+        if own in members or node.subnet_id in members:
+            return POOL_JOIN.join(members)
+    return own
+
+
+def pool_members(pool: str) -> list[str]:
+    """The subnet ids of a pool named by `pool_subnet`."""
+    return pool.split(POOL_JOIN)
 
 
 def node_loads(
@@ -83,6 +102,10 @@ def node_loads(
     """
     if free is None:
         free = {subnet.subnet_id: subnet.free for subnet in cluster.subnets}
+    zone_pools = {
+        zone: sorted(s.subnet_id for s in subnets)
+        for zone, subnets in discovery_pools(cluster).items()
+    }
     scale = 1.0
     if peak_pods is not None and cluster.pods and peak_pods > cluster.pods:
         scale = peak_pods / cluster.pods
@@ -91,20 +114,27 @@ def node_loads(
         node_limits = limits.get(node.instance_type)
         if node_limits is None or node.pods is None:
             continue
-        room = free.get(pool_subnet(node))
+        pool = pool_subnet(node, zone_pools)
+        rooms = [free.get(s) for s in pool_members(pool)]
+        room = None if None in rooms else sum(r or 0 for r in rooms)
         prefix_mode = current.prefix_delegation and node_limits.supports_prefix_delegation
         node_max_pods = node.max_pods or default_max_pods(node_limits)
+        # Discovery's exclusion of the node's own subnet works like custom networking.
+        skip_primary = cluster.subnet_discovery and node.subnet_id not in (
+            node.pool_subnet_ids or [node.subnet_id]
+        )
         loads.append(
             NodeLoad(
                 limits=node_limits,
                 pods=node.pods,
                 max_pods=node_max_pods,
                 max_ips_held=None if room is None else node.ips_held + room,
-                layout=_layout(node, node_limits, current, prefix_mode),
+                layout=_layout(node, node_limits, current, prefix_mode, skip_primary),
                 prefix_mode=prefix_mode,
                 burst_pods=min(node_max_pods, math.ceil(node.pods * scale)),
-                pool_subnet=pool_subnet(node),
+                pool_subnet=pool,
                 ips_held=node.ips_held,
+                skip_primary=skip_primary,
             )
         )
     return loads
@@ -153,6 +183,8 @@ def evaluate(settings: CniSettings, loads: Sequence[NodeLoad]) -> Outcome:
 def _run(
     load: NodeLoad, settings: CniSettings, start: tuple[int, ...] | None, pods: int
 ) -> StepResult:
+    if load.skip_primary and not settings.custom_networking:
+        settings = replace(settings, custom_networking=True)
     return simulate(
         load.limits,
         settings,
@@ -165,7 +197,11 @@ def _run(
 
 
 def _layout(
-    node: NodeReport, limits: InstanceTypeLimits, current: CniSettings, prefix_mode: bool
+    node: NodeReport,
+    limits: InstanceTypeLimits,
+    current: CniSettings,
+    prefix_mode: bool,
+    skip_primary: bool,
 ) -> tuple[int, ...]:
     """The node's pool as ipamd fills it: ENIs in order (not the primary under custom
     networking), each up to its limit. A trunk ENI (security groups for pods) holds none."""
@@ -174,7 +210,8 @@ def _layout(
     trunk = int(current.pod_eni and limits.takes_trunk_eni and node.enis > 1)
     layout = []
     for device in range(max(node.enis - trunk, 1)):
-        take = 0 if current.custom_networking and device == 0 else min(per_eni, left)
+        primary_unused = current.custom_networking or skip_primary
+        take = 0 if primary_unused and device == 0 else min(per_eni, left)
         layout.append(take)
         left -= take
     return tuple(layout)

@@ -15,13 +15,15 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from ipaudit.cni.cni_settings import CniSettings
+from ipaudit.cni.subnet_discovery import FIRST_WITH_DISCOVERY, parse_version
 from ipaudit.errors import InputError
 from ipaudit.recommend.candidates import Candidate, candidates
 from ipaudit.recommend.choose import EC2_CALLS_PER_POD_START, Room, choose, short_blocks
 from ipaudit.recommend.command import Addon, Applied, apply_command
-from ipaudit.recommend.evaluate import NodeLoad, Outcome, evaluate, node_loads
+from ipaudit.recommend.discovery_fix import discovery_commands
+from ipaudit.recommend.evaluate import NodeLoad, Outcome, evaluate, node_loads, pool_members
 from ipaudit.recommend.not_modelled import not_modelled, unmodelled_note
-from ipaudit.recommend.structural import structural_commands
+from ipaudit.recommend.structural import structural_commands, upgrade_commands
 from ipaudit.report import ClusterReport, Recommendation, SubnetChange, SubnetReport
 from ipaudit.snapshot import InstanceTypeLimits
 
@@ -103,10 +105,16 @@ class _Recommender:
         )
         self.now = evaluate(current, loads)
         by_id = {subnet.subnet_id: subnet for subnet in cluster.subnets}
-        # The subnets the modelled nodes' pods draw on: what tuning can give back, and where.
-        self.pools: list[SubnetReport] = [
-            by_id[s] for s in sorted({load.pool_subnet for load in loads}) if s in by_id
-        ]
+        # Where the modelled nodes' pods draw (a subnet, or a zone's pool of several under
+        # subnet discovery), and those pools' subnets: what tuning can give back, and where.
+        self.members: dict[str, list[SubnetReport]] = {
+            pool: [by_id[s] for s in pool_members(pool) if s in by_id]
+            for pool in sorted({load.pool_subnet for load in loads})
+        }
+        self.pools: list[SubnetReport] = sorted(
+            {s.subnet_id: s for group in self.members.values() for s in group}.values(),
+            key=lambda s: s.subnet_id,
+        )
         self.free = sum(subnet.free for subnet in self.pools)
         self.usable = sum(subnet.usable for subnet in self.pools)
         self.held_in: Counter[str] = Counter()
@@ -154,10 +162,14 @@ class _Recommender:
     def _room(self) -> Room:
         return Room(
             addresses={
-                s.subnet_id: self.shares.get(s.subnet_id, s.free) + self.held_in[s.subnet_id]
-                for s in self.pools
+                pool: sum(self.shares.get(s.subnet_id, s.free) for s in subnets)
+                + self.held_in[pool]
+                for pool, subnets in self.members.items()
             },
-            free_prefix_blocks={s.subnet_id: s.free_prefix_blocks for s in self.pools},
+            free_prefix_blocks={
+                pool: sum(s.free_prefix_blocks for s in subnets)
+                for pool, subnets in self.members.items()
+            },
         )
 
     def _best(self) -> tuple[tuple[Candidate, Outcome] | None, str]:
@@ -198,8 +210,14 @@ class _Recommender:
         return 100.0 * free / self.usable if self.usable else 0.0
 
     def _subnets(self, returned_in: Mapping[str, int]) -> list[SubnetChange]:
+        """Each pool subnet's free addresses now and after `returned_in` (by pool) comes back.
+        A pool of several subnets gets its addresses back where its warm ones are now: in
+        proportion to each subnet's `addresses.warm`, the rounding to the warmest."""
+        back: Counter[str] = Counter()
+        for pool, subnets in self.members.items():
+            back.update(_split(returned_in.get(pool, 0), subnets))
         return [
-            SubnetChange(s.subnet_id, s.free, max(0, s.free + returned_in.get(s.subnet_id, 0)))
+            SubnetChange(s.subnet_id, s.free, max(0, s.free + back[s.subnet_id]))
             for s in self.pools
         ]
 
@@ -298,21 +316,21 @@ class _Recommender:
         if current.starves_pods:
             fix = dict(best[0].changes) if best is not None else {"WARM_IP_TARGET": "2"}
             why += " MINIMUM_IP_TARGET without WARM_IP_TARGET also starves pods (#2650)."
+        by_zone = self._addresses_by_zone()
+        version = parse_version(self.cluster.cni_version)
+        if not current.custom_networking and (
+            self.cluster.subnet_discovery
+            or (version is not None and version < FIRST_WITH_DISCOVERY)
+        ):
+            return self._more_pod_subnets(
+                why, fix, by_zone, upgrade=not self.cluster.subnet_discovery
+            )
         settings = dict(fix)
         if not current.custom_networking:
             settings = {**CUSTOM_NETWORKING, **fix}
         elif (self.cluster.cni or {}).get("ENI_CONFIG_LABEL_DEF") != ZONE_LABEL:
             settings = {"ENI_CONFIG_LABEL_DEF": ZONE_LABEL, **fix}
         applied = self._apply(settings) if settings else None
-        nodes_in: Counter[str] = Counter(load.pool_subnet for load in self.loads)
-        need = {
-            s: max(now.held_by_subnet.get(s, 0), now.burst_held_by_subnet.get(s, 0)) - nodes_in[s]
-            for s in nodes_in
-        }
-        zone_of = {s.subnet_id: s.az for s in self.cluster.subnets}
-        by_zone: Counter[str] = Counter(dict.fromkeys({s.az for s in self.cluster.subnets}, 0))
-        for subnet_id, addresses in need.items():
-            by_zone[zone_of.get(subnet_id, "")] += max(addresses, 0)
         plan = structural_commands(
             self.cluster,
             by_zone,
@@ -329,12 +347,17 @@ class _Recommender:
             )
         else:
             # With custom networking the nodes' own subnets keep only each primary address.
-            projected, returned_in = len(self.loads), need
+            projected, returned_in = len(self.loads), self._need()
             moved = (
                 f"Pods then take their addresses in the new subnets and the nodes' subnets keep "
                 f"only one address per node ({projected} instead of {now.ips_held}). Each node "
                 f"loses its primary ENI for pods (max pods (E-1)*(I-1)+2)."
             )
+            if (self.cluster.cni or {}).get("ENABLE_SUBNET_DISCOVERY") is not None:
+                moved += (
+                    " Lighter still: set ENABLE_SUBNET_DISCOVERY=true (its default since "
+                    "v1.18) and tag a subnet with room kubernetes.io/role/cni=1: no node roll."
+                )
         changes = self._subnets(returned_in)
         rationale = f"{why} {plan.summary} {moved} With it, {self._free_line(changes)}."
         return Recommendation(
@@ -348,6 +371,57 @@ class _Recommender:
             subnets=changes,
         )
 
+    def _more_pod_subnets(
+        self, why: str, fix: dict[str, str], by_zone: Mapping[str, int], *, upgrade: bool
+    ) -> Recommendation:
+        """The fix under subnet discovery (after upgrading aws-node to v1.18+ where it is
+        older): tag or create subnets for the pods; nothing the nodes hold moves."""
+        now = self.now
+        first = upgrade_commands(self.cluster) if upgrade else []
+        applied = self._apply(fix) if fix else None
+        if applied is not None:
+            first.append(applied.command)
+        plan = discovery_commands(self.cluster, by_zone, first=first)
+        tagged = [SubnetChange(s.subnet_id, s.free, s.free) for s in plan.tagged]
+        changes = self._subnets({}) + tagged
+        older = (
+            f" aws-node runs {self.cluster.cni_version}, older than v1.18, which has no subnet "
+            f"discovery: upgrade it first (the first commands)."
+            if upgrade
+            else ""
+        )
+        rationale = (
+            f"{why}{older} {plan.summary} The pods' pools gain {plan.added} addresses: from "
+            f"{self.free} free to {self.free + plan.added}."
+        )
+        return Recommendation(
+            settings=fix,
+            projected_ips_held=now.ips_held,
+            ips_returned=0,
+            command=plan.command,
+            rationale=_with_warning(rationale, applied) if applied is not None else rationale,
+            current_ips_held=now.ips_held,
+            kind="structural",
+            subnets=changes,
+        )
+
+    def _need(self) -> dict[str, int]:
+        """What each pool's nodes draw for their pods, settled or on a burst, primaries aside."""
+        now = self.now
+        nodes_in: Counter[str] = Counter(load.pool_subnet for load in self.loads)
+        return {
+            pool: max(now.held_by_subnet.get(pool, 0), now.burst_held_by_subnet.get(pool, 0))
+            - nodes_in[pool]
+            for pool in nodes_in
+        }
+
+    def _addresses_by_zone(self) -> Counter[str]:
+        zone_of = {s.subnet_id: s.az for s in self.cluster.subnets}
+        by_zone: Counter[str] = Counter(dict.fromkeys({s.az for s in self.cluster.subnets}, 0))
+        for pool, addresses in self._need().items():
+            by_zone[zone_of.get(pool_members(pool)[0], "")] += max(addresses, 0)
+        return by_zone
+
     def _modelled_nodes(self) -> list[tuple[str | None, str]]:
         return [(n.node_name, n.instance_id) for n in self.cluster.nodes if n.pods is not None]
 
@@ -358,6 +432,19 @@ class _Recommender:
 
     def _apply(self, changes: dict[str, str]) -> Applied:
         return apply_command(self.cluster.name, changes, self.addon)
+
+
+def _split(addresses: int, subnets: list[SubnetReport]) -> dict[str, int]:
+    if len(subnets) == 1 or addresses <= 0:
+        return {subnets[0].subnet_id: addresses} if subnets else {}
+    warm = {s.subnet_id: s.addresses.get("warm", 0) for s in subnets}
+    total = sum(warm.values())
+    if total == 0:
+        return {subnets[0].subnet_id: addresses}
+    shares = {subnet_id: addresses * w // total for subnet_id, w in warm.items()}
+    warmest = max(warm, key=lambda subnet_id: (warm[subnet_id], subnet_id))
+    shares[warmest] += addresses - sum(shares.values())
+    return shares
 
 
 def _burst(seconds: int | None) -> str:

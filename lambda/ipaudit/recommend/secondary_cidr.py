@@ -38,9 +38,7 @@ def plan_secondary_cidr(
     VPC already uses all of 100.64.0.0/10."""
     zones = sorted(addresses_by_zone)
     needed = HEADROOM * max(addresses_by_zone.values(), default=0)
-    subnet_prefix = SMALLEST_POD_SUBNET
-    while subnet_prefix > LARGEST_VPC_BLOCK and _usable(subnet_prefix) < needed:
-        subnet_prefix -= 1
+    subnet_prefix = pod_subnet_prefix(needed)
     zone_bits = math.ceil(math.log2(max(len(zones), 1)))
     block_prefix = subnet_prefix - zone_bits
     if block_prefix < LARGEST_VPC_BLOCK:
@@ -55,14 +53,22 @@ def plan_secondary_cidr(
         return SecondaryCidr(
             block=str(block),
             subnets=tuple(
-                PodSubnet(zone, str(piece), _usable(subnet_prefix))
+                PodSubnet(zone, str(piece), usable_addresses(subnet_prefix))
                 for zone, piece in zip(zones, pieces, strict=False)
             ),
             needed_per_zone=needed,
-            fits=_usable(subnet_prefix) >= needed,
+            fits=usable_addresses(subnet_prefix) >= needed,
         )
     return None
 
 
-def _usable(prefix: int) -> int:
+def pod_subnet_prefix(needed: int) -> int:
+    """The smallest subnet (a /24 at least, a /16 at most) with `needed` usable addresses."""
+    prefix = SMALLEST_POD_SUBNET
+    while prefix > LARGEST_VPC_BLOCK and usable_addresses(prefix) < needed:
+        prefix -= 1
+    return prefix
+
+
+def usable_addresses(prefix: int) -> int:
     return (1 << (32 - prefix)) - AWS_RESERVED

@@ -100,3 +100,32 @@ def structural_commands(
 
 def _variable(zone: str) -> str:
     return "SUBNET_" + re.sub(r"[^A-Za-z0-9]", "_", zone).upper()
+
+
+def upgrade_commands(cluster: ClusterReport) -> list[str]:
+    """aws-node to the newest version EKS offers for the cluster's Kubernetes version: the
+    managed add-on with update-addon (its configuration preserved), a self-managed aws-node by
+    the release manifest of that version."""
+    region = shlex.quote(cluster.region)
+    name = shlex.quote(cluster.name)
+    k8s = (
+        f"$(aws eks describe-cluster --region {region} --name {name} "
+        f"--query cluster.version --output text)"
+    )
+    lines = [
+        f"VPC_CNI=$(aws eks describe-addon-versions --region {region} --addon-name vpc-cni "
+        f"--kubernetes-version {k8s} --query 'addons[0].addonVersions[0].addonVersion' "
+        f"--output text)"
+    ]
+    if cluster.vpc_cni_addon is not None:
+        lines.append(
+            f"aws eks update-addon --region {region} --cluster-name {name} --addon-name vpc-cni "
+            f"--addon-version $VPC_CNI --resolve-conflicts PRESERVE"
+        )
+    else:
+        lines.append(
+            "kubectl apply -f https://raw.githubusercontent.com/aws/amazon-vpc-cni-k8s/"
+            "${VPC_CNI%%-*}/config/master/aws-k8s-cni.yaml  # self-managed aws-node: keep your "
+            "env changes"
+        )
+    return lines
