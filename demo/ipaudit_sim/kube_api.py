@@ -419,7 +419,7 @@ def workload_pod(
     return pod
 
 
-def aws_node_daemonset(env: Mapping[str, str], *, nodes: int = 0) -> Obj:
+def aws_node_daemonset(env: Mapping[str, str], *, nodes: int = 0, version: str = "v1.19.2") -> Obj:
     """The `kube-system/aws-node` DaemonSet with `env` set on its `aws-node` container.
 
     Like the real one it also carries an env var taken from a field reference, which has no
@@ -444,7 +444,7 @@ def aws_node_daemonset(env: Mapping[str, str], *, nodes: int = 0) -> Obj:
                 "metadata": {"labels": labels},
                 "spec": {
                     "containers": [
-                        {"name": "aws-node", "image": f"{image}:v1.19.2", "env": container_env}
+                        {"name": "aws-node", "image": f"{image}:{version}", "env": container_env}
                     ],
                     "initContainers": [
                         {"name": "aws-vpc-cni-init", "image": f"{image}-init:v1.19.2"}

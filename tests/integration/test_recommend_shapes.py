@@ -20,13 +20,11 @@ from moto.ec2.models import ec2_backends
 
 from ipaudit_sim.aws import MotoServer, point_environment_at
 from ipaudit_sim.kube_api import (
-    KubeApiServer,
     aws_node_daemonset,
     eni_config_object,
-    node_object,
-    pod_object,
 )
 from ipaudit_sim.seed import NodeSpec, SeededCluster, SubnetSpec, seed_cluster
+from tests.integration.cluster_builder import add_node, eks_cluster, interface, kube
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"  # moto's own account
@@ -51,14 +49,6 @@ resources:
 """
 
 
-def _kube(cluster: SeededCluster, eni_configs: list[dict[str, Any]] | None = None) -> KubeApiServer:
-    server = KubeApiServer(cluster.name)
-    server.nodes, server.pods = cluster.kube_nodes, cluster.kube_pods
-    server.daemonsets = cluster.kube_daemonsets
-    server.eni_configs = eni_configs or []
-    return server
-
-
 def _attach_trunks(session: boto3.Session, cluster: SeededCluster, addresses: list[str]) -> None:
     """What the VPC resource controller does with ENABLE_POD_ENI: one trunk ENI per node, in
     the node's last ENI slot (moto's API cannot set the interface type; its backend can)."""
@@ -78,70 +68,6 @@ def _attach_trunks(session: boto3.Session, cluster: SeededCluster, addresses: li
         backend.enis[eni_id].interface_type = "trunk"
 
 
-def _interface(ec2: Any, subnet_id: str, addresses: list[str], description: str) -> str:
-    eni_id: str = ec2.create_network_interface(
-        SubnetId=subnet_id,
-        Description=description,
-        PrivateIpAddresses=[
-            {"PrivateIpAddress": a, "Primary": i == 0} for i, a in enumerate(addresses)
-        ],
-    )["NetworkInterface"]["NetworkInterfaceId"]
-    return eni_id
-
-
-def _add_node(
-    ec2: Any,
-    seeded: SeededCluster,
-    *,
-    subnet_id: str,
-    primary: list[str],
-    enis: list[tuple[str, list[str]]],
-    pods: list[str],
-) -> None:
-    """An m5.large node in eu-west-1a: its primary ENI's addresses (its own first), more ENIs
-    (subnet, addresses) attached after it, and running pods on the given addresses."""
-    instance_id = ec2.run_instances(
-        ImageId="ami-12c6146b",
-        MinCount=1,
-        MaxCount=1,
-        InstanceType="m5.large",
-        SubnetId=subnet_id,
-        PrivateIpAddress=primary[0],
-        TagSpecifications=[
-            {
-                "ResourceType": "instance",
-                "Tags": [{"Key": "eks:cluster-name", "Value": seeded.name}],
-            }
-        ],
-    )["Instances"][0]["InstanceId"]
-    seeded.instance_ids.append(instance_id)
-    if len(primary) > 1:
-        own = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
-        ec2.assign_private_ip_addresses(
-            NetworkInterfaceId=own["NetworkInterfaces"][0]["NetworkInterfaceId"],
-            PrivateIpAddresses=primary[1:],
-        )
-    for device, (eni_subnet, addresses) in enumerate(enis, start=1):
-        eni = _interface(ec2, eni_subnet, addresses, f"aws-K8S-{instance_id}")
-        ec2.attach_network_interface(
-            NetworkInterfaceId=eni, InstanceId=instance_id, DeviceIndex=device
-        )
-    name = f"ip-{primary[0].replace('.', '-')}.internal"
-    seeded.kube_nodes.append(
-        node_object(name, instance_id, "eu-west-1a", 29, internal_ip=primary[0])
-    )
-    for pod, ip in enumerate(pods):
-        seeded.kube_pods.append(pod_object("default", f"web-{pod}-{name}", name, ip))
-
-
-def _eks_cluster(eks: Any, name: str, subnet_ids: list[str]) -> None:
-    eks.create_cluster(
-        name=name,
-        roleArn=f"arn:aws:iam::{ACCOUNT}:role/eks-cluster",
-        resourcesVpcConfig={"subnetIds": subnet_ids},
-    )
-
-
 def _seed_custom_networking(
     session: boto3.Session,
 ) -> tuple[SeededCluster, list[dict[str, Any]]]:
@@ -158,7 +84,7 @@ def _seed_custom_networking(
     pod_subnet = ec2.create_subnet(
         VpcId=vpc, CidrBlock="100.64.0.0/26", AvailabilityZone="eu-west-1a"
     )["Subnet"]["SubnetId"]
-    _eks_cluster(eks, "crowded", [node_subnet])
+    eks_cluster(eks, "crowded", [node_subnet])
     env = {"AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG": "true", "ENI_CONFIG_LABEL_DEF": ZONE_LABEL}
     seeded = SeededCluster("crowded", vpc, [node_subnet, pod_subnet])
     seeded.kube_daemonsets.append(aws_node_daemonset(env))
@@ -168,8 +94,8 @@ def _seed_custom_networking(
         # 4 pods, two on each ENI: spread, so neither ENI can go.
         pods = [*enis[0][1][1:3], *enis[1][1][1:3]]
         node_ip = [f"10.60.0.{10 + index}"]
-        _add_node(ec2, seeded, subnet_id=node_subnet, primary=node_ip, enis=enis, pods=pods)
-    _interface(ec2, pod_subnet, [f"100.64.0.{next(hosts)}" for _ in range(12)], "something else")
+        add_node(ec2, seeded, subnet_id=node_subnet, primary=node_ip, enis=enis, pods=pods)
+    interface(ec2, pod_subnet, [f"100.64.0.{next(hosts)}" for _ in range(12)], "something else")
     return seeded, [eni_config_object("eu-west-1a", pod_subnet)]
 
 
@@ -185,18 +111,18 @@ def _seed_shared(session: boto3.Session) -> list[SeededCluster]:
     hosts = iter(range(4, 255))
     clusters = []
     for name in ("blue", "green"):
-        _eks_cluster(eks, name, [subnet])
+        eks_cluster(eks, name, [subnet])
         seeded = SeededCluster(name, vpc, [subnet])
         seeded.kube_daemonsets.append(aws_node_daemonset({}))
         for _ in range(2):
             primary = [f"10.70.0.{next(hosts)}" for _ in range(10)]
             second = [f"10.70.0.{next(hosts)}" for _ in range(10)]
             pods = [*primary[1:3], *second[1:3]]  # spread over both ENIs
-            _add_node(
+            add_node(
                 ec2, seeded, subnet_id=subnet, primary=primary, enis=[(subnet, second)], pods=pods
             )
         clusters.append(seeded)
-    _interface(ec2, subnet, [f"10.70.0.{next(hosts)}" for _ in range(110)], "something else")
+    interface(ec2, subnet, [f"10.70.0.{next(hosts)}" for _ in range(110)], "something else")
     return clusters
 
 
@@ -207,12 +133,12 @@ def _seed_without_aws_node(session: boto3.Session) -> SeededCluster:
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.80.0.0/24", AvailabilityZone="eu-west-1a")[
         "Subnet"
     ]["SubnetId"]
-    _eks_cluster(eks, "cilium", [subnet])
+    eks_cluster(eks, "cilium", [subnet])
     seeded = SeededCluster("cilium", vpc, [subnet])
     addresses = [f"10.80.0.{host}" for host in range(20, 30)]
     primary = [f"10.80.0.{host}" for host in range(10, 20)]
     pods = [*primary[1:3], *addresses[1:3]]
-    _add_node(ec2, seeded, subnet_id=subnet, primary=primary, enis=[(subnet, addresses)], pods=pods)
+    add_node(ec2, seeded, subnet_id=subnet, primary=primary, enis=[(subnet, addresses)], pods=pods)
     return seeded
 
 
@@ -242,7 +168,8 @@ def audit(moto_server: MotoServer, denying_proxy: Any) -> Iterator[dict[str, Any
         )
         _attach_trunks(session, shop, [f"10.40.0.{200 + i}" for i in range(4)])
         # Pods alone fill the subnet, in a VPC that already holds 100.64.0.0/16: 4 m5.large
-        # nodes with 3 full ENIs (30 addresses) and 27 pods each in a /25 (123 usable).
+        # nodes with 3 full ENIs (30 addresses) and 27 pods each in a /25 (123 usable). Subnet
+        # discovery is turned off, so the fix is custom networking.
         full = seed_cluster(
             session,
             name="full",
@@ -253,6 +180,7 @@ def audit(moto_server: MotoServer, denying_proxy: Any) -> Iterator[dict[str, Any
                 NodeSpec(subnet=0, eni_addresses=(10, 10, 10), pods=27, instance_type="m5.large")
                 for _ in range(4)
             ],
+            cni_env={"ENABLE_SUBNET_DISCOVERY": "false"},
         )
         denying_proxy.addons = {
             ("shop", "vpc-cni"): {
@@ -266,8 +194,8 @@ def audit(moto_server: MotoServer, denying_proxy: Any) -> Iterator[dict[str, Any
         crowded, eni_configs = _seed_custom_networking(session)
         blue, green = _seed_shared(session)
         cilium = _seed_without_aws_node(session)
-        servers = {c.name: _kube(c) for c in (shop, full, blue, green, cilium)}
-        servers["crowded"] = _kube(crowded, eni_configs)
+        servers = {c.name: kube(c) for c in (shop, full, blue, green, cilium)}
+        servers["crowded"] = kube(crowded, eni_configs)
         endpoints = ",".join(f"{name}={server.start()}" for name, server in servers.items())
         try:
             done = subprocess.run(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
-from ipaudit.analysis.pool_subnets import discovery_pools
+from ipaudit.analysis.pool_subnets import discovery_pools, primary_excluded
 from ipaudit.cni import startup_ips_held
 from ipaudit.report import (
     SEVERITY_RANK,
@@ -62,8 +62,12 @@ def node_startup_need(
     nothing is modelled, so nothing is claimed."""
     if cluster.cni is None or cluster.network_mode not in AWS_NODE_MODES:
         return None
+    env = cluster.cni
+    if any(primary_excluded(n) for n in cluster.nodes if n.aws_node) and cluster.subnet_discovery:
+        # Its own subnet tagged cni=0: a new node starts like one on custom networking.
+        env = {**env, CUSTOM_NETWORKING: "true"}
     needs = [
-        (startup_ips_held(limits[t], cluster.cni), t)
+        (startup_ips_held(limits[t], env), t)
         for t in sorted({n.instance_type for n in cluster.nodes if n.aws_node})
         if t in limits
     ]

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ipaudit.cni.subnet_discovery import Version, candidate_subnets
-from ipaudit.report import ClusterReport, SubnetReport
+from ipaudit.report import ClusterReport, NodeReport, SubnetReport
 from ipaudit.snapshot import EniConfig, Subnet
 
 
@@ -82,3 +82,9 @@ def discovery_pools(cluster: ClusterReport) -> dict[str, list[SubnetReport]]:
         if "pods" in subnet.roles:
             by_zone.setdefault(subnet.az, []).append(subnet)
     return {zone: subnets for zone, subnets in by_zone.items() if len(subnets) > 1}
+
+
+def primary_excluded(node: NodeReport) -> bool:
+    """Its own subnet is not among its pool subnets: tagged `kubernetes.io/role/cni=0` under
+    subnet discovery, so its primary ENI gives no pod address (like custom networking)."""
+    return bool(node.pool_subnet_ids) and node.subnet_id not in node.pool_subnet_ids

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from ipaudit.analysis.pool_subnets import discovery_pools
+from ipaudit.analysis.pool_subnets import discovery_pools, primary_excluded
 from ipaudit.cni.cni_settings import CniSettings
 from ipaudit.cni.kubelet_max_pods import max_pods as default_max_pods
 from ipaudit.cni.simulator import StepResult, simulate
@@ -120,9 +120,7 @@ def node_loads(
         prefix_mode = current.prefix_delegation and node_limits.supports_prefix_delegation
         node_max_pods = node.max_pods or default_max_pods(node_limits)
         # Discovery's exclusion of the node's own subnet works like custom networking.
-        skip_primary = cluster.subnet_discovery and node.subnet_id not in (
-            node.pool_subnet_ids or [node.subnet_id]
-        )
+        skip_primary = cluster.subnet_discovery and primary_excluded(node)
         loads.append(
             NodeLoad(
                 limits=node_limits,
