@@ -78,6 +78,8 @@ class InstanceTypeLimits:
     vcpus: int
     hypervisor: str  # "nitro", "xen" or "" (bare metal)
     bare_metal: bool = False
+    # Maximum ENIs of each network card, in card order (multi-card types: several).
+    network_cards: tuple[int, ...] = ()
 
     @property
     def supports_prefix_delegation(self) -> bool:

@@ -72,6 +72,10 @@ def parse_instance_type(item: Mapping[str, Any]) -> InstanceTypeLimits:
         vcpus=int(item["VCpuInfo"]["DefaultVCpus"]),
         hypervisor=item.get("Hypervisor", ""),
         bare_metal=bool(item.get("BareMetal", False)),
+        network_cards=tuple(
+            int(card["MaximumNetworkInterfaces"])
+            for card in sorted(cards, key=lambda card: int(card.get("NetworkCardIndex", 0)))
+        ),
     )
 
 

@@ -32,6 +32,7 @@ BOOL_VARIABLES = (
     "AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG",
     "ENABLE_POD_ENI",
     "ENABLE_IPv6",
+    "ENABLE_MULTI_NIC",
 )
 MODELLED_VARIABLES = INT_VARIABLES + BOOL_VARIABLES
 
@@ -52,6 +53,7 @@ class CniSettings:
     ip_cooldown_seconds: int = DEFAULT_IP_COOLDOWN_SECONDS
     ipv6: bool = False
     pod_eni: bool = False  # security groups for pods: a trunk ENI takes one of the ENI slots
+    multi_nic: bool = False  # ENABLE_MULTI_NIC: aws-node manages every network card
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> CniSettings:
@@ -68,6 +70,7 @@ class CniSettings:
             ip_cooldown_seconds=_int(env, "IP_COOLDOWN_PERIOD", DEFAULT_IP_COOLDOWN_SECONDS),
             ipv6=_bool(env, "ENABLE_IPv6"),
             pod_eni=_bool(env, "ENABLE_POD_ENI"),
+            multi_nic=_bool(env, "ENABLE_MULTI_NIC"),
         )
 
     @property

@@ -216,11 +216,30 @@ class _Run:
         return max(-(-event // TICK) * TICK, self.now + TICK)
 
 
+# ipamd forces WARM_IP_TARGET=1 and MINIMUM_IP_TARGET=1 on network cards above 0: one ENI with
+# one secondary address (its datastoreTargetState); with prefix delegation one /28 instead.
+EXTRA_CARD_IPS = 2
+EXTRA_CARD_IPS_PREFIX = 1 + 16
+
+
+def extra_cards_ips_held(limits: InstanceTypeLimits, settings: CniSettings) -> int:
+    """What a node holds on its network cards above 0 before any pod lands there: nothing
+    unless ENABLE_MULTI_NIC, and then the same on each (pods overflow to card 1 only when
+    card 0 has no address left; the model places every pod on card 0)."""
+    if not settings.multi_nic or len(limits.network_cards) < 2:
+        return 0
+    prefix = settings.prefix_delegation and limits.supports_prefix_delegation
+    each = EXTRA_CARD_IPS_PREFIX if prefix else EXTRA_CARD_IPS
+    return each * (len(limits.network_cards) - 1)
+
+
 def startup_ips_held(
     limits: InstanceTypeLimits, cni_env: Mapping[str, str], max_pods: int | None = None
 ) -> int:
-    """Addresses (primaries included) a brand-new node takes from its subnet before any pod."""
+    """Addresses (primaries included) a brand-new node takes from its subnet before any pod,
+    on every network card aws-node manages."""
     settings = CniSettings.from_env(cni_env)
     if settings.ipv6:
         return 1  # ipamd keeps no IPv4 warm pool in IPv6 mode: the primary address only
-    return simulate(limits, settings, (0,), max_pods=max_pods, placement="pack").steps[0].ips_held
+    card0 = simulate(limits, settings, (0,), max_pods=max_pods, placement="pack").steps[0]
+    return card0.ips_held + extra_cards_ips_held(limits, settings)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from ipaudit.analysis.pool_subnets import discovery_pools, primary_excluded
 from ipaudit.cni.cni_settings import CniSettings
 from ipaudit.cni.kubelet_max_pods import max_pods as default_max_pods
-from ipaudit.cni.simulator import StepResult, simulate
+from ipaudit.cni.simulator import StepResult, extra_cards_ips_held, simulate
 from ipaudit.report import ClusterReport, NodeReport
 from ipaudit.snapshot import InstanceTypeLimits
 
@@ -44,6 +44,7 @@ class NodeLoad:
     # No pod address on its primary ENI: custom networking, or its own subnet tagged
     # `kubernetes.io/role/cni=0` under subnet discovery (v1.22+).
     skip_primary: bool = False
+    other_cards_ips: int = 0  # held on network cards above 0, which ipamd holds at 1/1
 
 
 @dataclass(frozen=True)
@@ -121,18 +122,20 @@ def node_loads(
         node_max_pods = node.max_pods or default_max_pods(node_limits)
         # Discovery's exclusion of the node's own subnet works like custom networking.
         skip_primary = cluster.subnet_discovery and primary_excluded(node)
+        other_cards = sum(c.ips_held for c in node.network_cards if c.card > 0)
         loads.append(
             NodeLoad(
                 limits=node_limits,
                 pods=node.pods,
                 max_pods=node_max_pods,
-                max_ips_held=None if room is None else node.ips_held + room,
+                max_ips_held=None if room is None else node.ips_held - other_cards + room,
                 layout=_layout(node, node_limits, current, prefix_mode, skip_primary),
                 prefix_mode=prefix_mode,
                 burst_pods=min(node_max_pods, math.ceil(node.pods * scale)),
                 pool_subnet=pool,
                 ips_held=node.ips_held,
                 skip_primary=skip_primary,
+                other_cards_ips=other_cards,
             )
         )
     return loads
@@ -149,6 +152,10 @@ def evaluate(settings: CniSettings, loads: Sequence[NodeLoad]) -> Outcome:
         start = load.layout if prefix_mode == load.prefix_mode else None
         settled = _run(load, settings, start, load.pods)
         burst = _run(load, settings, None, load.burst_pods)
+        # Cards above 0 hold what ipamd's forced 1/1 gives them, whatever the settings.
+        settled = replace(settled, ips_held=settled.ips_held + load.other_cards_ips)
+        extra = extra_cards_ips_held(load.limits, settings)
+        burst = replace(burst, ips_held=burst.ips_held + extra)
         held += settled.ips_held
         warm += settled.warm_ips
         pending += max(settled.pending, burst.pending)
@@ -204,10 +211,14 @@ def _layout(
     """The node's pool as ipamd fills it: ENIs in order (not the primary under custom
     networking), each up to its limit. A trunk ENI (security groups for pods) holds none."""
     per_eni = limits.ipv4_per_eni - 1
-    left = node.secondary_ips // IPS_PER_PREFIX if prefix_mode else node.secondary_ips
-    trunk = int(current.pod_eni and limits.takes_trunk_eni and node.enis > 1)
+    # The model runs card 0; the other cards' addresses are held apart (`other_cards_ips`).
+    others = [c for c in node.network_cards if c.card > 0]
+    enis = node.enis - sum(c.enis for c in others)
+    secondary = node.secondary_ips - sum(c.ips_held - c.enis for c in others)
+    left = secondary // IPS_PER_PREFIX if prefix_mode else secondary
+    trunk = int(current.pod_eni and limits.takes_trunk_eni and enis > 1)
     layout = []
-    for device in range(max(node.enis - trunk, 1)):
+    for device in range(max(enis - trunk, 1)):
         primary_unused = current.custom_networking or skip_primary
         take = 0 if primary_unused and device == 0 else min(per_eni, left)
         layout.append(take)

@@ -112,6 +112,9 @@ def test_multi_card_type_counts_only_the_default_card() -> None:
         limits = describe_instance_types(ec2, ["p4d.24xlarge", "x9.odd"])
     assert limits["p4d.24xlarge"].max_enis == 15
     assert limits["x9.odd"].max_enis == 8
+    # Every card's ENIs, for ENABLE_MULTI_NIC (ipamd manages each card with one limit).
+    assert limits["p4d.24xlarge"].network_cards == (15, 15, 15, 15)
+    assert limits["x9.odd"].network_cards == (4, 8)
 
 
 def test_bare_metal_without_hypervisor_still_supports_prefix_delegation() -> None:
