@@ -13,7 +13,9 @@ after a leaked CNI ENI. The management account runs a small, healthy `tools` clu
 
 Beside the article, `prod` also runs the shapes platform teams run (each address attributed):
 cluster `payments` uses security groups for pods (a trunk and branch ENIs), an internal load
-balancer and a Fargate profile; cluster `batch` shares payments' second subnet.
+balancer and a Fargate profile; cluster `batch` shares payments' second subnet. Cluster `search`
+runs VPC CNI v1.19 with subnet discovery (its default): its eu-west-1a node subnet is full, and
+the 100.64.0.0/22 subnet its team tagged `kubernetes.io/role/cni=1` carries the pods there.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class ArticleOrganization:
     tools: SeededCluster
     payments: SeededCluster
     batch: SeededCluster
+    search: SeededCluster
 
 
 def _prod_nodes() -> list[NodeSpec]:
@@ -96,6 +99,7 @@ def seed_article(management: boto3.Session) -> ArticleOrganization:
         ],
     )
     payments, batch = seed_shapes(prod_session)
+    search = seed_discovery(prod_session)
     return ArticleOrganization(
         management_account=management_account,
         prod_account=prod_account,
@@ -103,6 +107,7 @@ def seed_article(management: boto3.Session) -> ArticleOrganization:
         tools=tools,
         payments=payments,
         batch=batch,
+        search=search,
     )
 
 
@@ -134,3 +139,44 @@ def seed_shapes(session: boto3.Session) -> tuple[SeededCluster, SeededCluster]:
         sharing=payments,
     )
     return payments, batch
+
+
+def seed_discovery(session: boto3.Session) -> SeededCluster:
+    """`search`: 12 m5.large nodes in eu-west-1a's /24, each with 2 ENIs of 10 there and a third
+    of 10 in the tagged 100.64.0.0/22 (1019 usable), 27 pods each; an internal load balancer's
+    11 addresses take the /24's last ones (251 - 240 - 11 = 0 free; 1019 - 120 = 899 in the
+    tagged one). Two nodes in eu-west-1b, 2 ENIs of 10 and 12 pods each, have room."""
+    search = seed_cluster(
+        session,
+        name="search",
+        vpc_cidr="10.3.0.0/16",
+        extra_cidrs=["100.64.0.0/16"],
+        subnets=[
+            SubnetSpec("10.3.0.0/24", f"{REGION}a"),
+            SubnetSpec("10.3.1.0/24", f"{REGION}b"),
+            SubnetSpec("100.64.0.0/22", f"{REGION}a"),
+        ],
+        nodes=[
+            *(
+                NodeSpec(
+                    subnet=0,
+                    eni_addresses=(10, 10, 10),
+                    eni_subnets=(0, 2),
+                    pods=27,
+                    instance_type="m5.large",
+                )
+                for _ in range(12)
+            ),
+            *(
+                NodeSpec(subnet=1, eni_addresses=(10, 10), pods=12, instance_type="m5.large")
+                for _ in range(2)
+            ),
+        ],
+        config_subnets=[0, 1],
+        subnet_tags={
+            0: {"kubernetes.io/role/internal-elb": "1"},
+            2: {"kubernetes.io/role/cni": "1"},
+        },
+    )
+    add_service_enis(session, search, 0, [("ELB app/k8s-search-api/0b7c9a1e", "interface", 1)] * 11)
+    return search

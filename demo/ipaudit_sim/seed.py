@@ -34,6 +34,8 @@ class NodeSpec:
     # The instance's tags; None: the `eks:cluster-name` tag EKS node groups put on theirs.
     tags: Mapping[str, str] | None = None
     os: str = "linux"
+    # The subnet (index) of each ENI after the primary; None: the node's own subnet for all.
+    eni_subnets: Sequence[int] | None = None
 
 
 @dataclass(frozen=True)
@@ -181,9 +183,10 @@ def _seed_node(
         eni_id = instance["NetworkInterfaces"][0]["NetworkInterfaceId"]
         ec2.assign_private_ip_addresses(NetworkInterfaceId=eni_id, PrivateIpAddresses=pod_ips)
     for device, count in enumerate(others, start=1):
-        addresses = book.take(count)
+        eni_subnet = node.subnet if node.eni_subnets is None else node.eni_subnets[device - 1]
+        addresses = books[eni_subnet].take(count)
         eni = ec2.create_network_interface(
-            SubnetId=subnet_id,
+            SubnetId=seeded.subnet_ids[eni_subnet],
             Description=f"aws-K8S-{instance_id}",
             PrivateIpAddresses=_addresses(addresses),
             TagSpecifications=[

@@ -83,6 +83,7 @@ def article_world(env: MutableMapping[str, str] = os.environ) -> Iterator[World]
             (organization.tools, organization.management_account, None),
             (organization.payments, organization.prod_account, auditor_role),
             (organization.batch, organization.prod_account, auditor_role),
+            (organization.search, organization.prod_account, auditor_role),
         ]
         servers: dict[str, KubeApiServer] = {}
         access: dict[str, KubeAccess] = {}

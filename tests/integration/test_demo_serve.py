@@ -103,7 +103,13 @@ def test_the_printed_endpoint_and_credentials_show_the_articles_subnets(served: 
 def test_the_kubeconfig_is_https_with_a_ca_and_ipaudits_token_command(served: Served) -> None:
     config = json.loads(served.kubeconfig.read_text())
 
-    assert {c["name"] for c in config["clusters"]} == {"shop-prod", "tools", "payments", "batch"}
+    assert {c["name"] for c in config["clusters"]} == {
+        "shop-prod",
+        "tools",
+        "payments",
+        "batch",
+        "search",
+    }
     assert all(c["cluster"]["server"].startswith("https://127.0.0.1:") for c in config["clusters"])
     assert all(c["cluster"]["certificate-authority-data"] for c in config["clusters"])
     exec_plugin = config["users"][0]["user"]["exec"]
