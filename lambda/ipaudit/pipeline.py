@@ -8,7 +8,7 @@ failure never loses findings, and a Slack failure never keeps SNS from publishin
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -31,7 +31,15 @@ from ipaudit.report import SEVERITY_RANK, ClusterReport, Report
 from ipaudit.settings import Settings
 from ipaudit.store.alert_state import commit, load_states
 from ipaudit.store.codec import key_time
-from ipaudit.store.deliveries import Delivery, Destination, claim, delivered, put_items
+from ipaudit.store.deliveries import (
+    Delivery,
+    Destination,
+    Held,
+    claim,
+    delivered,
+    put_items,
+    release,
+)
 from ipaudit.store.history import ClusterHistory, load_histories, record_run
 from ipaudit.store.mute_items import load_mutes
 from ipaudit.store.records import dump
@@ -42,6 +50,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# Why a run released Slack announcements it had no URL to post to (the secret's placeholder).
+SLACK_OFF = "Slack is off: the secret holds no webhook URL yet"
+
 
 @dataclass(frozen=True)
 class AfterAudit:
@@ -50,6 +61,7 @@ class AfterAudit:
     storage_error: str | None = None  # the table failed; what was found is still reported
     changes: Sequence[AlertChange] = ()  # what on-call hears about (would hear, on a dry run)
     late: Sequence[Delivery] = ()  # earlier runs' announcements this run (re)sent
+    held: Sequence[Held] = ()  # pending announcements a live other run holds: not sent here
     slack_payload: dict[str, Any] | None = None
     slack_posted: bool = False
     slack_error: str | None = None
@@ -85,8 +97,28 @@ class AfterAudit:
             "security_hub_imported": self.security_hub_imported,
             "security_hub_errors": len(self.security_hub_errors),
             "late_deliveries": len(self.late),
+            "held_deliveries": len(self.held),
+            "held_until": None if self.held_until is None else key_time(self.held_until),
             "delivery_failed": self.delivery_failed,
         }
+
+    @property
+    def held_until(self) -> datetime | None:
+        """When every claim another run holds has ended: what it has not delivered by then,
+        a run after that sends."""
+        return max((h.until for h in self.held), default=None)
+
+    def held_note(self) -> str | None:
+        """One line for people on why pending announcements were not sent by this run."""
+        until = self.held_until
+        if until is None:
+            return None
+        runs = ", ".join(sorted({h.run_id for h in self.held}))
+        return (
+            f"{len(self.held)} pending announcement(s) not sent: run {runs} holds them until "
+            f"{key_time(until)} (it is sending them; if it dies, the first run after that "
+            "time sends them)"
+        )
 
     @property
     def delivery_failed(self) -> bool:
@@ -160,6 +192,7 @@ def after_audit(
         destinations.append("sns")
     changes: list[AlertChange] = []
     sending: list[Delivery] = []
+    held: list[Held] = []
     if dynamodb is None:
         changes = stateless(report)
         sending = _deliveries(["slack", "sns"] if dry_run else destinations, changes, report, now)
@@ -181,7 +214,8 @@ def after_audit(
                 if commit(dynamodb, table, transition, put_items(table, pending, now)):
                     changes += heard
             # This run's announcements and those earlier runs could not deliver.
-            sending = claim(dynamodb, table, destinations, run_id=report.run_id, now=now)
+            claimed = claim(dynamodb, table, destinations, run_id=report.run_id, now=now)
+            sending, held = claimed.sending, claimed.held
         except (ClientError, BotoCoreError) as error:
             storage_error = _storage_failed("recording alert changes", error)
 
@@ -197,23 +231,28 @@ def after_audit(
         storage_error=storage_error,
         changes=tuple(changes),
         late=tuple(d for d in sending if d.late(report.run_id)),
+        held=tuple(held),
         slack_payload=slack_payload,
         sns_messages=tuple(sns_messages),
         dry_run=dry_run,
     )
     if dry_run:
         return outcome
+    if note := outcome.held_note():
+        logger.info("%s", note)
 
     if slack_payload is not None:
         outcome = replace(outcome, **_post_slack(slack_payload, settings, session))
-        if outcome.slack_posted:
-            outcome = _mark(outcome, dynamodb, table, slack_sending)
+        accepted = range(len(slack_sending) if outcome.slack_posted else 0)
+        why = outcome.slack_error or SLACK_OFF
+        outcome = _settle(outcome, dynamodb, table, slack_sending, accepted, why, now)
     if sns_messages and settings.sns_topic_arn:
         result = publish(make_client(session, "sns"), settings.sns_topic_arn, sns_messages)
         if result.error:
             logger.error("SNS publish failed: %s", result.error)
         outcome = replace(outcome, sns_published=len(result.accepted), sns_error=result.error)
-        outcome = _mark(outcome, dynamodb, table, [sns_sending[i] for i in result.accepted])
+        why = result.error or "SNS did not accept it"
+        outcome = _settle(outcome, dynamodb, table, sns_sending, result.accepted, why, now)
     if settings.security_hub:
         outcome = replace(outcome, **_to_security_hub(report, changes, settings, session, now))
     return outcome
@@ -253,19 +292,29 @@ def _deliveries(
     return result
 
 
-def _mark(
+def _settle(
     outcome: AfterAudit,
     dynamodb: DynamoDBClient | None,
     table: str,
-    deliveries: Sequence[Delivery],
+    sent: Sequence[Delivery],
+    accepted: Collection[int],
+    why: str,
+    now: datetime,
 ) -> AfterAudit:
-    """Record what a destination accepted; if that fails, it may be sent once more."""
-    if dynamodb is None or not deliveries:
+    """After one destination's attempt (indexes into `sent`): what it accepted is delivered,
+    the rest released with `why` so the next run need not wait for this run's lease. If marking
+    fails, an accepted announcement may be sent once more; if releasing fails, the rest waits
+    for the lease."""
+    if dynamodb is None or not sent:
         return outcome
+    refused = [d for i, d in enumerate(sent) if i not in accepted]
+    doing = "marking deliveries as sent"
     try:
-        delivered(dynamodb, table, deliveries)
+        delivered(dynamodb, table, [d for i, d in enumerate(sent) if i in accepted])
+        doing = "releasing undelivered announcements"
+        release(dynamodb, table, refused, run_id=outcome.report.run_id, error=why, now=now)
     except (ClientError, BotoCoreError) as error:
-        return replace(outcome, storage_error=_storage_failed("marking deliveries as sent", error))
+        return replace(outcome, storage_error=_storage_failed(doing, error))
     return outcome
 
 

@@ -1,6 +1,7 @@
 """Every new, escalated and resolved change reaches Slack and SNS exactly once across outages
-and throttling; a process killed between commit and post loses nothing, one killed between a
-2xx and its mark sends at most one duplicate."""
+and throttling; a run whose destination failed leaves its announcements to the very next run; a
+run never sends what a live other run holds, and says so; a process killed between commit and
+post loses nothing, one killed between a 2xx and its mark sends at most one duplicate."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from pytest_httpserver import HTTPServer
 from unit.alerts.factories import T0, cluster, report, subnet
 from werkzeug import Request, Response
 
+from ipaudit.cli.audit import delivery_lines
 from ipaudit.notify import slack
 from ipaudit.pipeline import AfterAudit, after_audit
 from ipaudit.report import Report
@@ -125,6 +127,16 @@ def slack_answers(stage: Stage, status: int) -> None:
     stage.slack.expect_request(HOOK).respond_with_data("x", status=status)
 
 
+def topic_back(stage: Stage) -> None:
+    """The deleted topic created again (the same ARN), with on-call's queue subscribed."""
+    sns = stage.session.client("sns")
+    sns.create_topic(Name="ipaudit-warnings")
+    queue_arn = stage.session.client("sqs").get_queue_attributes(
+        QueueUrl=stage.queue_url, AttributeNames=["QueueArn"]
+    )["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=stage.topic, Protocol="sqs", Endpoint=queue_arn)
+
+
 def test_every_change_reaches_slack_and_sns_exactly_once_across_an_outage(
     stage: Stage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -141,11 +153,7 @@ def test_every_change_reaches_slack_and_sns_exactly_once_across_an_outage(
     second = run(stage, audit(50, "r2", 1), 1)  # CRITICAL: escalated
     assert second.slack_error and second.sns_error and second.delivery_failed
 
-    sns.create_topic(Name="ipaudit-warnings")  # the same ARN again
-    queue_arn = stage.session.client("sqs").get_queue_attributes(
-        QueueUrl=stage.queue_url, AttributeNames=["QueueArn"]
-    )["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=stage.topic, Protocol="sqs", Endpoint=queue_arn)
+    topic_back(stage)
     slack_answers(stage, 200)  # both recover
     third = run(stage, audit(900, "r3", 2), 2)  # plenty free: resolved
     assert not third.delivery_failed and len(third.late) == 3  # Slack: new, escalated; SNS: 1
@@ -154,6 +162,79 @@ def test_every_change_reaches_slack_and_sns_exactly_once_across_an_outage(
     assert stage.slack_heard() == Counter(new=1, escalated=1, resolved=1)
     assert stage.sns_heard() == Counter(new=1, escalated=1, resolved=1)
     assert stage.proxy.throttled.get("dynamodb", 0) > 0
+
+
+SECONDS = 1 / 3600  # in the hours `audit` and `run` take
+
+
+def two_new(run_id: str, hours: float) -> Report:
+    """A CRITICAL and a WARNING subnet: two new changes on a first run."""
+    subnets = [subnet("subnet-a", free=50), subnet("subnet-b", free=200)]
+    return report([cluster(subnets=subnets)], run_id=run_id, at=T0 + timedelta(hours=hours))
+
+
+def test_a_run_seconds_after_a_failed_post_delivers_everything_exactly_once(
+    stage: Stage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", stage.proxy.url)
+    slack_answers(stage, 500)
+    stage.session.client("sns").delete_topic(TopicArn=stage.topic)
+    failed = run(stage, two_new("r1", 0), 0)
+    assert failed.slack_error and failed.sns_error and failed.summary()["delivery_failed"]
+
+    # On-call fixes both and runs again at once, well inside the failed run's 15-minute lease.
+    slack_answers(stage, 200)
+    topic_back(stage)
+    retried = run(stage, two_new("r2", 30 * SECONDS), 30 * SECONDS)
+    assert not retried.delivery_failed and retried.changes == ()
+    assert len(retried.late) == 4  # both changes, on both destinations
+    assert retried.summary()["held_deliveries"] == 0
+    assert stage.slack_heard() == Counter(new=2)
+    assert stage.sns_heard() == Counter(new=2)
+
+    posts = len(stage.slack.log)
+    third = run(stage, two_new("r3", 60 * SECONDS), 60 * SECONDS)
+    assert third.late == () and third.changes == () and not third.delivery_failed
+    assert len(stage.slack.log) == posts and stage.sns_heard() == Counter()
+
+
+def test_what_a_live_run_is_sending_is_not_sent_again_by_an_overlapping_run_and_it_says_so(
+    stage: Stage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", stage.proxy.url)
+    # r1 waits on Slack while r2 runs; r1 must not give up on its post meanwhile.
+    monkeypatch.setattr(
+        slack, "DEFAULT_RETRY", slack.RetryPolicy(sleep=lambda _: None, timeout=120)
+    )
+    overlapping: list[AfterAudit | BaseException] = []
+
+    def second_run_while_the_first_posts(request: Request) -> Response:
+        if not overlapping:
+            try:
+                overlapping.append(run(stage, audit(50, "r2", 120 * SECONDS), 120 * SECONDS))
+            except Exception as error:  # reported by the test, not as Slack's answer
+                overlapping.append(error)
+        return Response("ok")
+
+    stage.slack.expect_request(HOOK).respond_with_handler(second_run_while_the_first_posts)
+    first = run(stage, audit(50, "r1", 0), 0)
+
+    (second,) = overlapping
+    assert isinstance(second, AfterAudit)
+    assert not second.slack_posted and second.sns_published == 0 and second.late == ()
+    assert not second.delivery_failed  # nothing failed: another run is sending
+    summary = second.summary()
+    assert summary["held_deliveries"] == 2  # Slack and SNS, held by r1 for its lease
+    assert summary["held_until"] == "2026-03-02T09:15:00Z"
+    assert (
+        "2 pending announcement(s) not sent: run r1 holds them until 2026-03-02T09:15:00Z"
+        in "\n".join(delivery_lines(second))  # what `ipaudit audit` prints on stderr
+    )
+
+    assert first.slack_posted and first.sns_published == 1
+    assert len(stage.slack.log) == 1  # r2 posted nothing
+    assert stage.slack_heard() == Counter(new=1)
+    assert stage.sns_heard() == Counter(new=1)
 
 
 def kill_child_on(stage: Stage, pid: list[int]) -> None:

@@ -202,6 +202,21 @@ def test_the_webhook_can_come_from_secrets_manager(world: World) -> None:
     assert outcome.slack_posted and len(world.slack_posts()) == 1
 
 
+def test_what_waited_for_the_webhook_secret_is_posted_as_soon_as_it_holds_a_url(
+    world: World,
+) -> None:
+    slack_ok(world)
+    secrets = world.session.client("secretsmanager")
+    secret = secrets.create_secret(Name="ipaudit/slack", SecretString="set me")  # the placeholder
+    world.settings = replace(world.settings, slack_webhook_url=None, slack_secret_arn=secret["ARN"])
+    first = run(world, audit(50, "r1", 0), 0)
+    assert not first.slack_posted and not first.delivery_failed and world.slack_posts() == []
+
+    secrets.put_secret_value(SecretId=secret["ARN"], SecretString=world.slack.url_for(HOOK_PATH))
+    second = run(world, audit(50, "r2", 0.01), 0.01)  # 36 seconds later, inside r1's lease
+    assert second.slack_posted and len(second.late) == 1 and len(world.slack_posts()) == 1
+
+
 def test_a_dry_run_shows_what_would_be_posted_and_changes_no_alert_state(world: World) -> None:
     slack_ok(world)
     dry = run(world, audit(50, "r1", 0), 0, dry_run=True)

@@ -133,6 +133,8 @@ def delivery_lines(outcome: AfterAudit) -> list[str]:
     lines += [f"Security Hub: failed: {error}" for error in outcome.security_hub_errors]
     if outcome.late:
         lines.append(f"delivered {len(outcome.late)} announcement(s) an earlier run could not")
+    if note := outcome.held_note():
+        lines.append(note)
     if outcome.delivery_failed:
         lines.append("what was not delivered is pending: the next run sends it")
     if outcome.storage_error:

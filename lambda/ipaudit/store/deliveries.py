@@ -5,15 +5,16 @@ Items (see docs/alerts.md):
 A transition's commit writes one pending item per destination in the same transaction as the
 alert state, claimed by the committing run for `LEASE`. A destination's 2xx deletes it. A run
 re-sends an item it finds pending only after claiming it: a conditional update on the claim it
-read, so of two overlapping runs one sends it. An item whose run died keeps its claim until the
-lease ends; the next run then claims it and sends it late.
+read, so of two overlapping runs one sends it. A run whose destination refused an item records
+the failure and ends its claim in one write, so the next run sends it at once; only an item whose
+run died keeps its claim until the lease ends, and the next run after that sends it late.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from botocore.exceptions import ClientError
@@ -32,6 +33,7 @@ Destination = Literal["slack", "sns"]
 PARTITION = "PENDING"
 # Longer than any run (a Lambda lives 15 minutes at most): a live run's claim is never taken.
 LEASE = timedelta(minutes=15)
+RELEASED = 0  # claimed_until of an item no run holds: the first run to see it takes it
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,21 @@ class Delivery:
         return self.run_id != run_id
 
 
+@dataclass(frozen=True)
+class Held:
+    """A pending announcement another run has claimed and may be sending now: not ours to send."""
+
+    destination: Destination
+    run_id: str  # the run holding it
+    until: datetime  # when its claim ends, should that run die before delivering it
+
+
+@dataclass(frozen=True)
+class Claimed:
+    sending: list[Delivery]  # this run's to send, oldest first
+    held: list[Held]  # pending for a destination of this run, but held by a live other run
+
+
 def put_items(
     table: str, deliveries: Iterable[Delivery], now: datetime
 ) -> list[TransactWriteItemTypeDef]:
@@ -70,9 +87,10 @@ def claim(
     *,
     run_id: str,
     now: datetime,
-) -> list[Delivery]:
+) -> Claimed:
     """What this run sends: its own pending items (a retry of the same run id included) and
-    every other run's whose lease has ended, claimed conditionally; oldest first."""
+    every other run's whose claim has ended or was released, claimed conditionally; and what a
+    live other run holds."""
     items = query_items(
         client,
         TableName=table,
@@ -80,19 +98,30 @@ def claim(
         ExpressionAttributeValues=to_item({":pk": PARTITION}),
         ConsistentRead=True,
     )
-    mine: list[Delivery] = []
+    sending: list[Delivery] = []
+    held: list[Held] = []
     for item in items:
-        values = from_item(item)
-        if values["destination"] not in destinations:
+        seen = from_item(item)
+        if seen["destination"] not in destinations:
             continue
-        theirs = values["claimed_by"] != run_id
-        if theirs and (
-            values["claimed_until"] > epoch(now) or not _take(client, table, values, run_id, now)
-        ):
-            continue  # another run is sending it, or took it first
-        mine.append(_delivery(values))
-    mine.sort(key=lambda d: d.at)
-    return mine
+        values: dict[str, Any] | None = seen
+        if seen["claimed_by"] != run_id and not _live(seen, now):
+            values = _take(client, table, seen, run_id, now)
+        if values is None:
+            continue  # delivered since we read it
+        if values["claimed_by"] == run_id:
+            sending.append(_delivery(values))
+        elif _live(values, now):
+            held.append(
+                Held(
+                    values["destination"],
+                    values["claimed_by"],
+                    datetime.fromtimestamp(values["claimed_until"], UTC),
+                )
+            )
+        # Otherwise a run that took it first has released it already: the next run sends it.
+    sending.sort(key=lambda d: d.at)
+    return Claimed(sending, held)
 
 
 def delivered(client: DynamoDBClient, table: str, deliveries: Iterable[Delivery]) -> None:
@@ -101,9 +130,54 @@ def delivered(client: DynamoDBClient, table: str, deliveries: Iterable[Delivery]
         client.delete_item(TableName=table, Key=to_item({"pk": PARTITION, "sk": delivery.sk}))
 
 
+def release(
+    client: DynamoDBClient,
+    table: str,
+    deliveries: Iterable[Delivery],
+    *,
+    run_id: str,
+    error: str,
+    now: datetime,
+) -> None:
+    """This run is done with them and their destination did not accept them: record why and
+    end the claim in the same write, so the next run sends them without waiting for the lease.
+
+    `error` is stored: it must hold no secret (Slack's errors never hold the URL)."""
+    for delivery in deliveries:
+        try:
+            client.update_item(
+                TableName=table,
+                Key=to_item({"pk": PARTITION, "sk": delivery.sk}),
+                UpdateExpression="SET claimed_until = :released, last_error = :error, "
+                "failed_at = :now ADD failures :one",
+                # A run that outlived its lease may have lost the item to another run.
+                ConditionExpression="claimed_by = :me",
+                ExpressionAttributeValues=to_item(
+                    {
+                        ":released": RELEASED,
+                        ":error": error,
+                        ":now": key_time(now),
+                        ":one": 1,
+                        ":me": run_id,
+                    }
+                ),
+            )
+        except ClientError as failure:
+            if failure.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+
+def _live(values: dict[str, Any], now: datetime) -> bool:
+    claimed_until: int = values["claimed_until"]
+    return claimed_until > epoch(now)
+
+
 def _take(
     client: DynamoDBClient, table: str, values: dict[str, Any], run_id: str, now: datetime
-) -> bool:
+) -> dict[str, Any] | None:
+    """The item after trying to claim it: ours, another run's that was quicker, or None when it
+    is gone (delivered)."""
+    until = epoch(now + LEASE)
     try:
         client.update_item(
             TableName=table,
@@ -113,17 +187,20 @@ def _take(
             ExpressionAttributeValues=to_item(
                 {
                     ":me": run_id,
-                    ":until": epoch(now + LEASE),
+                    ":until": until,
                     ":seen_by": values["claimed_by"],
                     ":seen_until": values["claimed_until"],
                 }
             ),
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
     except ClientError as error:
         if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return False  # gone (delivered) or claimed by an overlapping run
+            # With ALL_OLD, DynamoDB returns the item as the quicker run left it, if it exists.
+            current = error.response.get("Item")
+            return from_item(current) if isinstance(current, dict) else None
         raise
-    return True
+    return {**values, "claimed_by": run_id, "claimed_until": until}
 
 
 def _item(delivery: Delivery, claimed_by: str, now: datetime) -> dict[str, Any]:
