@@ -17,6 +17,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ipaudit.audit.run import audit_targets
 from ipaudit.aws.error_line import one_line
 from ipaudit.cli.audit import add_audit_flags, audit_once, audit_setup, progress
 from ipaudit.cli.options import seconds_flag
@@ -184,6 +185,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 def run(args: argparse.Namespace) -> int:
     settings, session = audit_setup(args)
+    # What `audit` needs before its first call (credentials, region, the account list) fails
+    # here as it does there, exit 1; once serving, a failing cycle is retried instead.
+    audit_targets(settings, session)
     exporter = Exporter()
     stop = threading.Event()
     # Blocked before any thread starts, so every thread inherits the mask and the signals wait
