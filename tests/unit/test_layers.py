@@ -14,6 +14,7 @@ PURE = [
     "report.py",
     "report_codec.py",
     "report_csv.py",
+    "report_openmetrics.py",
     "terminal.py",
     "errors.py",
     "cni",

@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from typing import Any
 
+import boto3
+
 from ipaudit.audit import run_audit
 from ipaudit.aws.session import make_client
-from ipaudit.cli.options import add_aws_flags, add_setting_flags, session_from, settings_from
+from ipaudit.cli.options import (
+    add_aws_flags,
+    add_setting_flags,
+    seconds_flag,
+    session_from,
+    settings_from,
+)
 from ipaudit.pipeline import AfterAudit, after_audit
 from ipaudit.report import SEVERITY_RANK, Report
 from ipaudit.report_csv import render_csv
+from ipaudit.report_openmetrics import render_openmetrics
+from ipaudit.settings import Settings
 from ipaudit.store.runs import check_table
 from ipaudit.terminal import render_report
 
@@ -29,6 +38,12 @@ def register(sub: Any) -> None:
         "audit", help="audit every configured account and region (read-only)"
     )
     add_output_flags(parser)
+    add_audit_flags(parser)
+    parser.set_defaults(run=run)
+
+
+def add_audit_flags(parser: argparse.ArgumentParser) -> None:
+    """What one audit takes, whoever runs it (`audit`, each cycle of `serve-metrics`)."""
     parser.add_argument(
         "--no-notify",
         action="store_true",
@@ -43,20 +58,11 @@ def register(sub: Any) -> None:
     )
     add_aws_flags(parser)
     add_setting_flags(parser)
-    parser.set_defaults(run=run)
 
 
-OUTPUTS = ("text", "json", "csv")
+OUTPUTS = ("text", "json", "csv", "openmetrics")
 
-
-def deadline_seconds(raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{raw!r} is not a number of seconds") from None
-    if not math.isfinite(value) or not 0 < value <= MAX_DEADLINE:
-        raise argparse.ArgumentTypeError(f"{raw!r} must be above 0 and at most {MAX_DEADLINE}")
-    return value
+deadline_seconds = seconds_flag(0, MAX_DEADLINE, low_allowed=False)
 
 
 def add_output_flags(parser: argparse.ArgumentParser) -> None:
@@ -64,7 +70,8 @@ def add_output_flags(parser: argparse.ArgumentParser) -> None:
         "--output",
         choices=OUTPUTS,
         default="text",
-        help="text for people (default), the JSON report, or CSV rows per subnet and node",
+        help="text for people (default), the JSON report, CSV rows per subnet and node, or "
+        "OpenMetrics text for Prometheus",
     )
     parser.add_argument(
         "--json", dest="output", action="store_const", const="json", help="same as --output json"
@@ -84,6 +91,8 @@ def emit(report: Report, args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     elif args.output == "csv":
         sys.stdout.write(render_csv(report))
+    elif args.output == "openmetrics":
+        sys.stdout.write(render_openmetrics(report))
     else:
         sys.stdout.write(render_report(report))
     if args.fail_on and any(
@@ -98,21 +107,34 @@ def progress(message: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = settings_from(args)
-    session = session_from(args)
-    deadline = None if args.deadline is None else time.monotonic() + args.deadline
-    if settings.table:
-        check_table(make_client(session, "dynamodb"), settings.table)  # before, not after
-    report = run_audit(settings, session, progress=progress, deadline=deadline)
-    outcome = after_audit(report, settings, session, notify=not args.no_notify)
-    for line in delivery_lines(outcome):
-        progress(line)
+    settings, session = audit_setup(args)
+    outcome = audit_once(settings, session, args)
     code = emit(outcome.report, args)
     if outcome.storage_error:
         return EXIT_STORAGE
     if outcome.delivery_failed:
         return EXIT_DELIVERY
     return code
+
+
+def audit_setup(args: argparse.Namespace) -> tuple[Settings, boto3.Session]:
+    """The settings and session of `add_audit_flags`, checked before anything is audited: a bad
+    value or a missing table stops the command here (exit 1)."""
+    settings = settings_from(args)
+    session = session_from(args)
+    if settings.table:
+        check_table(make_client(session, "dynamodb"), settings.table)  # before, not after
+    return settings, session
+
+
+def audit_once(settings: Settings, session: boto3.Session, args: argparse.Namespace) -> AfterAudit:
+    """One audit and what follows it (forecast, store, alert), progress on stderr."""
+    deadline = None if args.deadline is None else time.monotonic() + args.deadline
+    report = run_audit(settings, session, progress=progress, deadline=deadline)
+    outcome = after_audit(report, settings, session, notify=not args.no_notify)
+    for line in delivery_lines(outcome):
+        progress(line)
+    return outcome
 
 
 def delivery_lines(outcome: AfterAudit) -> list[str]:

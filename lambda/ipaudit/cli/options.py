@@ -6,8 +6,9 @@ Every setting is an environment variable (docs/design.md); a flag, when given, o
 from __future__ import annotations
 
 import argparse
+import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import boto3
 from botocore.exceptions import BotoCoreError, ProfileNotFound
@@ -88,3 +89,22 @@ def session_from(args: argparse.Namespace) -> boto3.Session:
         raise InputError(f"--profile: no AWS profile named {args.profile!r}") from None
     except BotoCoreError as error:
         raise InputError(f"AWS session: {error}") from None
+
+
+def seconds_flag(low: float, high: float, *, low_allowed: bool) -> Callable[[str], float]:
+    """An argparse `type` for a bounded number of seconds: out of bounds is a usage error."""
+    bound = "at least" if low_allowed else "above"
+
+    def seconds(raw: str) -> float:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{raw!r} is not a number of seconds") from None
+        fits = low <= value if low_allowed else low < value
+        if not math.isfinite(value) or not fits or value > high:
+            raise argparse.ArgumentTypeError(
+                f"{raw!r} must be {bound} {low:g} and at most {high:g}"
+            )
+        return value
+
+    return seconds

@@ -1,0 +1,335 @@
+"""The report as OpenMetrics text, for Prometheus: `ipaudit audit --output openmetrics` and what
+`ipaudit serve-metrics` serves.
+
+Every figure is a gauge: an audit is a snapshot, not a running count. Names follow Prometheus'
+conventions (`ipaudit_` prefix, what is counted at the end, no unit suffix on counts) and may be
+added, never renamed: dashboards and alerting rules (dashboards/) read them.
+
+Series sets, decided once for every family:
+- A subnet is listed under every audited cluster drawing on it (as each cluster's `subnets` in
+  the JSON report lists it), so a shared subnet has one series per `cluster` label with the same
+  value; `max by (account, region, subnet)` counts it once.
+- A value the report has as null (pods and warm addresses while Kubernetes was unreachable) is
+  no series at all, never a 0 that would read as "no pods".
+- A label the report has as null (a finding or coverage entry of no single cluster) is `-`, as
+  in finding ids and mute patterns.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from ipaudit.analysis.findings import node_startup_need, subnet_demand
+from ipaudit.forecast.forecast_findings import KIND as FORECAST_KIND
+from ipaudit.report import ClusterReport, Report, SubnetReport
+
+CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+NO_CLUSTER = "-"
+
+
+@dataclass(frozen=True)
+class Gauge:
+    name: str
+    help: str
+    labels: tuple[str, ...]
+    unit: str = ""  # OpenMetrics' UNIT: the name then ends with `_<unit>`
+
+
+# A sample: the gauge, its label values in `Gauge.labels` order, the value.
+Sample = tuple[Gauge, tuple[str, ...], float]
+SubnetWhere = tuple[str, str, str]  # account, region, subnet id
+
+CLUSTER_LABELS = ("account", "region", "cluster")
+SUBNET_LABELS = ("account", "region", "vpc", "subnet", "az", "cluster")
+NODE_LABELS = (*CLUSTER_LABELS, "instance", "instance_type", "subnet", "node")
+
+SUBNET_FREE = Gauge(
+    "ipaudit_subnet_free_addresses",
+    "Free IPv4 addresses in the subnet (EC2 AvailableIpAddressCount)",
+    SUBNET_LABELS,
+)
+SUBNET_USABLE = Gauge(
+    "ipaudit_subnet_usable_addresses",
+    "Usable IPv4 addresses in the subnet: its size minus the 5 AWS reserves",
+    SUBNET_LABELS,
+)
+SUBNET_FREE_BLOCKS = Gauge(
+    "ipaudit_subnet_free_prefix_blocks",
+    "Free /28 blocks in the subnet, what prefix delegation needs",
+    SUBNET_LABELS,
+)
+SUBNET_USED = Gauge(
+    "ipaudit_subnet_used_addresses",
+    "Used IPv4 addresses in the subnet by who holds them; they sum to usable minus free",
+    (*SUBNET_LABELS, "owner"),
+)
+SUBNET_ROLE = Gauge(
+    "ipaudit_subnet_role",
+    "1 for each role the subnet plays for the cluster (nodes, pods, control-plane, load-balancers)",
+    (*SUBNET_LABELS, "role"),
+)
+SUBNET_STARTUP = Gauge(
+    "ipaudit_subnet_node_startup_addresses",
+    "Addresses one more node of the cluster's hungriest aws-node instance type takes from the "
+    "subnet at start-up; fewer free than this is a CRITICAL subnet_headroom finding",
+    (*SUBNET_LABELS, "instance_type"),
+)
+SUBNET_DAYS = Gauge(
+    "ipaudit_subnet_days_until_full",
+    "Days until the subnet runs out of addresses at its recent trend, when a subnet_forecast "
+    "finding says so (within 14 days)",
+    SUBNET_LABELS,
+)
+CLUSTER_INFO = Gauge(
+    "ipaudit_cluster_info",
+    "1 for each audited cluster, with its VPC and network mode",
+    (*CLUSTER_LABELS, "vpc", "network_mode"),
+)
+CLUSTER_HELD = Gauge(
+    "ipaudit_cluster_addresses_held",
+    "IPv4 addresses the cluster's nodes hold, ENI primaries and branch ENIs included",
+    CLUSTER_LABELS,
+)
+CLUSTER_PODS = Gauge(
+    "ipaudit_cluster_pods",
+    "Running pods with a VPC address, Fargate's included (absent: Kubernetes unreachable)",
+    CLUSTER_LABELS,
+)
+CLUSTER_WARM = Gauge(
+    "ipaudit_cluster_warm_addresses",
+    "Addresses aws-node holds that no running pod uses (absent: unknown or not aws-node)",
+    CLUSTER_LABELS,
+)
+CLUSTER_NODES = Gauge("ipaudit_cluster_nodes", "Nodes found for the cluster", CLUSTER_LABELS)
+CLUSTER_LEAKED = Gauge(
+    "ipaudit_cluster_leaked_enis", "Leaked CNI and branch ENIs of the cluster", CLUSTER_LABELS
+)
+NODE_HELD = Gauge(
+    "ipaudit_node_addresses_held",
+    "IPv4 addresses on the node's ENIs and branch ENIs, primaries included",
+    NODE_LABELS,
+)
+NODE_PODS = Gauge(
+    "ipaudit_node_pods",
+    "Running pods on the node with a VPC address: its used pod addresses (absent: unknown)",
+    NODE_LABELS,
+)
+NODE_WARM = Gauge(
+    "ipaudit_node_warm_addresses",
+    "Addresses aws-node holds on the node that no running pod uses (absent: unknown)",
+    NODE_LABELS,
+)
+NODE_MAX_PODS = Gauge(
+    "ipaudit_node_max_pods", "Kubelet's max pods on the node (absent: unknown)", NODE_LABELS
+)
+LEAKED_ENI = Gauge(
+    "ipaudit_leaked_eni_addresses",
+    "IPv4 addresses a leaked ENI holds",
+    (*CLUSTER_LABELS, "eni", "subnet"),
+)
+RECOMMENDATION_RETURNED = Gauge(
+    "ipaudit_recommendation_addresses_returned",
+    "Addresses the recommended aws-node settings give back",
+    (*CLUSTER_LABELS, "kind"),
+)
+FINDINGS = Gauge(
+    "ipaudit_findings",
+    "Findings of the run by cluster, kind, severity and whether a mute covers them",
+    (*CLUSTER_LABELS, "kind", "severity", "muted"),
+)
+COVERAGE_ERRORS = Gauge(
+    "ipaudit_coverage_errors",
+    "Coverage entries in error per account and region: what could not be audited",
+    ("account", "region"),
+)
+COVERAGE_ERROR = Gauge(
+    "ipaudit_coverage_error",
+    "1 for each account, region or cluster that could not be audited, with the reason",
+    (*CLUSTER_LABELS, "error"),
+)
+RUN_TIMESTAMP = Gauge(
+    "ipaudit_run_timestamp_seconds",
+    "When the audit ran (the report's generated_at), in Unix seconds",
+    (),
+    unit="seconds",
+)
+
+# In the order they are rendered. A family with no series this run is still declared, so a
+# scrape always lists every name a dashboard or rule may ask for.
+REPORT_GAUGES: tuple[Gauge, ...] = (
+    RUN_TIMESTAMP,
+    SUBNET_FREE,
+    SUBNET_USABLE,
+    SUBNET_FREE_BLOCKS,
+    SUBNET_USED,
+    SUBNET_ROLE,
+    SUBNET_STARTUP,
+    SUBNET_DAYS,
+    CLUSTER_INFO,
+    CLUSTER_HELD,
+    CLUSTER_PODS,
+    CLUSTER_WARM,
+    CLUSTER_NODES,
+    CLUSTER_LEAKED,
+    NODE_HELD,
+    NODE_PODS,
+    NODE_WARM,
+    NODE_MAX_PODS,
+    LEAKED_ENI,
+    RECOMMENDATION_RETURNED,
+    FINDINGS,
+    COVERAGE_ERRORS,
+    COVERAGE_ERROR,
+)
+
+
+def render_openmetrics(report: Report) -> str:
+    return exposition(REPORT_GAUGES, report_samples(report))
+
+
+def report_samples(report: Report) -> list[Sample]:
+    # A forecast finding names its subnet once; every cluster listing the subnet shows it.
+    days = {
+        (f.account_id, f.region, f.resource): f.value
+        for f in report.findings
+        if f.kind == FORECAST_KIND and f.value is not None
+    }
+    return [
+        (RUN_TIMESTAMP, (), _epoch_seconds(report.generated_at)),
+        *(sample for cluster in report.clusters for sample in _cluster_samples(cluster, days)),
+        *_finding_samples(report),
+        *_coverage_samples(report),
+    ]
+
+
+def exposition(gauges: Sequence[Gauge], samples: Iterable[Sample]) -> str:
+    """OpenMetrics text: each family once, whole (the format forbids interleaving), and `# EOF`."""
+    rows: dict[Gauge, list[str]] = {gauge: [] for gauge in gauges}
+    for gauge, values, value in samples:
+        rows[gauge].append(f"{gauge.name}{_labels(gauge.labels, values)} {_number(value)}")
+    lines = []
+    for gauge, series in rows.items():
+        lines.append(f"# HELP {gauge.name} {_escape(gauge.help)}")
+        lines.append(f"# TYPE {gauge.name} gauge")
+        if gauge.unit:
+            lines.append(f"# UNIT {gauge.name} {gauge.unit}")
+        lines += series
+    lines.append("# EOF")
+    return "\n".join(lines) + "\n"
+
+
+def _cluster_samples(cluster: ClusterReport, days: Mapping[SubnetWhere, float]) -> Iterator[Sample]:
+    scope = (cluster.account_id, cluster.region, cluster.name)
+    yield CLUSTER_INFO, (*scope, cluster.vpc_id, cluster.network_mode), 1
+    yield CLUSTER_HELD, scope, cluster.ips_held
+    if cluster.pods is not None:
+        yield CLUSTER_PODS, scope, cluster.pods
+    if cluster.warm_ips is not None:
+        yield CLUSTER_WARM, scope, cluster.warm_ips
+    yield CLUSTER_NODES, scope, len(cluster.nodes)
+    yield CLUSTER_LEAKED, scope, len(cluster.leaked_enis)
+    # The scale ceilings (`clusters[].ceilings`, being added to the report) belong here:
+    # `ipaudit_ceiling_nodes{account,region,cluster,...}`, one series per ceiling.
+    if cluster.recommendation is not None:
+        kind = cluster.recommendation.kind
+        yield RECOMMENDATION_RETURNED, (*scope, kind), cluster.recommendation.ips_returned
+    yield from _subnet_samples(cluster, days)
+    for node in cluster.nodes:
+        where = (*scope, node.instance_id, node.instance_type, node.subnet_id, node.node_name or "")
+        yield NODE_HELD, where, node.ips_held
+        for gauge, value in ((NODE_PODS, node.pods), (NODE_WARM, node.warm_ips)):
+            if value is not None:
+                yield gauge, where, value
+        if node.max_pods is not None:
+            yield NODE_MAX_PODS, where, node.max_pods
+    for leak in cluster.leaked_enis:
+        yield LEAKED_ENI, (*scope, leak.eni_id, leak.subnet_id), leak.ips
+
+
+def _subnet_samples(cluster: ClusterReport, days: Mapping[SubnetWhere, float]) -> Iterator[Sample]:
+    # The need the headroom finding compared free addresses with, not a second reckoning.
+    startup = node_startup_need(cluster, cluster.instance_types)
+    for subnet in cluster.subnets:
+        where = _subnet_labels(cluster, subnet)
+        yield SUBNET_FREE, where, subnet.free
+        yield SUBNET_USABLE, where, subnet.usable
+        yield SUBNET_FREE_BLOCKS, where, subnet.free_prefix_blocks
+        for owner, count in subnet.addresses.items():
+            yield SUBNET_USED, (*where, owner), count
+        for role in subnet.roles:
+            yield SUBNET_ROLE, (*where, role), 1
+        demand = subnet_demand(cluster, subnet, startup)
+        if demand is not None:
+            instance_type, need = demand
+            yield SUBNET_STARTUP, (*where, instance_type), need
+        forecast = days.get((cluster.account_id, cluster.region, subnet.subnet_id))
+        if forecast is not None:
+            yield SUBNET_DAYS, where, forecast
+
+
+def _subnet_labels(cluster: ClusterReport, subnet: SubnetReport) -> tuple[str, ...]:
+    return (
+        cluster.account_id,
+        cluster.region,
+        cluster.vpc_id,
+        subnet.subnet_id,
+        subnet.az,
+        cluster.name,
+    )
+
+
+def _finding_samples(report: Report) -> Iterator[Sample]:
+    counts = Counter(
+        (
+            f.account_id,
+            f.region,
+            f.cluster or NO_CLUSTER,
+            f.kind,
+            f.severity,
+            "true" if f.muted else "false",
+        )
+        for f in report.findings
+    )
+    for values, count in counts.items():
+        yield FINDINGS, values, count
+
+
+def _coverage_samples(report: Report) -> Iterator[Sample]:
+    # Every audited account and region gets its count, 0 included: a real count, and the
+    # series an alert on `> 0` needs to resolve.
+    errors: Counter[tuple[str, str]] = Counter()
+    for entry in report.coverage:
+        errors[(entry.account_id, entry.region)] += entry.status == "error"
+    for scope, count in errors.items():
+        yield COVERAGE_ERRORS, scope, count
+    for entry in report.coverage:
+        if entry.status == "error":
+            where = (entry.account_id, entry.region, entry.cluster or NO_CLUSTER)
+            yield COVERAGE_ERROR, (*where, entry.error or ""), 1
+
+
+def _epoch_seconds(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def _labels(names: Sequence[str], values: Sequence[str]) -> str:
+    if not names:
+        return ""
+    pairs = ",".join(
+        f'{name}="{_escape(value)}"' for name, value in zip(names, values, strict=True)
+    )
+    return "{" + pairs + "}"
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _number(value: float) -> str:
+    # Counts stay integers on the wire ("40", not "40.0"); a fraction keeps its repr.
+    if isinstance(value, int) or float(value).is_integer():
+        return str(int(value))
+    return repr(float(value))

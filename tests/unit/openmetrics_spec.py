@@ -1,0 +1,149 @@
+"""What every OpenMetrics series must equal, read straight from the JSON report's fields: the
+README's metrics table as code. Shared by the unit tests (hand-built reports) and the integration
+tests (the demo's and a seeded audit's own `--output json`).
+
+Import as `from unit.openmetrics_spec import ...`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+
+Series = tuple[str, frozenset[tuple[str, str]]]  # name, labels
+# Derived from several fields by the headroom finding's own function, specified on its own.
+DERIVED = frozenset({"ipaudit_subnet_node_startup_addresses"})
+
+
+def series(name: str, **labels: str) -> Series:
+    return name, frozenset(labels.items())
+
+
+def scraped(text: str) -> dict[Series, float]:
+    """Every sample of an exposition, parsed by prometheus_client (a repeat fails)."""
+    samples: dict[Series, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            key = series(sample.name, **sample.labels)
+            assert key not in samples, f"a series twice: {key}"
+            samples[key] = sample.value
+    return samples
+
+
+def from_report(report: dict[str, Any]) -> dict[Series, float]:
+    """The series of the JSON report `report`, each with the value of the field it exposes;
+    null fields have none."""
+    expected: dict[Series, float] = {}
+
+    def put(name: str, value: float | None, **labels: str) -> None:
+        if value is not None:
+            expected[series(name, **labels)] = value
+
+    generated = datetime.fromisoformat(report["generated_at"].replace("Z", "+00:00"))
+    put("ipaudit_run_timestamp_seconds", generated.timestamp())
+    forecast = {
+        (f["account_id"], f["region"], f["resource"]): f["value"]
+        for f in report["findings"]
+        if f["kind"] == "subnet_forecast"
+    }
+    for cluster in report["clusters"]:
+        scope = {
+            "account": cluster["account_id"],
+            "region": cluster["region"],
+            "cluster": cluster["name"],
+        }
+        info = {**scope, "vpc": cluster["vpc_id"], "network_mode": cluster["network_mode"]}
+        put("ipaudit_cluster_info", 1, **info)
+        put("ipaudit_cluster_addresses_held", cluster["ips_held"], **scope)
+        put("ipaudit_cluster_pods", cluster["pods"], **scope)
+        put("ipaudit_cluster_warm_addresses", cluster["warm_ips"], **scope)
+        put("ipaudit_cluster_nodes", len(cluster["nodes"]), **scope)
+        put("ipaudit_cluster_leaked_enis", len(cluster["leaked_enis"]), **scope)
+        if (recommendation := cluster["recommendation"]) is not None:
+            returned = recommendation["ips_returned"]
+            put(
+                "ipaudit_recommendation_addresses_returned",
+                returned,
+                **scope,
+                kind=recommendation["kind"],
+            )
+        for subnet in cluster["subnets"]:
+            where = {
+                **scope,
+                "vpc": cluster["vpc_id"],
+                "subnet": subnet["subnet_id"],
+                "az": subnet["az"],
+            }
+            put("ipaudit_subnet_free_addresses", subnet["free"], **where)
+            put("ipaudit_subnet_usable_addresses", subnet["usable"], **where)
+            put("ipaudit_subnet_free_prefix_blocks", subnet["free_prefix_blocks"], **where)
+            for owner, count in subnet["addresses"].items():
+                put("ipaudit_subnet_used_addresses", count, **where, owner=owner)
+            for role in subnet["roles"]:
+                put("ipaudit_subnet_role", 1, **where, role=role)
+            days = forecast.get((cluster["account_id"], cluster["region"], subnet["subnet_id"]))
+            put("ipaudit_subnet_days_until_full", days, **where)
+        for node in cluster["nodes"]:
+            at = {
+                **scope,
+                "instance": node["instance_id"],
+                "instance_type": node["instance_type"],
+                "subnet": node["subnet_id"],
+                "node": node["node_name"] or "",
+            }
+            put("ipaudit_node_addresses_held", node["ips_held"], **at)
+            put("ipaudit_node_pods", node["pods"], **at)
+            put("ipaudit_node_warm_addresses", node["warm_ips"], **at)
+            put("ipaudit_node_max_pods", node["max_pods"], **at)
+        for leak in cluster["leaked_enis"]:
+            put(
+                "ipaudit_leaked_eni_addresses",
+                leak["ips"],
+                **scope,
+                eni=leak["eni_id"],
+                subnet=leak["subnet_id"],
+            )
+    findings = Counter(
+        (
+            f["account_id"],
+            f["region"],
+            f["cluster"] or "-",
+            f["kind"],
+            f["severity"],
+            str(f["muted"]).lower(),
+        )
+        for f in report["findings"]
+    )
+    for (account, region, cluster_name, kind, severity, muted), count in findings.items():
+        put(
+            "ipaudit_findings",
+            count,
+            account=account,
+            region=region,
+            cluster=cluster_name,
+            kind=kind,
+            severity=severity,
+            muted=muted,
+        )
+    errors = Counter[tuple[str, str]]()
+    for entry in report["coverage"]:
+        errors[(entry["account_id"], entry["region"])] += entry["status"] == "error"
+        if entry["status"] == "error":
+            put(
+                "ipaudit_coverage_error",
+                1,
+                account=entry["account_id"],
+                region=entry["region"],
+                cluster=entry["cluster"] or "-",
+                error=entry["error"] or "",
+            )
+    for (account, region), count in errors.items():
+        put("ipaudit_coverage_errors", count, account=account, region=region)
+    return expected
+
+
+def without(samples: dict[Series, float], names: frozenset[str]) -> dict[Series, float]:
+    return {key: value for key, value in samples.items() if key[0] not in names}
