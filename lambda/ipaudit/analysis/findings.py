@@ -154,7 +154,10 @@ def shared_subnet_findings(
     decides), naming every cluster. A subnet one cluster uses keeps that cluster's id."""
     by_subnet: dict[str, list[tuple[ClusterReport, SubnetReport, tuple[str, int] | None]]] = {}
     for cluster, startup in clusters:
+        pools = discovery_pools(cluster)
         for subnet in cluster.subnets:
+            if "nodes" not in subnet.roles and subnet in pools.get(subnet.az, ()):
+                continue  # a pod subnet of a pool: the pool's finding judges it
             demand = subnet_demand(cluster, subnet, startup)
             by_subnet.setdefault(subnet.subnet_id, []).append((cluster, subnet, demand))
     findings = []

@@ -13,6 +13,7 @@ from ipaudit.analysis.findings import (
     sandbox_findings,
     target_findings,
 )
+from ipaudit.analysis.network_mode import cni_version, subnet_discovery
 from ipaudit.recommend import recommend
 from ipaudit.report import (
     SEVERITY_RANK,
@@ -47,6 +48,11 @@ def coverage_notes(cluster: Cluster, notes: Iterable[str] = ()) -> list[str]:
                 f"subnet {subnet.subnet_id} is IPv6-only: no IPv4 addresses to run out of, "
                 "left out of the headroom table"
             )
+    if subnet_discovery(cluster) and cni_version(cluster) is None:
+        said.append(
+            "aws-node's version is unknown (no image tag or add-on version to read): subnet "
+            "discovery is taken as on, its default since v1.18"
+        )
     for instance_type in cluster.unknown_instance_types:
         count = sum(i.instance_type == instance_type for i in cluster.instances)
         said.append(
