@@ -12,14 +12,14 @@ import importlib.util
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ipaudit.audit import run_audit
 from ipaudit.cli.audit import add_output_flags, emit, progress
-from ipaudit.digest import weekly_digest
 from ipaudit.errors import InputError
-from ipaudit.pipeline import AfterAudit, after_audit
 from ipaudit.settings import Settings
+
+if TYPE_CHECKING:
+    from ipaudit.pipeline import AfterAudit
 
 DEFAULT_DIGEST = Path("ipaudit-demo-digest.html")
 DEMO_EXTRA_MISSING = (
@@ -77,6 +77,9 @@ def run(args: argparse.Namespace) -> int:
         from ipaudit_sim.serve import serve
 
         return serve(args.kubeconfig)
+    from ipaudit.audit import run_audit
+    from ipaudit.digest import weekly_digest
+    from ipaudit.pipeline import after_audit
     from ipaudit_sim.history_seed import seed_history
     from ipaudit_sim.world import article_world
 
