@@ -51,7 +51,14 @@ def register(sub: Any) -> None:
         type=Path,
         default=DEFAULT_KUBECONFIG,
         metavar="FILE",
-        help=f"with --serve: where to write the kubeconfig (default: {DEFAULT_KUBECONFIG})",
+        help=f"with --serve: where to write the kubeconfig (default: {DEFAULT_KUBECONFIG}); "
+        "an existing FILE is refused unless --force",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="with --serve: replace an existing --kubeconfig FILE while serving; it is put "
+        "back when the demo stops",
     )
     parser.set_defaults(run=run)
 
@@ -76,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
             raise InputError("--serve runs no audit: --output and --fail-on do not apply to it")
         from ipaudit_sim.serve import serve
 
-        return serve(args.kubeconfig)
+        return serve(args.kubeconfig, force=args.force)
     from ipaudit.audit import run_audit
     from ipaudit.digest import weekly_digest
     from ipaudit.pipeline import after_audit
