@@ -1,4 +1,5 @@
-# `make demo` and `make test` are all a fresh machine needs: both run `make setup` first.
+# `make demo` and `make test` are all a fresh machine needs: the demo installs the Python
+# environment only (no Node.js needed), the tests `make setup` (Python and the npm tools).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -23,7 +24,7 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-demo: setup
+demo: $(PY_STAMP)
 	$(BIN)/ipaudit demo
 
 lint: setup

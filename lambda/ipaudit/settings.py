@@ -6,6 +6,8 @@ CLI and the Lambda handler can stop before anything is written.
 
 from __future__ import annotations
 
+import difflib
+import functools
 import json
 import math
 import re
@@ -21,8 +23,8 @@ ORGANIZATION = "organization"
 DEFAULT_ROLE_NAME = "IpAuditReadOnly"
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")
-# Partition prefixes AWS uses today: us, eu, ap, ca, sa, me, af, il, mx, cn, us-gov, us-iso...
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+# The shape of every partition's names: us-east-1, us-gov-west-1, cn-north-1, eusc-de-east-1...
+_REGION = re.compile(r"^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$")
 ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
 # sts:AssumeRole's ExternalId: 2 to 1224 characters of these.
 EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
@@ -143,11 +145,49 @@ def _regions(raw: str) -> tuple[str, ...]:
     if not regions:
         raise SettingsError("IPAUDIT_REGIONS: no region given")
     for region in regions:
-        if not _REGION.match(region):
-            raise SettingsError(
-                f"IPAUDIT_REGIONS: {region!r} is not a region name like 'eu-west-1'"
-            )
+        check_region("IPAUDIT_REGIONS", region)
     return tuple(dict.fromkeys(regions))
+
+
+def check_region(name: str, region: str) -> str:
+    """`region` when AWS has a region of that name; else one line naming the setting `name`.
+
+    A typo such as `eu-wst-1` has the right shape and would only fail later, target by target,
+    as an endpoint that does not resolve: it is refused here, before anything is called.
+    """
+    if not _REGION.match(region):
+        raise SettingsError(f"{name}: {region!r} is not a region name like 'eu-west-1'")
+    known, version = known_regions()
+    if region not in known:
+        near = difflib.get_close_matches(region, sorted(known), n=1)
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        raise SettingsError(
+            f"{name}: {region!r} is not an AWS region{hint}; "
+            f"a region newer than botocore {version} needs a newer boto3"
+        )
+    return region
+
+
+@functools.cache
+def known_regions() -> tuple[frozenset[str], str]:
+    """Every region of every partition as botocore's endpoint data lists them, and botocore's
+    version: AWS's own list, updated with each release, rather than one kept here."""
+    # Imported only once a region is named: a command that names none stays free of botocore.
+    import botocore
+    import botocore.loaders
+    import botocore.regions
+
+    # The resolver a botocore session uses, without the session: that would read the profile
+    # (AWS_PROFILE), which has nothing to say about which regions exist.
+    resolver = botocore.regions.EndpointResolver(
+        botocore.loaders.create_loader().load_data("endpoints")
+    )
+    names = frozenset(
+        region
+        for partition in resolver.get_available_partitions()
+        for region in resolver.get_available_endpoints("ec2", partition)
+    )
+    return names, str(botocore.__version__)
 
 
 def _kube_endpoints(raw: str) -> dict[str, str]:

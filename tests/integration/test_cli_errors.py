@@ -3,9 +3,11 @@ command line argparse cannot parse, exit 1 for a bad setting or anything else.""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -33,7 +35,9 @@ def ipaudit(*args: str, **env_extra: str) -> subprocess.CompletedProcess[str]:
         (["--regions", "europe"], "IPAUDIT_REGIONS: 'europe' is not a region name"),
         (["--accounts", "1234"], "IPAUDIT_ACCOUNTS: '1234' is not a 12-digit account id"),
         (["--kube-endpoints", "prod=nowhere"], "IPAUDIT_KUBE_ENDPOINTS: 'nowhere' for 'prod'"),
-        (["--profile", "no-such-profile"], "--profile: no AWS profile named 'no-such-profile'"),
+        (["--profile", "no-such-profile"], "--profile: the AWS profile 'no-such-profile' is not"),
+        (["--regions", "eu-wst-1"], "IPAUDIT_REGIONS: 'eu-wst-1' is not an AWS region"),
+        (["--region", "eu-wst-1"], "--region: 'eu-wst-1' is not an AWS region"),
     ],
 )
 def test_bad_settings_stop_the_audit_with_one_line_and_exit_1(
@@ -52,10 +56,88 @@ def test_a_bad_environment_variable_is_named_like_a_bad_flag() -> None:
     assert done.stderr.strip() == "ipaudit: error: IPAUDIT_WARN_FREE_PCT: 'lots' is not a number"
 
 
+def test_a_mistyped_region_is_refused_with_the_nearest_real_one_before_any_call() -> None:
+    # No endpoint at all: a call would fail differently (no credentials, no such host).
+    done = ipaudit("max-pods", "m5.large", AWS_DEFAULT_REGION="eu-wst-1")
+    assert done.returncode == 1
+    [line] = done.stderr.splitlines()
+    assert line.startswith(
+        "ipaudit: error: AWS_DEFAULT_REGION: 'eu-wst-1' is not an AWS region "
+        "(did you mean 'eu-west-1'?)"
+    )
+
+
+def test_a_profile_named_in_the_environment_is_named_with_the_files_it_is_missing_from() -> None:
+    done = ipaudit("audit", AWS_PROFILE="fake")
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        f"ipaudit: error: AWS_PROFILE: the AWS profile 'fake' is not in {os.devnull} "
+        f"(nor {os.devnull}): create it (aws configure --profile fake, or aws configure sso) "
+        "or name another"
+    )
+
+
+NO_CREDENTIALS = (
+    "ipaudit: error: AWS credentials: none found (use --profile or AWS_PROFILE with a profile "
+    "of ~/.aws/config, `aws sso login`, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
+)
+FINDING = "subnet_headroom:111111111111:eu-west-1:prod:subnet-0abc"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["audit"],
+        ["digest", "--table", "ipaudit"],
+        ["mute", FINDING, "--for", "1d", "--reason", "full by design", "--table", "ipaudit"],
+        ["mutes", "--table", "ipaudit"],
+        ["unmute", FINDING, "--table", "ipaudit"],
+        ["max-pods", "m5.large"],
+        ["init-table", "--table", "ipaudit"],
+        ["simulate", "SCENARIO"],
+        ["get-token", "--cluster-name", "prod"],
+    ],
+    ids=lambda args: args[0],
+)
+def test_no_credentials_is_the_same_hint_on_every_command(args: list[str], tmp_path: Path) -> None:
+    scenario = tmp_path / "node.json"
+    scenario.write_text(json.dumps({"instance": {"type": "m5.large"}, "steps": [3]}))
+    args = [str(scenario) if a == "SCENARIO" else a for a in args]
+
+    done = ipaudit(*args, AWS_DEFAULT_REGION="eu-west-1")
+
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.strip() == NO_CREDENTIALS
+
+
+@pytest.mark.parametrize("flag", ["--help", "--version"])
+def test_help_and_version_load_no_aws_or_kubernetes_client(flag: str) -> None:
+    # -X importtime names every module the process imported, on stderr.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "IPAUDIT_"))}
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "ipaudit", flag],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    imported = {
+        line.rsplit("|", 1)[-1].strip().split(".")[0]
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+
+    assert done.returncode == 0
+    assert "ipaudit" in imported
+    assert not imported & {"boto3", "botocore", "kubernetes", "requests", "urllib3"}
+
+
 @pytest.mark.parametrize(
     ("env_extra", "expected"),
     [
-        ({}, "AWS region: none set (use --region or AWS_REGION)"),
+        ({}, "AWS region: none set (use --region or AWS_DEFAULT_REGION, or a profile's region)"),
         ({"AWS_DEFAULT_REGION": "eu-west-1"}, "AWS credentials: none found"),
     ],
 )

@@ -34,11 +34,16 @@ class Served:
     kubeconfig: Path = Path()
 
 
+def shell_lines(lines: list[str]) -> list[list[str]]:
+    """The printed lines as a shell reads them: a line ending in a backslash goes on."""
+    joined = "\n".join(lines).replace("\\\n", " ")
+    return [shlex.split(line) for line in joined.splitlines()]
+
+
 def exports(lines: list[str]) -> dict[str, str]:
     """The `export A=1 B=2` lines, as a shell would read them (the first of each name wins)."""
     variables: dict[str, str] = {}
-    for line in lines:
-        words = shlex.split(line)
+    for words in shell_lines(lines):
         if words[:1] == ["export"]:
             for word in words[1:]:
                 name, _, value = word.partition("=")
@@ -46,14 +51,26 @@ def exports(lines: list[str]) -> dict[str, str]:
     return variables
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    folder = tmp_path_factory.mktemp("serve")
+def one_command(lines: list[str], word: str) -> tuple[dict[str, str], list[str]]:
+    """The one printed command with `word` in it: the NAME=VALUE assignments before it (for
+    that command only, as a shell reads them), and the command's words."""
+    [words] = [words for words in shell_lines(lines) if word in words]
+    start = next(i for i, w in enumerate(words) if "=" not in w)
+    return dict(w.split("=", 1) for w in words[:start]), words[start:]
+
+
+def clean_env() -> dict[str, str]:
+    """A shell with no AWS, ipaudit or Kubernetes settings of its own."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "IPAUDIT_", "KUBE"))}
+    env["AWS_CONFIG_FILE"] = env["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+    return env
+
+
+def start_serving(folder: Path, *args: str) -> Served:
     process = subprocess.Popen(
-        [sys.executable, "-m", "ipaudit", "demo", "--serve", "--kubeconfig", "demo.kubeconfig"],
+        [sys.executable, "-m", "ipaudit", "demo", "--serve", *args],
         cwd=folder,
-        env=env,
+        env=clean_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -73,31 +90,69 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         printed.append(line)
     served = Served(process, printed, lines, exports(printed))
     served.kubeconfig = Path(served.exports["KUBECONFIG"])
+    return served
+
+
+def stop(served: Served) -> tuple[int, list[str], str]:
+    """Ctrl-C, then what it printed after the readiness line, its exit code and stderr."""
+    served.process.send_signal(signal.SIGINT)
+    after = []
+    while (line := served.later.get(timeout=STARTUP_BOUND)) is not None:
+        after.append(line)
+    code = served.process.wait(timeout=STARTUP_BOUND)
+    assert served.process.stderr is not None
+    return code, after, served.process.stderr.read()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    served = start_serving(tmp_path_factory.mktemp("serve"), "--kubeconfig", "demo.kubeconfig")
     yield served
-    if process.poll() is None:
-        process.kill()
-        process.wait()
+    if served.process.poll() is None:
+        served.process.kill()
+        served.process.wait()
 
 
-def test_the_printed_endpoint_and_credentials_show_the_articles_subnets(served: Served) -> None:
+def test_the_printed_prod_credentials_show_the_articles_subnets(served: Served) -> None:
+    prod, command = one_command(served.printed, "aws")
     ec2 = boto3.client(
         "ec2",
         endpoint_url=served.exports["AWS_ENDPOINT_URL"],
         region_name=served.exports["AWS_DEFAULT_REGION"],
-        aws_access_key_id=served.exports["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=served.exports["AWS_SECRET_ACCESS_KEY"],
-        aws_session_token=served.exports["AWS_SESSION_TOKEN"],
+        aws_access_key_id=prod["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=prod["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=prod["AWS_SESSION_TOKEN"],
     )
 
     subnets = {
         s["CidrBlock"]: s["AvailableIpAddressCount"] for s in ec2.describe_subnets()["Subnets"]
     }
 
+    assert command[:3] == ["aws", "ec2", "describe-subnets"]
     assert served.exports["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
     assert {cidr: subnets[cidr] for cidr in ("10.0.0.0/22", "10.0.4.0/22")} == {
         "10.0.0.0/22": 0,
         "10.0.4.0/22": 0,
     }
+
+
+def test_the_exports_pasted_whole_audit_the_organization_and_read_every_cluster(
+    served: Served,
+) -> None:
+    _, command = one_command(served.printed, "audit")
+    done = subprocess.run(
+        [*command, "--json"],
+        env={**clean_env(), **served.exports},
+        capture_output=True,
+        text=True,
+        timeout=STARTUP_BOUND,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    coverage = json.loads(done.stdout)["coverage"]
+    assert {c["cluster"] for c in coverage} == {"shop-prod", "tools", "payments", "batch"}
+    assert all(c["status"] == "ok" for c in coverage), coverage
 
 
 def test_the_kubeconfig_is_https_with_a_ca_and_ipaudits_token_command(served: Served) -> None:
@@ -145,15 +200,8 @@ def test_kubectl_reads_the_simulated_clusters(served: Served, tmp_path: Path) ->
     assert "desiredNumberScheduled: 20" in daemonset
 
 
-def test_ctrl_c_stops_it_cleanly_and_removes_the_kubeconfig(served: Served) -> None:
-    served.process.send_signal(signal.SIGINT)
-
-    after = []
-    while (line := served.later.get(timeout=STARTUP_BOUND)) is not None:
-        after.append(line)
-    code = served.process.wait(timeout=STARTUP_BOUND)
-    assert served.process.stderr is not None
-    stderr = served.process.stderr.read()
+def test_ctrl_c_stops_it_cleanly_and_removes_the_kubeconfig_it_created(served: Served) -> None:
+    code, after, stderr = stop(served)
 
     assert code == 0, stderr
     assert after[-1] == "ipaudit demo --serve: SIGINT, stopping"
@@ -178,3 +226,48 @@ def test_serve_with_report_flags_is_refused_in_one_line_before_anything_starts(
         "ipaudit: error: --serve runs no audit: --output and --fail-on do not apply to it"
     )
     assert list(tmp_path.iterdir()) == []  # no kubeconfig written
+
+
+def test_an_existing_kubeconfig_is_refused_in_one_line_naming_it_and_force(
+    tmp_path: Path,
+) -> None:
+    mine = tmp_path / "config"
+    mine.write_text("my own clusters\n")
+
+    done = subprocess.run(
+        [sys.executable, "-m", "ipaudit", "demo", "--serve", "--kubeconfig", str(mine)],
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert done.returncode == 1
+    [line] = done.stderr.splitlines()
+    assert line.startswith(f"ipaudit: error: --kubeconfig: {mine} already exists;")
+    assert "--force" in line
+    assert done.stdout == ""
+    assert mine.read_text() == "my own clusters\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config"]
+
+
+def test_with_force_an_existing_kubeconfig_is_replaced_while_serving_and_put_back(
+    tmp_path: Path,
+) -> None:
+    mine = tmp_path / "config"
+    mine.write_text("my own clusters\n")
+    mine.chmod(0o640)
+
+    served = start_serving(tmp_path, "--kubeconfig", str(mine), "--force")
+    try:
+        while_serving = json.loads(mine.read_text())
+    finally:
+        code, _, stderr = stop(served)
+
+    assert code == 0, stderr
+    assert {c["name"] for c in while_serving["clusters"]} >= {"shop-prod", "tools"}
+    assert mine.read_text() == "my own clusters\n"
+    assert oct(mine.stat().st_mode & 0o777) == "0o640"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config"]  # no backup left over

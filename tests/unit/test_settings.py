@@ -45,6 +45,32 @@ def test_every_variable_is_read() -> None:
     assert (settings.warn_free_pct, settings.crit_free_pct, settings.renotify_hours) == (30, 5, 6)
 
 
+@pytest.mark.parametrize(
+    "region",
+    [
+        "us-east-1",
+        "eu-west-3",
+        "ap-southeast-4",
+        "us-gov-west-1",
+        "cn-north-1",
+        "il-central-1",
+        "mx-central-1",
+        "eusc-de-east-1",
+    ],
+)
+def test_a_region_of_any_partition_is_accepted(region: str) -> None:
+    assert Settings.from_env({"IPAUDIT_REGIONS": region}).regions == (region,)
+
+
+def test_a_region_of_the_right_shape_that_aws_does_not_have_is_refused_with_the_nearest() -> None:
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({"IPAUDIT_REGIONS": "eu-west-1,eu-wst-1"})
+    assert str(raised.value).startswith(
+        "IPAUDIT_REGIONS: 'eu-wst-1' is not an AWS region (did you mean 'eu-west-1'?); "
+        "a region newer than botocore "
+    )
+
+
 def test_organization_means_every_account_of_the_organization() -> None:
     settings = Settings.from_env({"IPAUDIT_ACCOUNTS": "organization"})
     assert settings.organization and settings.accounts is None

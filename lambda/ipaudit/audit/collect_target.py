@@ -16,6 +16,7 @@ from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 
 from ipaudit.audit.assemble import assemble_cluster, cluster_instances
 from ipaudit.audit.bounded import DeadlineExceeded, call_by, remaining
@@ -144,7 +145,7 @@ def _collect_target(
         limits = known_instance_types(ec2_client, instance_types)
     except TargetError as error:
         return TargetSnapshot(account_id, region, error=str(error))
-    except (ClientError, BotoCoreError) as error:
+    except (ClientError, BotoCoreError, ResponseParserError) as error:
         logger.warning("target %s/%s failed: %s", account_id, region, one_line(error))
         return TargetSnapshot(account_id, region, error=one_line(error))
     if progress is not None:

@@ -11,8 +11,10 @@ import boto3
 import botocore.session
 from botocore.config import Config
 from botocore.credentials import Credentials
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.parsers import ResponseParserError
 
+from ipaudit.aws.error_line import answered_html, one_line
 from ipaudit.errors import InputError
 
 ROLE_SESSION_NAME = "ipaudit"
@@ -62,6 +64,8 @@ def caller_account(session: boto3.Session) -> str:
     try:
         return str(sts.get_caller_identity()["Account"])
     except ClientError as error:
+        if answered_html(error):
+            raise InputError(f"AWS STS: {one_line(error)}") from None
         code = _error_code(error)
         if (
             code in _TRANSIENT
@@ -72,8 +76,10 @@ def caller_account(session: boto3.Session) -> str:
                 f"AWS STS: GetCallerIdentity kept failing ({code}); try again later"
             ) from None
         raise InputError(f"AWS credentials: {code}") from None
-    except BotoCoreError as error:
-        raise InputError(f"AWS credentials: {error}") from None
+    except NoCredentialsError:
+        raise  # worded once for every command, by the command line (cli.aws_problem)
+    except (BotoCoreError, ResponseParserError) as error:
+        raise InputError(f"AWS STS: GetCallerIdentity: {one_line(error)}") from None
 
 
 def target_session(
@@ -108,8 +114,8 @@ def _assume(
         return assume_role(base, role_arn, region=region, external_id=external_id)
     except ClientError as error:
         raise TargetError(f"cannot assume {role_arn}: {_error_code(error)}") from None
-    except BotoCoreError as error:
-        raise TargetError(f"cannot assume {role_arn}: {error}") from None
+    except (BotoCoreError, ResponseParserError) as error:
+        raise TargetError(f"cannot assume {role_arn}: {one_line(error)}") from None
 
 
 def assume_role(
@@ -250,4 +256,6 @@ class _Given:
 
 
 def _error_code(error: ClientError) -> str:
+    if answered_html(error):
+        return one_line(error)
     return str(error.response.get("Error", {}).get("Code", "") or error)

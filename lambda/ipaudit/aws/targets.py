@@ -24,7 +24,9 @@ def resolve_regions(session: boto3.Session, settings: Settings) -> list[str]:
         return list(settings.regions)
     if session.region_name:
         return [session.region_name]
-    raise SettingsError("IPAUDIT_REGIONS: not set and no AWS_REGION (or profile region) either")
+    raise SettingsError(
+        "IPAUDIT_REGIONS: not set and no AWS_DEFAULT_REGION (or profile region) either"
+    )
 
 
 def _organization_accounts(session: boto3.Session, caller_account: str) -> list[str]:

@@ -1,4 +1,9 @@
-"""The `ipaudit` command: one module per sub-command, each with `register` and `run`."""
+"""The `ipaudit` command: one module per sub-command, each with `register` and `run`.
+
+`ipaudit --help` and `--version` build the whole parser, so a command module imports at its top
+only what its flags need; boto3, botocore and kubernetes are imported inside `run`, and a run
+that needs none of them (`simulate` of a scenario with its own limits) never pays for them.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +15,6 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
-
-from ipaudit.aws.error_line import one_line
 from ipaudit.cli import (
     audit,
     demo,
@@ -62,12 +64,29 @@ def version() -> str:
         return "unknown (not installed)"
 
 
-def aws_problem(error: BotoCoreError | ClientError) -> str:
+NO_CREDENTIALS = (
+    "AWS credentials: none found (use --profile or AWS_PROFILE with a profile of "
+    "~/.aws/config, `aws sso login`, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
+)
+NO_REGION = "AWS region: none set (use --region or AWS_DEFAULT_REGION, or a profile's region)"
+
+
+def aws_problem(error: BaseException) -> str | None:
+    """The one line for an AWS error a command could not go on without; None for any other."""
+    if "botocore" not in sys.modules:
+        return None  # a command that never loaded botocore cannot have raised its errors
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+    from botocore.parsers import ResponseParserError
+
+    from ipaudit.aws.error_line import one_line
+
     if isinstance(error, NoCredentialsError):
-        return "AWS credentials: none found (use --profile, AWS_PROFILE or SSO)"
+        return NO_CREDENTIALS
     if isinstance(error, NoRegionError):
-        return "AWS region: none set (use --region or AWS_REGION)"
-    return f"AWS: {one_line(error)}"
+        return NO_REGION
+    if isinstance(error, BotoCoreError | ClientError | ResponseParserError):
+        return f"AWS: {one_line(error)}"
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -79,16 +98,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as error:
         print(f"ipaudit: error: {error}", file=sys.stderr)
         return 1
-    except (BotoCoreError, ClientError) as error:
-        # Only what the command needs up front fails here (credentials, region, the caller's
-        # own identity): audit targets fail softly into coverage gaps.
-        print(f"ipaudit: error: {aws_problem(error)}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `ipaudit ... | head`: the reader left, nothing to report
         sys.stderr.close()
         return 0
+    except Exception as error:
+        # Only what the command needs up front fails here (credentials, region, the caller's
+        # own identity): audit targets fail softly into coverage gaps.
+        problem = aws_problem(error)
+        if problem is None:
+            raise
+        print(f"ipaudit: error: {problem}", file=sys.stderr)
+        return 1
     return code
 
 

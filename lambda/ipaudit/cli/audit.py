@@ -6,12 +6,9 @@ import argparse
 import json
 import sys
 import time
-from typing import Any
+from collections.abc import Collection
+from typing import TYPE_CHECKING, Any
 
-import boto3
-
-from ipaudit.audit import run_audit
-from ipaudit.aws.session import make_client
 from ipaudit.cli.options import (
     add_aws_flags,
     add_setting_flags,
@@ -19,17 +16,24 @@ from ipaudit.cli.options import (
     session_from,
     settings_from,
 )
-from ipaudit.pipeline import AfterAudit, after_audit
 from ipaudit.report import SEVERITY_RANK, Report
 from ipaudit.report_csv import render_csv
 from ipaudit.report_openmetrics import render_openmetrics
-from ipaudit.settings import Settings
-from ipaudit.store.runs import check_table
 from ipaudit.terminal import render_report
+
+if TYPE_CHECKING:
+    import boto3
+
+    from ipaudit.pipeline import AfterAudit
+    from ipaudit.settings import Settings
 
 EXIT_FAIL_ON = 3
 EXIT_DELIVERY = 4  # Slack or SNS did not accept everything: it is pending for the next run
 EXIT_STORAGE = 5  # the table failed mid-run: the report is printed but not (fully) stored
+# Not one cluster read (every one refused, say, with 401), or with `--fail-on coverage` any
+# scope not fully audited: "0 of 3 scopes audited" must not look like a clean run to CI.
+EXIT_COVERAGE = 6
+COVERAGE = "COVERAGE"  # `--fail-on coverage`, beside the severities
 MAX_DEADLINE = 86400.0
 
 
@@ -78,9 +82,13 @@ def add_output_flags(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--fail-on",
-        choices=sorted(SEVERITY_RANK, key=SEVERITY_RANK.__getitem__),
+        action="append",
+        choices=[*sorted(SEVERITY_RANK, key=SEVERITY_RANK.__getitem__), COVERAGE],
         type=str.upper,
-        help="exit 3 when a finding of this severity or worse is found",
+        metavar="SEVERITY|coverage",
+        help="exit 3 when a finding of this severity or worse is found; coverage: exit 6 when "
+        "any scope was not fully audited (repeatable). Exit 6 also, always, when not one "
+        "cluster could be read",
     )
 
 
@@ -95,11 +103,31 @@ def emit(report: Report, args: argparse.Namespace) -> int:
         sys.stdout.write(render_openmetrics(report))
     else:
         sys.stdout.write(render_report(report))
-    if args.fail_on and any(
-        SEVERITY_RANK[f.severity] >= SEVERITY_RANK[args.fail_on] for f in report.findings
-    ):
-        return EXIT_FAIL_ON
-    return 0
+    code = exit_code(report, args.fail_on or ())
+    if code == EXIT_COVERAGE:
+        failed = sum(c.status == "error" for c in report.coverage)
+        why = "not one cluster could be read" if nothing_read(report) else "--fail-on coverage"
+        progress(f"{failed} of {len(report.coverage)} scopes not fully audited: {why} (exit 6)")
+    return code
+
+
+def exit_code(report: Report, fail_on: Collection[str]) -> int:
+    """The report's exit code under `--fail-on`: the highest that applies, 0 when none does."""
+    codes = [0]
+    ranks = [SEVERITY_RANK[s] for s in fail_on if s in SEVERITY_RANK]
+    if ranks and any(SEVERITY_RANK[f.severity] >= min(ranks) for f in report.findings):
+        codes.append(EXIT_FAIL_ON)
+    gaps = any(c.status == "error" for c in report.coverage)
+    if nothing_read(report) or (COVERAGE in fail_on and gaps):
+        codes.append(EXIT_COVERAGE)
+    return max(codes)
+
+
+def nothing_read(report: Report) -> bool:
+    """Scopes failed and not one cluster was audited fully: every cluster refused the token, or
+    every account x region failed. A scope without clusters read fine is no cluster read."""
+    failed = any(c.status == "error" for c in report.coverage)
+    return failed and not any(c.status == "ok" and c.cluster for c in report.coverage)
 
 
 def progress(message: str) -> None:
@@ -110,16 +138,21 @@ def run(args: argparse.Namespace) -> int:
     settings, session = audit_setup(args)
     outcome = audit_once(settings, session, args)
     code = emit(outcome.report, args)
-    if outcome.storage_error:
-        return EXIT_STORAGE
-    if outcome.delivery_failed:
-        return EXIT_DELIVERY
-    return code
+    # When several apply, the highest wins (README, "Commands").
+    return max(
+        code,
+        EXIT_STORAGE if outcome.storage_error else 0,
+        EXIT_DELIVERY if outcome.delivery_failed else 0,
+    )
 
 
 def audit_setup(args: argparse.Namespace) -> tuple[Settings, boto3.Session]:
     """The settings and session of `add_audit_flags`, checked before anything is audited: a bad
     value or a missing table stops the command here (exit 1)."""
+    # Here, not at the top: `ipaudit --help` never loads boto3.
+    from ipaudit.aws.session import make_client
+    from ipaudit.store.runs import check_table
+
     settings = settings_from(args)
     session = session_from(args)
     if settings.table:
@@ -129,6 +162,9 @@ def audit_setup(args: argparse.Namespace) -> tuple[Settings, boto3.Session]:
 
 def audit_once(settings: Settings, session: boto3.Session, args: argparse.Namespace) -> AfterAudit:
     """One audit and what follows it (forecast, store, alert), progress on stderr."""
+    from ipaudit.audit import run_audit
+    from ipaudit.pipeline import after_audit
+
     deadline = None if args.deadline is None else time.monotonic() + args.deadline
     report = run_audit(settings, session, progress=progress, deadline=deadline)
     outcome = after_audit(report, settings, session, notify=not args.no_notify)

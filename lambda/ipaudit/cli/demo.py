@@ -12,14 +12,14 @@ import importlib.util
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ipaudit.audit import run_audit
 from ipaudit.cli.audit import add_output_flags, emit, progress
-from ipaudit.digest import weekly_digest
 from ipaudit.errors import InputError
-from ipaudit.pipeline import AfterAudit, after_audit
 from ipaudit.settings import Settings
+
+if TYPE_CHECKING:
+    from ipaudit.pipeline import AfterAudit
 
 DEFAULT_DIGEST = Path("ipaudit-demo-digest.html")
 DEMO_EXTRA_MISSING = (
@@ -51,7 +51,14 @@ def register(sub: Any) -> None:
         type=Path,
         default=DEFAULT_KUBECONFIG,
         metavar="FILE",
-        help=f"with --serve: where to write the kubeconfig (default: {DEFAULT_KUBECONFIG})",
+        help=f"with --serve: where to write the kubeconfig (default: {DEFAULT_KUBECONFIG}); "
+        "an existing FILE is refused unless --force",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="with --serve: replace an existing --kubeconfig FILE while serving; it is put "
+        "back when the demo stops",
     )
     parser.set_defaults(run=run)
 
@@ -76,7 +83,10 @@ def run(args: argparse.Namespace) -> int:
             raise InputError("--serve runs no audit: --output and --fail-on do not apply to it")
         from ipaudit_sim.serve import serve
 
-        return serve(args.kubeconfig)
+        return serve(args.kubeconfig, force=args.force)
+    from ipaudit.audit import run_audit
+    from ipaudit.digest import weekly_digest
+    from ipaudit.pipeline import after_audit
     from ipaudit_sim.history_seed import seed_history
     from ipaudit_sim.world import article_world
 

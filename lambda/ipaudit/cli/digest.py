@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from ipaudit.cli.options import add_aws_flags, session_from, settings_from
-from ipaudit.digest import weekly_digest
 
 
 def register(sub: Any) -> None:
@@ -29,6 +28,8 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ipaudit.digest import weekly_digest
+
     settings = settings_from(args)
     digest = weekly_digest(settings, session_from(args), send=args.send, html_path=args.html)
     print(digest.text, end="")

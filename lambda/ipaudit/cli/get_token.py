@@ -15,18 +15,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
-from botocore.exceptions import NoRegionError
-
-from ipaudit.aws.session import assume_role
 from ipaudit.cli.options import add_aws_flags, session_from
 from ipaudit.errors import InputError
-from ipaudit.kube.token import (
-    EXEC_CREDENTIAL_V1BETA1,
-    EXEC_CREDENTIAL_VERSIONS,
-    eks_token,
-    exec_credential,
-)
 
 _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+")
 _SESSION_NAME = "ipaudit-get-token"
@@ -47,6 +37,8 @@ def register(sub: Any) -> None:
 
 def requested_version(env: Mapping[str, str]) -> str:
     """The ExecCredential apiVersion kubectl asked for in KUBERNETES_EXEC_INFO (v1beta1 if none)."""
+    from ipaudit.kube.token import EXEC_CREDENTIAL_V1BETA1, EXEC_CREDENTIAL_VERSIONS
+
     raw = env.get("KUBERNETES_EXEC_INFO")
     if not raw:
         return EXEC_CREDENTIAL_V1BETA1
@@ -63,6 +55,12 @@ def requested_version(env: Mapping[str, str]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    import boto3
+    from botocore.exceptions import NoRegionError
+
+    from ipaudit.aws.session import assume_role
+    from ipaudit.kube.token import eks_token, exec_credential
+
     if args.role_arn is not None and not _ROLE_ARN.fullmatch(args.role_arn):
         raise InputError(f"--role-arn: {args.role_arn!r} is not an IAM role ARN")
     api_version = requested_version(os.environ)

@@ -8,10 +8,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ipaudit.aws.session import make_client
 from ipaudit.cli.options import add_aws_flags, session_from, settings_from
 from ipaudit.errors import InputError
-from ipaudit.store.table import GSI, TTL_ATTRIBUTE, create_table
 
 
 def register(sub: Any) -> None:
@@ -25,6 +23,9 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ipaudit.aws.session import make_client
+    from ipaudit.store.table import GSI, TTL_ATTRIBUTE, create_table
+
     settings = settings_from(args)
     if not settings.table:
         raise InputError("IPAUDIT_TABLE: not set; name the table with --table or IPAUDIT_TABLE")

@@ -6,8 +6,6 @@ import argparse
 import json
 from typing import Any
 
-from ipaudit.aws.instance_types import describe_instance_types
-from ipaudit.aws.session import make_client
 from ipaudit.cli.options import add_aws_flags, session_from
 from ipaudit.cni.kubelet_max_pods import (
     max_pods,
@@ -31,6 +29,9 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ipaudit.aws.instance_types import describe_instance_types
+    from ipaudit.aws.session import make_client
+
     ec2 = make_client(session_from(args), "ec2")
     limits = describe_instance_types(ec2, args.types)
     rows = [_row(limits[name]) for name in dict.fromkeys(args.types)]

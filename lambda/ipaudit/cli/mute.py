@@ -7,9 +7,7 @@ import argparse
 import json
 import sys
 from datetime import UTC, datetime
-from typing import Any
-
-import boto3
+from typing import TYPE_CHECKING, Any
 
 from ipaudit.alerts.mutes import (
     PATTERN_FIELDS,
@@ -21,12 +19,13 @@ from ipaudit.alerts.mutes import (
     mute_id,
     parse_duration,
 )
-from ipaudit.aws.session import make_client
 from ipaudit.cli.options import add_aws_flags, session_from, settings_from
 from ipaudit.errors import InputError
 from ipaudit.settings import Settings
-from ipaudit.store.mute_items import delete_mute, load_mutes, put_mute
 from ipaudit.terminal import table
+
+if TYPE_CHECKING:
+    import boto3
 
 
 def register(sub: Any) -> None:
@@ -92,6 +91,9 @@ def run_mute(args: argparse.Namespace) -> int:
     pattern = _pattern(args.match) if args.match else None
     duration = parse_duration(args.duration)
     reason = check_reason(args.reason, "--reason")
+    from ipaudit.aws.session import make_client
+    from ipaudit.store.mute_items import put_mute
+
     settings = settings_from(args)
     table_name = _table_of(settings)
     session = session_from(args)
@@ -112,6 +114,9 @@ def run_mute(args: argparse.Namespace) -> int:
 
 
 def _in_force(settings: Settings, session: boto3.Session, now: datetime) -> list[Mute]:
+    from ipaudit.aws.session import make_client
+    from ipaudit.store.mute_items import load_mutes
+
     stored = load_mutes(make_client(session, "dynamodb"), _table_of(settings))
     mutes = [m for m in (*settings.mutes, *stored) if m.active(now)]
     return sorted(mutes, key=lambda m: (m.expires_at, m.id))
@@ -168,6 +173,9 @@ def run_unmute(args: argparse.Namespace) -> int:
             f"MUTE_ID: {args.mute_id!r} comes from the mutes file (IPAUDIT_MUTES); "
             "remove it there and deploy"
         )
+    from ipaudit.aws.session import make_client
+    from ipaudit.store.mute_items import delete_mute
+
     session = session_from(args)
     if not delete_mute(make_client(session, "dynamodb"), _table_of(settings), args.mute_id):
         raise InputError(f"MUTE_ID: no mute {args.mute_id!r} (`ipaudit mutes` lists them)")

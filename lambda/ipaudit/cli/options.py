@@ -9,12 +9,13 @@ import argparse
 import math
 import os
 from collections.abc import Callable, Mapping
-
-import boto3
-from botocore.exceptions import BotoCoreError, ProfileNotFound
+from typing import TYPE_CHECKING
 
 from ipaudit.errors import InputError
-from ipaudit.settings import Settings
+from ipaudit.settings import Settings, check_region
+
+if TYPE_CHECKING:
+    import boto3
 
 # flag -> environment variable
 SETTING_FLAGS: dict[str, str] = {
@@ -82,13 +83,48 @@ def settings_from(args: argparse.Namespace, env: Mapping[str, str] = os.environ)
     return Settings.from_env(merged)
 
 
-def session_from(args: argparse.Namespace) -> boto3.Session:
+def session_from(args: argparse.Namespace, env: Mapping[str, str] = os.environ) -> boto3.Session:
+    """The session the command's flags and the environment name; a profile that does not exist
+    or a region AWS does not have is one line naming where it came from."""
+    import boto3  # here, not at the top: `ipaudit --help` never loads it
+    from botocore.exceptions import BotoCoreError, ProfileNotFound
+
     try:
-        return boto3.Session(profile_name=args.profile, region_name=args.region)
-    except ProfileNotFound:
-        raise InputError(f"--profile: no AWS profile named {args.profile!r}") from None
+        session = boto3.Session(profile_name=args.profile, region_name=args.region)
+    except ProfileNotFound as error:
+        raise InputError(missing_profile(args.profile, error.kwargs["profile"], env)) from None
     except BotoCoreError as error:
         raise InputError(f"AWS session: {error}") from None
+    if session.region_name:
+        check_region(_region_source(args, session.region_name, env), session.region_name)
+    return session
+
+
+def missing_profile(flag: str | None, profile: str, env: Mapping[str, str]) -> str:
+    """What to do about a profile in no AWS configuration file, naming who asked for it."""
+    # botocore reads AWS_DEFAULT_PROFILE before AWS_PROFILE.
+    asked_by = (
+        "--profile"
+        if flag
+        else next(
+            (v for v in ("AWS_DEFAULT_PROFILE", "AWS_PROFILE") if env.get(v) == profile),
+            "AWS_PROFILE",
+        )
+    )
+    config = env.get("AWS_CONFIG_FILE") or "~/.aws/config"
+    credentials = env.get("AWS_SHARED_CREDENTIALS_FILE") or "~/.aws/credentials"
+    return (
+        f"{asked_by}: the AWS profile {profile!r} is not in {config} (nor {credentials}): "
+        f"create it (aws configure --profile {profile}, or aws configure sso) or name another"
+    )
+
+
+def _region_source(args: argparse.Namespace, region: str, env: Mapping[str, str]) -> str:
+    if args.region:
+        return "--region"
+    if env.get("AWS_DEFAULT_REGION") == region:
+        return "AWS_DEFAULT_REGION"
+    return "the AWS profile's region"
 
 
 def seconds_flag(low: float, high: float, *, low_allowed: bool) -> Callable[[str], float]:

@@ -15,10 +15,6 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from ipaudit.audit.run import audit_targets
-from ipaudit.aws.error_line import one_line
 from ipaudit.cli.audit import add_audit_flags, audit_once, audit_setup, progress
 from ipaudit.cli.options import seconds_flag
 from ipaudit.errors import InputError
@@ -139,6 +135,10 @@ def audit_loop(
 
 
 def _problem(error: Exception) -> str:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from ipaudit.aws.error_line import one_line
+
     if isinstance(error, InputError):
         return str(error)
     if isinstance(error, BotoCoreError | ClientError):
@@ -184,6 +184,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def run(args: argparse.Namespace) -> int:
+    from ipaudit.audit.run import audit_targets  # here: `ipaudit --help` never loads boto3
+
     settings, session = audit_setup(args)
     # What `audit` needs before its first call (credentials, region, the account list) fails
     # here as it does there, exit 1; once serving, a failing cycle is retried instead.

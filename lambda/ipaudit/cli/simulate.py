@@ -7,8 +7,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ipaudit.aws.instance_types import describe_instance_types
-from ipaudit.aws.session import make_client
 from ipaudit.cli.options import add_aws_flags, session_from
 from ipaudit.cni.scenario import Scenario, load_scenario
 from ipaudit.cni.simulator import SimulationResult, simulate
@@ -71,6 +69,9 @@ def _limits(scenario: Scenario, args: argparse.Namespace) -> InstanceTypeLimits:
     if scenario.limits is not None:
         return scenario.limits
     assert scenario.instance_type is not None
+    from ipaudit.aws.instance_types import describe_instance_types
+    from ipaudit.aws.session import make_client
+
     ec2 = make_client(session_from(args), "ec2")
     return describe_instance_types(ec2, [scenario.instance_type])[scenario.instance_type]
 

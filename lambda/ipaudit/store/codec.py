@@ -5,27 +5,33 @@ DynamoDB has no floats: numbers travel as Decimal and come back as int when whol
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-
 if TYPE_CHECKING:
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
-_SERIALIZER = TypeSerializer()
-_DESERIALIZER = TypeDeserializer()
+
+@functools.cache
+def _types() -> tuple[TypeSerializer, TypeDeserializer]:
+    # Made on first use: importing boto3 costs ~0.1 s, and parse_time's readers (the mutes in
+    # the settings, `ipaudit --help`) need none of it.
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+    return TypeSerializer(), TypeDeserializer()
 
 
 def to_item(values: Mapping[str, Any]) -> dict[str, AttributeValueTypeDef]:
-    return {key: _SERIALIZER.serialize(_decimals(value)) for key, value in values.items()}
+    return {key: _types()[0].serialize(_decimals(value)) for key, value in values.items()}
 
 
 def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: _numbers(_DESERIALIZER.deserialize(value)) for key, value in item.items()}
+    return {key: _numbers(_types()[1].deserialize(value)) for key, value in item.items()}
 
 
 def key_time(moment: datetime) -> str:

@@ -108,5 +108,5 @@ def test_regions_come_from_the_setting_then_the_session() -> None:
 
 
 def test_no_region_anywhere_names_both_settings() -> None:
-    with pytest.raises(SettingsError, match=r"IPAUDIT_REGIONS.*AWS_REGION"):
+    with pytest.raises(SettingsError, match=r"IPAUDIT_REGIONS.*AWS_DEFAULT_REGION"):
         resolve_regions(session_with(region_name=None), Settings())
