@@ -98,7 +98,7 @@ def subnet_demand(
     charged = 0
     if "nodes" in roles:
         charged += 1 if elsewhere else need
-    if "pods" in roles and elsewhere and not pooled and subnet.subnet_id in zone_pods:
+    if "pods" in roles and elsewhere and not pooled:
         charged += need - 1
     return (instance_type, charged) if charged > 0 else None
 
