@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shutil
 import sys
 import time
 from typing import Any
@@ -16,7 +17,7 @@ from ipaudit.pipeline import AfterAudit, after_audit
 from ipaudit.report import SEVERITY_RANK, Report
 from ipaudit.report_csv import render_csv
 from ipaudit.store.runs import check_table
-from ipaudit.terminal import render_report
+from ipaudit.terminal import DEFAULT_WIDTH, render_report
 
 EXIT_FAIL_ON = 3
 EXIT_DELIVERY = 4  # Slack or SNS did not accept everything: it is pending for the next run
@@ -85,12 +86,17 @@ def emit(report: Report, args: argparse.Namespace) -> int:
     elif args.output == "csv":
         sys.stdout.write(render_csv(report))
     else:
-        sys.stdout.write(render_report(report))
+        sys.stdout.write(render_report(report, terminal_width()))
     if args.fail_on and any(
         SEVERITY_RANK[f.severity] >= SEVERITY_RANK[args.fail_on] for f in report.findings
     ):
         return EXIT_FAIL_ON
     return 0
+
+
+def terminal_width() -> int:
+    """The terminal's columns (`COLUMNS` wins); DEFAULT_WIDTH when stdout is a pipe or a file."""
+    return shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
 
 
 def progress(message: str) -> None:
