@@ -227,7 +227,8 @@ def pod_object(
     status: Obj = {"phase": phase, "qosClass": "BestEffort"}
     if ip is not None:
         status.update(podIP=ip, podIPs=[{"ip": ip}], startTime=_CREATED)
-    state = _CONTAINER_STATES.get(phase)
+    # An unscheduled pod has no containers yet; a scheduled Pending one waits for its sandbox.
+    state = _CONTAINER_STATES.get(phase) if node_name is not None or phase != "Pending" else None
     if state is not None:  # what kubelet reports once the container ran (kubectl's READY)
         status["containerStatuses"] = [
             {
