@@ -6,7 +6,9 @@ with m5.8xlarge nodes (8 ENIs x 30 addresses) under the VPC CNI defaults (WARM_E
 - 8 busy nodes run 110 pods each: 4 ENIs for the pods plus 1 warm ENI = 5 ENIs, 150 addresses.
 - 10 nodes once ran ~100 pods and now run 10, spread over all 5 ENIs: none can be released,
   so each still holds 150 addresses for 10 pods.
-- 2 nodes, one in each exhausted subnet, could not fill their fourth ENI (119 addresses).
+- 2 nodes, one in each exhausted subnet, could not fill their fourth ENI (119 addresses); the
+  pods scheduled on them beyond that stay Pending, and kubelet records the article's error for
+  each: FailedCreatePodSandBox, `failed to assign an IP address to container`.
 
 That is 1200 pods holding 2938 addresses: subnets a and b have 0 free, subnet c has 109 left
 after a leaked CNI ENI. The management account runs a small, healthy `tools` cluster.
@@ -33,6 +35,7 @@ FULL = (30, 30, 30, 30, 30)  # 5 ENIs x 30 addresses
 PARTIAL = (30, 30, 30, 29)  # the fourth ENI got only 29 before the subnet ran dry
 BUSY_PODS = 110
 CHURNED_PODS = 10
+STARVED_PODS = 3  # per partially filled node: scheduled, no address to be had
 
 
 @dataclass
@@ -55,7 +58,14 @@ def _prod_nodes() -> list[NodeSpec]:
             pods = CHURNED_PODS if slot < churned else BUSY_PODS
             nodes.append(NodeSpec(subnet=subnet, eni_addresses=FULL, pods=pods, finished_pods=1))
         if subnet < 2:
-            nodes.append(NodeSpec(subnet=subnet, eni_addresses=PARTIAL, pods=BUSY_PODS))
+            nodes.append(
+                NodeSpec(
+                    subnet=subnet,
+                    eni_addresses=PARTIAL,
+                    pods=BUSY_PODS,
+                    pending_pods=STARVED_PODS,
+                )
+            )
     return nodes
 
 

@@ -1,9 +1,10 @@
 """A proxy in front of the moto server that answers what moto's EKS cannot.
 
-moto has no add-ons (DescribeAddon), no `computeConfig` (EKS Auto Mode) and no cluster `health`.
-Tests and the demo point AWS_ENDPOINT_URL at this proxy: every request goes on to moto, and the
-EKS answers named here are completed on the way back, so the product reads them over HTTP exactly
-as it reads real EKS.
+moto has no add-ons (DescribeAddon, ListAddons: it answers a bare 404 page), no `computeConfig`
+(EKS Auto Mode) and no cluster `health`. Tests and the demo point AWS_ENDPOINT_URL at this proxy:
+every request goes on to moto, and the EKS answers named here are completed on the way back, so
+the product (and the aws CLI) reads them over HTTP exactly as it reads real EKS, errors included:
+an add-on that is not installed is EKS's JSON `ResourceNotFoundException`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import http.client
 import json
 import threading
 import urllib.parse
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -36,11 +38,9 @@ class EksProxy:
                 path = urllib.parse.urlsplit(self.path).path
                 parts = [urllib.parse.unquote(p) for p in path.strip("/").split("/")]
                 eks = self.command == "GET" and parts[:1] == ["clusters"]
-                if eks and len(parts) == 4 and parts[2] == "addons":
-                    addon = proxy.addons.get((parts[1], parts[3]))
-                    if addon is not None:
-                        self._send(200, {"addon": addon})
-                        return
+                if eks and len(parts) in (3, 4) and parts[2] == "addons":
+                    self._addons(parts[1], parts[3] if len(parts) == 4 else None)
+                    return
                 status, headers, data = proxy.forward(self.command, self.path, self.headers, body)
                 if eks and status == 200 and len(parts) == 2 and parts[1] in proxy.clusters:
                     answer = json.loads(data)
@@ -61,10 +61,45 @@ class EksProxy:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def _send(self, status: int, body: Obj) -> None:
+            def _addons(self, cluster: str, name: str | None) -> None:
+                """DescribeAddon (`name`) or ListAddons, as EKS answers them."""
+                status, _, _ = proxy.forward("GET", f"/clusters/{cluster}", self.headers, b"")
+                if status != 200:
+                    self._error(
+                        "ResourceNotFoundException",
+                        f"No cluster found for name: {cluster}.",
+                        clusterName=cluster,
+                    )
+                elif name is None:
+                    installed = sorted(a for c, a in proxy.addons if c == cluster)
+                    self._send(200, {"addons": installed})
+                elif (cluster, name) in proxy.addons:
+                    self._send(200, {"addon": proxy.addons[(cluster, name)]})
+                else:
+                    self._error(
+                        "ResourceNotFoundException",
+                        f"No addon: {name} found in cluster: {cluster}",
+                        clusterName=cluster,
+                        addonName=name,
+                    )
+
+            def _error(self, code: str, message: str, **details: str) -> None:
+                # EKS (rest-json) names the error in the body's __type and in x-amzn-ErrorType.
+                self._send(
+                    404,
+                    {"__type": code, "message": message, **details},
+                    {
+                        "x-amzn-ErrorType": f"{code}:http://internal.amazon.com/coral/com.amazonaws.eks/"
+                    },
+                )
+
+            def _send(self, status: int, body: Obj, headers: dict[str, str] | None = None) -> None:
                 data = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
+                self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)

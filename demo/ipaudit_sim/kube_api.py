@@ -46,6 +46,12 @@ _MAX_TOKEN_LIFETIME = 900  # EKS refuses presigned URLs valid for longer than 15
 _TOKEN_WINDOW = 900
 _STS_TIMEOUT = 5.0
 _CREATED = "2026-01-05T09:00:00Z"
+# The control plane's version (DescribeCluster's `version`, /version) and its kubelets'.
+KUBERNETES_VERSION = "1.31"
+KUBELET_VERSION = f"v{KUBERNETES_VERSION}.4-eks-aeac579"
+_ROOT_VOLUME_KI = 20959212  # the EKS AMI's 20 GiB root volume, as kubelet reports it
+# kubelet's eviction threshold on the EKS AMI (memory.available<100Mi).
+_EVICTION_HARD_MI = 100
 _ids = itertools.count(1001)
 
 
@@ -77,9 +83,12 @@ def node_object(
     instance_type: str = "m5.large",
     os: str = "linux",
     fargate: bool = False,
+    vcpus: int = 2,
+    memory_mib: int = 8192,
 ) -> Obj:
     """A `v1` Node as an EKS worker's kubelet registers it (a Fargate pod's own node with
-    `fargate`: its provider id names no instance)."""
+    `fargate`: its provider id names no instance); `vcpus` and `memory_mib` as
+    DescribeInstanceTypes gives them for its type."""
     labels = {
         "kubernetes.io/hostname": name,
         "kubernetes.io/os": os,
@@ -92,15 +101,15 @@ def node_object(
         spec["providerID"] = f"aws:///{az}/{instance_id}/{name}"
     if unschedulable:
         spec["unschedulable"] = True
-    resources = {"cpu": "2", "memory": "7851340Ki", "pods": str(max_pods)}
+    capacity, allocatable = node_resources(vcpus, memory_mib, max_pods)
     return {
         "kind": "Node",
         "apiVersion": "v1",
         "metadata": _metadata(name, labels=labels),
         "spec": spec,
         "status": {
-            "capacity": resources,
-            "allocatable": resources,
+            "capacity": capacity,
+            "allocatable": allocatable,
             "conditions": [
                 {
                     "type": "Ready",
@@ -120,8 +129,8 @@ def node_object(
                 "bootID": "5d3c0c9e-0000-4000-8000-000000000000",
                 "containerRuntimeVersion": "containerd://1.7.27",
                 "kernelVersion": "6.1.128-136.201.amzn2023.x86_64",
-                "kubeProxyVersion": "v1.31.4-eks-aeac579",
-                "kubeletVersion": "v1.31.4-eks-aeac579",
+                "kubeProxyVersion": KUBELET_VERSION,
+                "kubeletVersion": KUBELET_VERSION,
                 "machineID": "ec2" + instance_id.removeprefix("i-").ljust(29, "0"),
                 "operatingSystem": "linux",
                 "osImage": "Amazon Linux 2023.6.20250203",
@@ -131,8 +140,40 @@ def node_object(
     }
 
 
+def node_resources(vcpus: int, memory_mib: int, max_pods: int) -> tuple[Obj, Obj]:
+    """A node's `capacity` and `allocatable` as the EKS AMI's kubelet reports them: capacity is
+    the instance type's, allocatable keeps back kube-reserved (CPU: 6% of the first core, 1% of
+    the second, 0.5% of the next two, 0.25% of the rest; memory: 255 MiB + 11 MiB per pod) and
+    the eviction threshold."""
+    shares = (60, 10, 5, 5) + (2.5,) * max(0, vcpus - 4)  # millicores kept back, per core
+    reserved_cpu = round(sum(shares[:vcpus]))
+    reserved_memory = 255 + 11 * max_pods + _EVICTION_HARD_MI
+    common = {
+        "ephemeral-storage": f"{_ROOT_VOLUME_KI}Ki",
+        "hugepages-1Gi": "0",
+        "hugepages-2Mi": "0",
+    }
+    capacity = {
+        "cpu": str(vcpus),
+        **common,
+        "memory": f"{memory_mib * 1024}Ki",
+        "pods": str(max_pods),
+    }
+    allocatable = {
+        "cpu": f"{vcpus * 1000 - reserved_cpu}m",
+        **common,
+        # kubelet also keeps back 10% of the root volume for its image eviction.
+        "ephemeral-storage": str(_ROOT_VOLUME_KI * 1024 * 9 // 10),
+        "memory": f"{(memory_mib - reserved_memory) * 1024}Ki",
+        "pods": str(max_pods),
+    }
+    return capacity, allocatable
+
+
 _CONTAINER_STATES: dict[str, Obj] = {
     "Running": {"running": {"startedAt": _CREATED}},
+    # Scheduled, but the sandbox (and so its address) is not there yet.
+    "Pending": {"waiting": {"reason": "ContainerCreating"}},
     "Succeeded": {
         "terminated": {
             "exitCode": 0,
@@ -186,7 +227,8 @@ def pod_object(
     status: Obj = {"phase": phase, "qosClass": "BestEffort"}
     if ip is not None:
         status.update(podIP=ip, podIPs=[{"ip": ip}], startTime=_CREATED)
-    state = _CONTAINER_STATES.get(phase)
+    # An unscheduled pod has no containers yet; a scheduled Pending one waits for its sandbox.
+    state = _CONTAINER_STATES.get(phase) if node_name is not None or phase != "Pending" else None
     if state is not None:  # what kubelet reports once the container ran (kubectl's READY)
         status["containerStatuses"] = [
             {
@@ -419,13 +461,15 @@ def workload_pod(
     return pod
 
 
+_ECR = "602401143452.dkr.ecr.eu-west-1.amazonaws.com"
+
+
 def aws_node_daemonset(env: Mapping[str, str], *, nodes: int = 0, version: str = "v1.19.2") -> Obj:
     """The `kube-system/aws-node` DaemonSet with `env` set on its `aws-node` container.
 
     Like the real one it also carries an env var taken from a field reference, which has no
     literal value.
     """
-    labels = {"k8s-app": "aws-node"}
     container_env: list[Obj] = [{"name": key, "value": value} for key, value in env.items()]
     container_env.append(
         {
@@ -433,27 +477,68 @@ def aws_node_daemonset(env: Mapping[str, str], *, nodes: int = 0, version: str =
             "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "spec.nodeName"}},
         }
     )
-    image = "602401143452.dkr.ecr.eu-west-1.amazonaws.com/amazon-k8s-cni"
+    image = f"{_ECR}/amazon-k8s-cni"
+    return _daemonset(
+        "aws-node",
+        [{"name": "aws-node", "image": f"{image}:{version}", "env": container_env}],
+        nodes,
+        init_containers=[{"name": "aws-vpc-cni-init", "image": f"{image}-init:{version}"}],
+        service_account="aws-node",
+    )
+
+
+def kube_proxy_daemonset(*, nodes: int = 0) -> Obj:
+    """The `kube-system/kube-proxy` DaemonSet of the EKS kube-proxy add-on."""
+    image = f"{_ECR}/eks/kube-proxy:{KUBELET_VERSION.split('-')[0]}-eksbuild.2"
+    return _daemonset(
+        "kube-proxy", [{"name": "kube-proxy", "image": image}], nodes, service_account="kube-proxy"
+    )
+
+
+def _daemonset(
+    name: str,
+    containers: list[Obj],
+    nodes: int,
+    *,
+    init_containers: Sequence[Obj] = (),
+    service_account: str,
+) -> Obj:
+    """A host-network `kube-system` DaemonSet running on every Linux EC2 node (not on Windows
+    nodes, not on Fargate), `nodes` of them scheduled and ready."""
+    labels = {"k8s-app": name}
+    pod_spec: Obj = {
+        "containers": containers,
+        "hostNetwork": True,
+        "serviceAccountName": service_account,
+        "priorityClassName": "system-node-critical",
+        "affinity": {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [
+                        {
+                            "matchExpressions": [
+                                {"key": "kubernetes.io/os", "operator": "In", "values": ["linux"]},
+                                {
+                                    "key": "eks.amazonaws.com/compute-type",
+                                    "operator": "NotIn",
+                                    "values": ["fargate", "hybrid", "auto"],
+                                },
+                            ]
+                        }
+                    ]
+                }
+            }
+        },
+    }
+    if init_containers:
+        pod_spec["initContainers"] = list(init_containers)
     return {
         "kind": "DaemonSet",
         "apiVersion": "apps/v1",
-        "metadata": _metadata("aws-node", "kube-system", generation=1, labels=labels),
+        "metadata": _metadata(name, "kube-system", generation=1, labels=labels),
         "spec": {
             "selector": {"matchLabels": labels},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    "containers": [
-                        {"name": "aws-node", "image": f"{image}:{version}", "env": container_env}
-                    ],
-                    "initContainers": [
-                        {"name": "aws-vpc-cni-init", "image": f"{image}-init:v1.19.2"}
-                    ],
-                    "hostNetwork": True,
-                    "serviceAccountName": "aws-node",
-                    "priorityClassName": "system-node-critical",
-                },
-            },
+            "template": {"metadata": {"labels": labels}, "spec": pod_spec},
             "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "10%"}},
         },
         "status": {
@@ -466,6 +551,51 @@ def aws_node_daemonset(env: Mapping[str, str], *, nodes: int = 0, version: str =
             "observedGeneration": 1,
         },
     }
+
+
+def daemonset_pod(daemonset: Obj, node_name: str, node_ip: str) -> Obj:
+    """The DaemonSet's pod on one node, as its controller creates it: named after the
+    DaemonSet with a random suffix, its template's labels, owned by the DaemonSet, bound to the
+    node, on the host's network (so its IP is the node's)."""
+    meta, template = daemonset["metadata"], daemonset["spec"]["template"]
+    suffix = hashlib.sha256(f"{meta['name']}/{node_name}".encode()).hexdigest()
+    # The 5 characters Kubernetes' name generator draws from (no vowels, no look-alikes).
+    alphabet = "bcdfghjklmnpqrstvwxz2456789"
+    name = (
+        meta["name"]
+        + "-"
+        + "".join(alphabet[int(suffix[i : i + 2], 16) % 27] for i in range(0, 10, 2))
+    )
+    pod = pod_object("kube-system", name, node_name, node_ip, host_network=True)
+    pod["metadata"].update(
+        generateName=meta["name"] + "-",
+        labels={
+            **template["metadata"]["labels"],
+            "controller-revision-hash": "5d8b8c6f4d",
+            "pod-template-generation": "1",
+        },
+        ownerReferences=[
+            {
+                "apiVersion": "apps/v1",
+                "kind": "DaemonSet",
+                "name": meta["name"],
+                "uid": meta["uid"],
+                "controller": True,
+                "blockOwnerDeletion": True,
+            }
+        ],
+    )
+    spec = template["spec"]
+    pod["spec"].update(
+        containers=[{**pod["spec"]["containers"][0], **c} for c in spec["containers"]],
+        serviceAccountName=spec["serviceAccountName"],
+        priorityClassName=spec["priorityClassName"],
+        priority=2000001000,  # system-node-critical's
+    )
+    for status in pod["status"].get("containerStatuses", []):
+        status.update(name=spec["containers"][0]["name"], image=spec["containers"][0]["image"])
+    pod["status"].update(hostIP=node_ip, hostIPs=[{"ip": node_ip}])
+    return pod
 
 
 def sandbox_failure_event(
@@ -1044,9 +1174,9 @@ class KubeApiServer:
 
 
 _VERSION: Obj = {
-    "major": "1",
-    "minor": "31",
-    "gitVersion": "v1.31.4-eks-2d5f260",
+    "major": KUBERNETES_VERSION.split(".")[0],
+    "minor": KUBERNETES_VERSION.split(".")[1],
+    "gitVersion": f"v{KUBERNETES_VERSION}.4-eks-2d5f260",
     "gitCommit": "9bcd1fbd8f1d0bf9bd1e2ec0a3a1cd4d5db8ce4c",
     "gitTreeState": "clean",
     "buildDate": "2025-01-02T12:00:00Z",

@@ -9,16 +9,28 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 
-from ipaudit.aws.instance_types import describe_instance_types
+from ipaudit.aws.instance_types import parse_instance_type
 from ipaudit.cni.kubelet_max_pods import max_pods
-from ipaudit_sim.kube_api import aws_node_daemonset, node_object, pod_object
+from ipaudit.store.codec import key_time
+from ipaudit_sim.kube_api import (
+    KUBERNETES_VERSION,
+    aws_node_daemonset,
+    daemonset_pod,
+    kube_proxy_daemonset,
+    node_object,
+    pod_object,
+    sandbox_failure_event,
+)
 
 AMI = "ami-12c6146b"  # any id moto knows
-SYSTEM_HOST_NETWORK_PODS = ("aws-node", "kube-proxy")
+# kubelet retries a failed sandbox with a back-off: the event's count grows over this while.
+SANDBOX_RETRIES = 12
+SANDBOX_FAILING_FOR = timedelta(minutes=20)
 
 
 @dataclass(frozen=True)
@@ -30,12 +42,24 @@ class NodeSpec:
     pods: int
     instance_type: str = "m5.8xlarge"
     finished_pods: int = 0  # Succeeded job pods: they hold no address
+    # Pods scheduled here whose sandbox fails for want of an address: Pending, no IP, and a
+    # FailedCreatePodSandBox event each (`failed to assign an IP address to container`).
+    pending_pods: int = 0
     registered: bool = True  # joined Kubernetes
     # The instance's tags; None: the `eks:cluster-name` tag EKS node groups put on theirs.
     tags: Mapping[str, str] | None = None
     os: str = "linux"
     # The subnet (index) of each ENI after the primary; None: the node's own subnet for all.
     eni_subnets: Sequence[int] | None = None
+
+
+@dataclass(frozen=True)
+class InstanceType:
+    """What a node's kubelet takes from its type: max pods and its resources."""
+
+    max_pods: int
+    vcpus: int
+    memory_mib: int
 
 
 @dataclass(frozen=True)
@@ -95,6 +119,7 @@ def seed_cluster(
         vpc_id, subnet_ids, books = _new_vpc(ec2, name, vpc_cidr, subnets, extra_cidrs, subnet_tags)
     eks.create_cluster(
         name=name,
+        version=KUBERNETES_VERSION,
         roleArn=f"arn:aws:iam::{_account(session)}:role/eks-cluster",
         resourcesVpcConfig={
             "subnetIds": [
@@ -104,15 +129,21 @@ def seed_cluster(
         },
     )
     seeded = SeededCluster(name=name, vpc_id=vpc_id, subnet_ids=subnet_ids, books=books)
-    # kubelet's max pods, as the EKS AMI sets it from the type's real limits.
-    limits = describe_instance_types(ec2, {node.instance_type for node in nodes})
+    types = _instance_types(ec2, {node.instance_type for node in nodes})
     for index, node in enumerate(nodes):
-        _seed_node(ec2, seeded, books, subnets, index, node, max_pods(limits[node.instance_type]))
-    # One aws-node pod per registered node, as the DaemonSet's status counts them.
+        _seed_node(ec2, seeded, books, subnets, index, node, types[node.instance_type])
+    # aws-node and kube-proxy run on every Linux node, each pod owned by its DaemonSet.
+    linux = [n for n in seeded.kube_nodes if n["metadata"]["labels"]["kubernetes.io/os"] == "linux"]
+    daemonsets = [kube_proxy_daemonset(nodes=len(linux))]
     if aws_node:
-        seeded.kube_daemonsets.append(
-            aws_node_daemonset(dict(cni_env or {}), nodes=len(seeded.kube_nodes))
-        )
+        daemonsets.insert(0, aws_node_daemonset(dict(cni_env or {}), nodes=len(linux)))
+    seeded.kube_daemonsets.extend(daemonsets)
+    for kube_node in linux:
+        node_name = kube_node["metadata"]["name"]
+        [internal_ip] = [
+            a["address"] for a in kube_node["status"]["addresses"] if a["type"] == "InternalIP"
+        ]
+        seeded.kube_pods.extend(daemonset_pod(ds, node_name, internal_ip) for ds in daemonsets)
     for subnet_index, count in leaked_enis:
         addresses = books[subnet_index].take(count)
         ec2.create_network_interface(
@@ -121,6 +152,20 @@ def seed_cluster(
             PrivateIpAddresses=_addresses(addresses),
         )
     return seeded
+
+
+def _instance_types(ec2: Any, names: set[str]) -> dict[str, InstanceType]:
+    """Each type as DescribeInstanceTypes gives it; max pods as the EKS AMI sets it from the
+    type's real limits."""
+    answer = ec2.describe_instance_types(InstanceTypes=sorted(names))["InstanceTypes"]
+    return {
+        item["InstanceType"]: InstanceType(
+            max_pods=max_pods(parse_instance_type(item)),
+            vcpus=int(item["VCpuInfo"]["DefaultVCpus"]),
+            memory_mib=int(item["MemoryInfo"]["SizeInMiB"]),
+        )
+        for item in answer
+    }
 
 
 def _new_vpc(
@@ -155,7 +200,7 @@ def _seed_node(
     subnets: Sequence[SubnetSpec],
     index: int,
     node: NodeSpec,
-    node_max_pods: int,
+    instance_type: InstanceType,
 ) -> None:
     subnet_id = seeded.subnet_ids[node.subnet]
     book = books[node.subnet]
@@ -213,10 +258,12 @@ def _seed_node(
             node_name,
             instance_id,
             subnets[node.subnet].az,
-            max_pods=node_max_pods,
+            max_pods=instance_type.max_pods,
             internal_ip=primary_ips[0],
             instance_type=node.instance_type,
             os=node.os,
+            vcpus=instance_type.vcpus,
+            memory_mib=instance_type.memory_mib,
         )
     )
     if node.pods > len(pod_ips):
@@ -225,16 +272,15 @@ def _seed_node(
         seeded.kube_pods.append(
             pod_object("default", f"app-{index}-{pod}", node_name, pod_ips[pod])
         )
-    for system in SYSTEM_HOST_NETWORK_PODS:
-        seeded.kube_pods.append(
-            pod_object(
-                "kube-system",
-                f"{system}-{index}",
-                node_name,
-                primary_ips[0],
-                host_network=True,
-            )
+    last_seen = datetime.now(UTC)
+    for pod in range(node.pending_pods):
+        name = f"app-{index}-pending-{pod}"
+        seeded.kube_pods.append(pod_object("default", name, node_name, None, phase="Pending"))
+        event = sandbox_failure_event(
+            "default", name, node_name, key_time(last_seen), count=SANDBOX_RETRIES
         )
+        event["firstTimestamp"] = key_time(last_seen - SANDBOX_FAILING_FOR)
+        seeded.kube_events.append(event)
     for job in range(node.finished_pods):
         seeded.kube_pods.append(
             pod_object("batch", f"job-{index}-{job}", node_name, None, phase="Succeeded")

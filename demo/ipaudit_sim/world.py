@@ -1,9 +1,10 @@
 """The whole simulated organization, running: moto over HTTP, one Kubernetes API per cluster.
 
 `ipaudit demo` and the end-to-end tests audit this exactly as they would audit real AWS: the
-product code only sees AWS_ENDPOINT_URL and IPAUDIT_KUBE_ENDPOINTS. Each cluster's API serves
-https with a certificate its own CA signed, and DescribeCluster answers with that endpoint and
-CA, as EKS does.
+product code only sees AWS_ENDPOINT_URL and IPAUDIT_KUBE_ENDPOINTS. AWS_ENDPOINT_URL is the
+EKS proxy in front of moto, so the EKS answers moto lacks (add-ons and their errors) come as
+EKS's. Each cluster's API serves https with a certificate its own CA signed, and DescribeCluster
+answers with that endpoint and CA, as EKS does.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ipaudit.settings import DEFAULT_ROLE_NAME
 from ipaudit.store.table import create_table
 from ipaudit_sim.article import OTHER_REGION, REGION, ArticleOrganization, seed_article
 from ipaudit_sim.aws import point_environment_at, running_moto
+from ipaudit_sim.eks_proxy import EksProxy
 from ipaudit_sim.kube_api import KubeApiServer
 from ipaudit_sim.seed import SeededCluster
 from ipaudit_sim.tls import cluster_certificates
@@ -73,7 +75,10 @@ def article_world(env: MutableMapping[str, str] = os.environ) -> Iterator[World]
     """Start and seed everything; `env` (the process environment by default) is pointed at it."""
     with ExitStack() as stack:
         moto = stack.enter_context(running_moto())
-        point_environment_at(moto.url, REGION, env)
+        proxy = EksProxy(moto.url)
+        aws_endpoint = proxy.start()
+        stack.callback(proxy.stop)
+        point_environment_at(aws_endpoint, REGION, env)
         session = boto3.Session(region_name=REGION)
         organization = seed_article(session)
         caller_arn = session.client("sts").get_caller_identity()["Arn"]
@@ -114,5 +119,5 @@ def article_world(env: MutableMapping[str, str] = os.environ) -> Iterator[World]
             organization=organization,
             kube=servers,
             access=access,
-            aws_endpoint=moto.url,
+            aws_endpoint=aws_endpoint,
         )

@@ -1,13 +1,30 @@
-"""The human report printed when `--json` is not given."""
+"""The human report printed when `--json` is not given.
+
+Everything is laid out for a given width (the CLI passes the terminal's, 80 on a pipe): prose
+wraps at spaces, tables drop their optional columns until they fit, and a command breaks with
+shell line continuations so that it still pastes.
+"""
 
 from __future__ import annotations
 
+import re
+import textwrap
 from collections.abc import Iterable, Sequence
 
-from ipaudit.report import ADDRESS_OWNERS, ClusterReport, Finding, Report, SubnetReport
+from ipaudit.report import (
+    ADDRESS_OWNERS,
+    SEVERITY_RANK,
+    ClusterReport,
+    Finding,
+    Report,
+    SubnetReport,
+)
 
 BAR_WIDTH = 20
 TOP_NODES = 5
+DEFAULT_WIDTH = 80  # what the report is laid out for when no terminal says otherwise
+_HANGING = "  "  # continuation lines of a wrapped paragraph sit this much deeper
+_PERCENT = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)%")
 
 
 def free_bar(free: int, usable: int, width: int = BAR_WIDTH) -> str:
@@ -18,14 +35,56 @@ def free_bar(free: int, usable: int, width: int = BAR_WIDTH) -> str:
     return "[" + "#" * filled + "-" * (width - filled) + "]"
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[object]], indent: str = "  ") -> str:
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    """`1 node`, `2 nodes`."""
+    return f"{count} {singular if count == 1 else plural_form or singular + 's'}"
+
+
+def percent(value: float) -> str:
+    """Every percentage of the text report, with the one precision it uses."""
+    return f"{value:.1f}%"
+
+
+def same_precision(text: str) -> str:
+    """`text` with each percentage in `percent`'s precision. Findings' messages are worded once
+    for every destination (Slack, SNS, the digest); the terminal report aligns them with its
+    own numbers instead of showing `92%` beside `94.8%`."""
+    return _PERCENT.sub(lambda match: percent(float(match[1])), text)
+
+
+def wrap(text: str, width: int, indent: str = "", hanging: str = _HANGING) -> str:
+    """One paragraph wrapped at spaces; ids, paths and URLs are never broken."""
+    return textwrap.fill(
+        text,
+        width=width,
+        initial_indent=indent,
+        subsequent_indent=indent + hanging,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+
+
+def table(
+    headers: Sequence[str],
+    rows: Iterable[Sequence[object]],
+    indent: str = "  ",
+    *,
+    width: int | None = None,
+    optional: Sequence[int] = (),
+) -> str:
+    """Columns aligned; while wider than `width`, the `optional` columns go, in that order."""
     cells = [list(map(str, headers)), *([str(c) for c in row] for row in rows)]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    keep = list(range(len(headers)))
+    for column in (None, *optional):
+        if column is not None:
+            keep.remove(column)
+        widths = {i: max(len(row[i]) for row in cells) for i in keep}
+        if width is None or len(indent) + sum(widths.values()) + 2 * (len(keep) - 1) <= width:
+            break
     lines = []
     for row in cells:
         parts = [
-            cell.rjust(w) if _numeric(cell) else cell.ljust(w)
-            for cell, w in zip(row, widths, strict=True)
+            row[i].rjust(widths[i]) if _numeric(row[i]) else row[i].ljust(widths[i]) for i in keep
         ]
         lines.append(indent + "  ".join(parts).rstrip())
     return "\n".join(lines)
@@ -37,6 +96,40 @@ def _numeric(cell: str) -> bool:
 
 def _maybe(value: int | None) -> str:
     return "?" if value is None else str(value)
+
+
+def command_lines(command: str, width: int, indent: str) -> list[str]:
+    """`$ command`, broken at spaces outside quotes with ` \\` continuations when too long, so
+    that the lines still paste into a shell as one command; one step a line stays so."""
+    lines = []
+    for step in command.splitlines():
+        words = _shell_words(step)
+        line = f"{indent}$ {words[0] if words else ''}"
+        for word in words[1:]:
+            if len(line) + 1 + len(word) + 2 > width:
+                lines.append(line + " \\")
+                line = f"{indent}    {word}"
+            else:
+                line += f" {word}"
+        lines.append(line)
+    return lines
+
+
+def _shell_words(line: str) -> list[str]:
+    """The line split at spaces outside single and double quotes (the quotes kept)."""
+    words, word, quote = [], "", ""
+    for char in line:
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == " ":
+            if word:
+                words.append(word)
+            word = ""
+            continue
+        word += char
+    return [*words, word] if word else words
 
 
 # How each network mode reads in the terminal; what the model does not cover says so.
@@ -66,15 +159,27 @@ OWNER_WORDS = {
     "other": "other ENIs",
     "unseen": "unseen",
 }
+# ...and for one address, where the word changes.
+OWNER_WORD = {
+    "node_primary": "node primary",
+    "pods": "pod",
+    "branch": "branch ENI",
+    "other_clusters": "other cluster",
+    "load_balancers": "load balancer",
+    "vpc_endpoints": "VPC endpoint",
+    "nat_gateways": "NAT gateway",
+    "other_aws_services": "other AWS service",
+    "other": "other ENI",
+}
 
 
 def attribution_line(subnet: SubnetReport) -> str:
     """`subnet-a  1019 used = 20 node primaries + 1200 pods + ...`: only owners holding some."""
     used = subnet.usable - subnet.free
     parts = [
-        f"{subnet.addresses[owner]} {OWNER_WORDS[owner]}"
+        plural(count, OWNER_WORD.get(owner, OWNER_WORDS[owner]), OWNER_WORDS[owner])
         for owner in ADDRESS_OWNERS
-        if subnet.addresses.get(owner)
+        if (count := subnet.addresses.get(owner, 0))
     ]
     roles = ",".join(subnet.roles) or "no role"
     shared = (
@@ -83,14 +188,23 @@ def attribution_line(subnet: SubnetReport) -> str:
     return f"{subnet.subnet_id}  {used} used = {' + '.join(parts) or '0'}  ({roles}{shared})"
 
 
-def render_cluster(cluster: ClusterReport) -> str:
+def render_cluster(cluster: ClusterReport, width: int = DEFAULT_WIDTH) -> str:
     fargate = f", {cluster.fargate_pods} on Fargate" if cluster.fargate_pods else ""
+    nodes = len(cluster.nodes)
     lines = [
-        f"Cluster {cluster.name}  ({cluster.account_id} / {cluster.region} / {cluster.vpc_id})",
-        f"  network: {MODE_WORDS.get(cluster.network_mode, cluster.network_mode)}",
-        f"  aws-node: {_aws_node(cluster.cni)}",
-        f"  {len(cluster.nodes)} nodes hold {cluster.ips_held} addresses for "
-        f"{_maybe(cluster.pods)} pods{fargate} ({_maybe(cluster.warm_ips)} warm)",
+        wrap(
+            f"Cluster {cluster.name}  ({cluster.account_id} / {cluster.region} / {cluster.vpc_id})",
+            width,
+        ),
+        wrap(f"network: {MODE_WORDS.get(cluster.network_mode, cluster.network_mode)}", width, "  "),
+        wrap(f"aws-node: {_aws_node(cluster.cni)}", width, "  "),
+        wrap(
+            f"{plural(nodes, 'node')} {'holds' if nodes == 1 else 'hold'} "
+            f"{plural(cluster.ips_held, 'address', 'addresses')} for "
+            f"{_maybe(cluster.pods)} pods{fargate} ({_maybe(cluster.warm_ips)} warm)",
+            width,
+            "  ",
+        ),
         "",
         table(
             ("subnet", "az", "cidr", "free", "usable", "free %", "", "free /28"),
@@ -101,16 +215,18 @@ def render_cluster(cluster: ClusterReport) -> str:
                     s.cidr,
                     s.free,
                     s.usable,
-                    f"{s.free_pct:g}%",
+                    percent(s.free_pct),
                     free_bar(s.free, s.usable),
                     s.free_prefix_blocks,
                 )
                 for s in cluster.subnets
             ),
+            width=width,
+            optional=(6, 4),  # the bar, then `usable` (the CIDR and the findings say it)
         ),
         "",
         "  Who holds the used addresses:",
-        *(f"    {attribution_line(s)}" for s in cluster.subnets),
+        *(wrap(attribution_line(s), width, "    ", "    ") for s in cluster.subnets),
     ]
     wasting = sorted(cluster.nodes, key=lambda n: (-(n.warm_ips or 0), -n.ips_held, n.instance_id))[
         :TOP_NODES
@@ -118,7 +234,7 @@ def render_cluster(cluster: ClusterReport) -> str:
     if wasting:
         lines += [
             "",
-            f"  Nodes wasting the most ({len(wasting)} of {len(cluster.nodes)}):",
+            f"  Nodes wasting the most ({len(wasting)} of {nodes}):",
             table(
                 ("instance", "type", "ENIs", "held", "pods", "warm"),
                 (
@@ -132,27 +248,42 @@ def render_cluster(cluster: ClusterReport) -> str:
                     )
                     for n in wasting
                 ),
+                width=width,
             ),
         ]
     if cluster.leaked_enis:
         lines += [
             "",
-            "  Leaked CNI ENIs:",
+            f"  {plural(len(cluster.leaked_enis), 'leaked CNI ENI')}:",
             table(
                 ("eni", "subnet", "addresses"),
                 ((e.eni_id, e.subnet_id, e.ips) for e in cluster.leaked_enis),
+                width=width,
             ),
         ]
     rec = cluster.recommendation
     if rec is not None:
-        lines += ["", f"  Recommendation ({rec.kind}): {_settings(rec.settings) or 'no change'}"]
+        lines += [
+            "",
+            wrap(
+                f"Recommendation ({rec.kind}): {_settings(rec.settings) or 'no change'}",
+                width,
+                "  ",
+            ),
+        ]
         if rec.kind == "tune":
             lines.append(
-                f"    holds {rec.projected_ips_held} addresses instead of "
-                f"{_maybe(rec.current_ips_held)}: {rec.ips_returned} returned to the subnets"
+                wrap(
+                    f"holds {rec.projected_ips_held} addresses instead of "
+                    f"{_maybe(rec.current_ips_held)}: {rec.ips_returned} returned to the subnets",
+                    width,
+                    "    ",
+                )
             )
-            lines.append(f"    $ {rec.command}")
-        lines += [f"    {line}" for line in rec.rationale.splitlines()]
+            lines += command_lines(rec.command, width, "    ")
+        lines += [
+            wrap(same_precision(line), width, "    ", "") for line in rec.rationale.splitlines()
+        ]
     return "\n".join(lines)
 
 
@@ -166,12 +297,20 @@ def _settings(settings: dict[str, str]) -> str:
     return " ".join(f"{k}={v}" for k, v in sorted(settings.items()))
 
 
-def render_findings(findings: Sequence[Finding]) -> str:
+def render_findings(findings: Sequence[Finding], width: int = DEFAULT_WIDTH) -> str:
     if not findings:
         return "Findings: none"
     return "\n".join(
         [f"Findings ({len(findings)}):"]
-        + [f"  {f.severity:<8} {f.cluster or '-'}: {f.message}{_mute_note(f)}" for f in findings]
+        + [
+            wrap(
+                same_precision(f"{f.severity:<8} {f.cluster or '-'}: {f.message}{_mute_note(f)}"),
+                width,
+                "  ",
+                " " * 9,
+            )
+            for f in findings
+        ]
     )
 
 
@@ -181,23 +320,53 @@ def _mute_note(finding: Finding) -> str:
     return f" [muted until {finding.mute_expires_at} by {finding.muted_by}: {finding.mute_reason}]"
 
 
-def render_report(report: Report) -> str:
-    sections = [render_cluster(c) for c in report.clusters]
+def _concerns(finding: Finding, cluster: ClusterReport) -> bool:
+    """Whether the finding is about the cluster: its own, or a shared subnet's (no single
+    cluster) drawing on one of its subnets."""
+    if (finding.account_id, finding.region) != (cluster.account_id, cluster.region):
+        return False
+    if finding.cluster is None:
+        return any(s.subnet_id == finding.resource for s in cluster.subnets)
+    return finding.cluster == cluster.name
+
+
+def story_order(report: Report) -> list[ClusterReport]:
+    """The clusters worst first: by their most severe finding, then by how many findings they
+    have, then by their least free subnet; clusters with nothing to say come last, by name."""
+
+    def worst_first(cluster: ClusterReport) -> tuple[int, int, float, str]:
+        found = [SEVERITY_RANK[f.severity] for f in report.findings if _concerns(f, cluster)]
+        least_free = min((s.free_pct for s in cluster.subnets), default=100.0)
+        return (-max(found, default=-1), -len(found), least_free, cluster.name)
+
+    return sorted(report.clusters, key=worst_first)
+
+
+def render_report(report: Report, width: int = DEFAULT_WIDTH) -> str:
+    clusters = story_order(report)
+
+    def told_at(finding: Finding) -> tuple[int, int]:
+        # Within a severity, findings follow the clusters' order: the story reads one way.
+        where = next((n for n, c in enumerate(clusters) if _concerns(finding, c)), len(clusters))
+        return (-SEVERITY_RANK[finding.severity], where)
+
+    findings = sorted(report.findings, key=told_at)
+    sections = [render_cluster(c, width) for c in clusters]
     if not report.clusters:
         sections.append("No EKS clusters found.")
-    sections.append(render_findings(report.findings))
+    sections.append(render_findings(findings, width))
     gaps = [c for c in report.coverage if c.status == "error"]
     covered = len(report.coverage) - len(gaps)
-    coverage = f"Coverage: {covered} of {len(report.coverage)} scopes audited fully"
-    if gaps:
-        coverage += "\n" + "\n".join(
-            f"  {g.account_id}/{g.region}/{g.cluster or '*'}: {g.error}" for g in gaps
-        )
-    notes = [(c, note) for c in report.coverage for note in c.notes]
-    if notes:
-        coverage += "\n" + "\n".join(
-            f"  note {c.account_id}/{c.region}/{c.cluster or '*'}: {note}" for c, note in notes
-        )
-    sections.append(coverage)
+    coverage = f"Coverage: {covered} of {plural(len(report.coverage), 'scope')} audited fully"
+    lines = [coverage]
+    lines += [
+        wrap(f"{g.account_id}/{g.region}/{g.cluster or '*'}: {g.error}", width, "  ") for g in gaps
+    ]
+    lines += [
+        wrap(f"note {c.account_id}/{c.region}/{c.cluster or '*'}: {note}", width, "  ")
+        for c in report.coverage
+        for note in c.notes
+    ]
+    sections.append("\n".join(lines))
     sections.append(f"Run {report.run_id} at {report.generated_at}")
     return "\n\n".join(sections) + "\n"

@@ -13,7 +13,12 @@ from ipaudit.report import (
     SubnetReport,
     no_addresses,
 )
-from ipaudit.terminal import free_bar, render_report
+from ipaudit.terminal import command_lines, free_bar, render_report, same_precision
+
+
+def flowing(text: str) -> str:
+    """The text with its wrapping undone."""
+    return " ".join(text.split())
 
 
 def test_the_bar_fills_with_the_share_still_free_and_a_sliver_never_looks_empty() -> None:
@@ -64,7 +69,7 @@ def report() -> Report:
 
 
 def test_the_report_shows_subnets_worst_nodes_leaks_recommendation_findings_and_gaps() -> None:
-    text = render_report(report())
+    text = render_report(report(), width=120)
     assert "Cluster shop-prod" in text
     assert "2 nodes hold 300 addresses for 120 pods (170 warm)" in text
     assert "[--------------------]" in text  # subnet-a: nothing free
@@ -88,11 +93,79 @@ def test_each_cluster_says_its_network_mode_and_each_subnet_who_holds_its_addres
     gap = replace(base.coverage[0], notes=["subnet subnet-v6 is IPv6-only: no IPv4 addresses"])
     text = render_report(replace(base, clusters=[calico], coverage=[gap]))
     assert (
-        "network: another CNI (no aws-node): addresses attributed, warm pool not modelled" in text
+        "network: another CNI (no aws-node): addresses attributed, warm pool not modelled"
+        in flowing(text)
     )
     assert "aws-node: not running (or not readable)" in text
     assert (
-        "subnet-a  1019 used = 10 node primaries + 120 pods + 879 warm + 10 leaked  "
+        "subnet-a 1019 used = 10 node primaries + 120 pods + 879 warm + 10 leaked "
         "(nodes,pods; shared with shop-prod, batch)"
-    ) in text
-    assert "note 222222222222/eu-west-1/*: subnet subnet-v6 is IPv6-only" in text
+    ) in flowing(text)
+    assert "note 222222222222/eu-west-1/*: subnet subnet-v6 is IPv6-only" in flowing(text)
+
+
+def healthy(report: Report) -> ClusterReport:
+    [cluster] = report.clusters
+    roomy = replace(cluster.subnets[0], subnet_id="subnet-h", free=900, free_pct=88.3)
+    return replace(cluster, name="a-healthy", subnets=[roomy], recommendation=None)
+
+
+def test_the_worst_cluster_comes_first_and_its_findings_lead() -> None:
+    base = report()
+    shared_warning = replace(
+        base.findings[0], severity="WARNING", cluster=None, resource="subnet-h", id="w"
+    )
+    text = render_report(
+        replace(
+            base,
+            clusters=[healthy(base), *base.clusters],
+            findings=[shared_warning, *base.findings],
+        )
+    )
+    assert text.index("Cluster shop-prod") < text.index("Cluster a-healthy")
+    findings = text[text.index("Findings (2):") :]
+    assert findings.index("CRITICAL") < findings.index("WARNING")
+
+
+def test_every_line_fits_the_width_and_tables_drop_what_does_not_fit() -> None:
+    base = report()
+    long_rationale = replace(
+        base.clusters[0].recommendation,
+        rationale="Simulated on every node " * 12,
+        command="aws eks update-addon --cluster-name shop-prod --addon-name vpc-cni "
+        '--configuration-values \'{"env": {"WARM_IP_TARGET": "4"}}\' --resolve-conflicts PRESERVE',
+    )
+    [cluster] = base.clusters
+    real_id = replace(cluster.subnets[0], subnet_id="subnet-0bf0e23768a882f14")
+    wide = replace(
+        base, clusters=[replace(cluster, recommendation=long_rationale, subnets=[real_id])]
+    )
+    narrow = render_report(wide, width=80)
+    assert [line for line in narrow.splitlines() if len(line) > 80] == []
+    assert "[--------------------]" not in narrow and "usable" not in narrow
+    roomy = render_report(wide, width=140)
+    assert "[--------------------]" in roomy and "usable" in roomy
+
+
+def test_a_long_command_breaks_with_continuations_outside_quotes() -> None:
+    command = "aws eks update-addon --cluster-name prod --configuration-values '{\"a\": 1}' --x y"
+    lines = command_lines(command, 40, "    ")
+    assert all(line.endswith(" \\") for line in lines[:-1])
+    assert "'{\"a\": 1}'" in " ".join(lines)  # the quoted JSON stays whole
+    # What the shell reads back is the same command.
+    assert " ".join(line.removesuffix(" \\").strip() for line in lines) == f"$ {command}"
+
+
+def test_one_precision_for_every_percentage_and_plurals_for_one() -> None:
+    assert same_precision("0 of 1019 free (0%), below 25%; 94.8% free") == (
+        "0 of 1019 free (0.0%), below 25.0%; 94.8% free"
+    )
+    base = report()
+    [cluster] = base.clusters
+    one = replace(cluster, nodes=cluster.nodes[:1], ips_held=150, pods=110, warm_ips=35)
+    held = {**no_addresses(), "node_primary": 1, "pods": 110, "warm": 35}
+    one = replace(one, subnets=[replace(one.subnets[0], addresses=held)])
+    text = flowing(render_report(replace(base, clusters=[one])))
+    assert "1 node holds 150 addresses for 110 pods (35 warm)" in text
+    assert "= 1 node primary + 110 pods + 35 warm" in text
+    assert "1 leaked CNI ENI:" in text and "0.0%" in text

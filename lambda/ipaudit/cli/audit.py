@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from collections.abc import Collection
@@ -19,7 +20,7 @@ from ipaudit.cli.options import (
 from ipaudit.report import SEVERITY_RANK, Report
 from ipaudit.report_csv import render_csv
 from ipaudit.report_openmetrics import render_openmetrics
-from ipaudit.terminal import render_report
+from ipaudit.terminal import DEFAULT_WIDTH, render_report
 
 if TYPE_CHECKING:
     import boto3
@@ -102,7 +103,7 @@ def emit(report: Report, args: argparse.Namespace) -> int:
     elif args.output == "openmetrics":
         sys.stdout.write(render_openmetrics(report))
     else:
-        sys.stdout.write(render_report(report))
+        sys.stdout.write(render_report(report, terminal_width()))
     code = exit_code(report, args.fail_on or ())
     if code == EXIT_COVERAGE:
         failed = sum(c.status == "error" for c in report.coverage)
@@ -128,6 +129,11 @@ def nothing_read(report: Report) -> bool:
     every account x region failed. A scope without clusters read fine is no cluster read."""
     failed = any(c.status == "error" for c in report.coverage)
     return failed and not any(c.status == "ok" and c.cluster for c in report.coverage)
+
+
+def terminal_width() -> int:
+    """The terminal's columns (`COLUMNS` wins); DEFAULT_WIDTH when stdout is a pipe or a file."""
+    return shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
 
 
 def progress(message: str) -> None:

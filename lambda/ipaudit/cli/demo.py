@@ -1,8 +1,10 @@
 """`ipaudit demo`: the real audit, run on the embedded simulated organization.
 
-After the audit it does what the Lambda does next, without posting anything: a week of history
-is seeded so the forecast and the digest have data, the alerts on-call would get are shown, and
-the weekly digest is written as HTML for a browser.
+After the audit it does what the Lambda does next, inside the simulation: a week of history is
+seeded so the forecast and the digest have data, the alert changes are recorded in the simulated
+table and published to the simulated SNS topic (nothing leaves the machine; Slack is shown, not
+posted), and the weekly digest is written as HTML for a browser. The digest reads the same table,
+so the alerts it counts are the ones just raised.
 """
 
 from __future__ import annotations
@@ -11,17 +13,22 @@ import argparse
 import importlib.util
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ipaudit.cli.audit import add_output_flags, emit, progress
+from ipaudit.cli.audit import add_output_flags, emit, progress, terminal_width
 from ipaudit.errors import InputError
+from ipaudit.notify.slack_blocks import build_payload
+from ipaudit.report import SEVERITY_RANK
 from ipaudit.settings import Settings
+from ipaudit.terminal import DEFAULT_WIDTH, plural, wrap
 
 if TYPE_CHECKING:
+    from ipaudit.notify.sns import SnsMessage
     from ipaudit.pipeline import AfterAudit
 
-DEFAULT_DIGEST = Path("ipaudit-demo-digest.html")
+DIGEST_NAME = "ipaudit-demo-digest.html"
 DEMO_EXTRA_MISSING = (
     "ipaudit: error: the demo needs moto's server, which the demo extra installs: "
     "pip install 'ipaudit[demo]' (from a clone: pip install '.[demo]', or make demo)"
@@ -35,11 +42,14 @@ def register(sub: Any) -> None:
     )
     add_output_flags(parser)
     parser.add_argument(
+        "--digest",
         "--digest-html",
+        dest="digest",
         type=Path,
-        default=DEFAULT_DIGEST,
+        default=None,
         metavar="FILE",
-        help=f"where to write the weekly digest (default: {DEFAULT_DIGEST})",
+        help=f"where to write the weekly digest (default: {DIGEST_NAME} in a new temporary "
+        "folder, so no run litters the working directory)",
     )
     parser.add_argument(
         "--serve",
@@ -63,15 +73,23 @@ def register(sub: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def render_alerts(outcome: AfterAudit) -> str:
-    """What Slack and SNS would receive, as on-call would read it."""
+def render_alerts(outcome: AfterAudit, width: int = DEFAULT_WIDTH) -> str:
+    """The alerts the run raised, as on-call reads them: the Slack message (Slack is not set
+    up in the demo, so it is shown, not posted) and what the simulated SNS topic received."""
     if not outcome.changes:
-        return "Alerts: nothing new, worse or resolved: nothing would be posted\n"
-    lines = [f"Alerts that would be posted ({len(outcome.changes)} change(s)):"]
-    if outcome.slack_payload is not None:
-        lines.append(f"  Slack: {outcome.slack_payload.get('text', '')}")
-    lines += [f"  SNS:   {message.subject}" for message in outcome.sns_messages]
+        return "Alerts: nothing new, worse or resolved: nothing posted\n"
+    slack = build_payload(outcome.changes, outcome.report).get("text", "")
+    lines = [
+        f"Alerts raised ({plural(len(outcome.changes), 'change')}):",
+        wrap(f"Slack: {slack}", width, "  ", " " * 7),
+        *(wrap(f"SNS:   {m.subject}", width, "  ", " " * 7) for m in _worst_first(outcome)),
+    ]
     return "\n".join(lines) + "\n"
+
+
+def _worst_first(outcome: AfterAudit) -> list[SnsMessage]:
+    rank = SEVERITY_RANK.get
+    return sorted(outcome.sns_messages, key=lambda m: -rank(m.attributes.get("severity", ""), -1))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -84,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
         from ipaudit_sim.serve import serve
 
         return serve(args.kubeconfig, force=args.force)
+    # Here, not at the top: `ipaudit --help` never loads boto3.
     from ipaudit.audit import run_audit
     from ipaudit.digest import weekly_digest
     from ipaudit.pipeline import after_audit
@@ -97,12 +116,14 @@ def run(args: argparse.Namespace) -> int:
         settings = Settings.from_env(world.env)
         report = run_audit(settings, world.session, progress=say)
         seed_history(report, settings, world.session)
-        outcome = after_audit(report, settings, world.session, dry_run=True)
+        # A real run, not a dry one: the alert state it records is what the digest counts.
+        outcome = after_audit(report, settings, world.session)
         code = emit(outcome.report, args)
-        digest = weekly_digest(settings, world.session, html_path=args.digest_html)
+        digest_path = args.digest or Path(tempfile.mkdtemp(prefix="ipaudit-demo-")) / DIGEST_NAME
+        digest = weekly_digest(settings, world.session, html_path=digest_path)
     if not quiet:
-        sys.stdout.write("\n" + render_alerts(outcome))
-        sys.stdout.write(
-            f"\nWeekly digest ({digest.subject!r}) written to {args.digest_html.resolve()}\n"
-        )
+        width = terminal_width()
+        sys.stdout.write("\n" + render_alerts(outcome, width))
+        written = f"Weekly digest ({digest.subject!r}) written to {digest_path.resolve()}"
+        sys.stdout.write(f"\n{wrap(written, width)}\n")
     return code

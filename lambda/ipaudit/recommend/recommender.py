@@ -240,8 +240,7 @@ class _Recommender:
             command="",
             rationale=(
                 f"Keep the current settings ({now.settings.describe()}): {why}. "
-                f"Simulated on the {len(self.loads)} nodes' {self.pods} pods, they hold "
-                f"{now.ips_held} addresses ({now.warm_ips} warm); the pool subnets have "
+                f"{self._holding()}; the pool subnets have "
                 f"{self.free} of {self.usable} free.{blocked}"
             ),
             current_ips_held=now.ips_held,
@@ -277,13 +276,8 @@ class _Recommender:
             f"{settings}{replaced} they would hold "
             f"{outcome.ips_held} addresses instead of {now.ips_held} under "
             f"{now.settings.describe()} (the nodes report {self.observed_held} now): "
-            f"{returned} addresses back, and {self._free_line(changes)}.{starving} The "
-            f"trade-off: a smaller warm pool costs more EC2 calls "
-            f"({outcome.calls_per_pod_start:.2f} per pod start against "
-            f"{now.calls_per_pod_start:.2f} now; budget {EC2_CALLS_PER_POD_START}) and slower "
-            f"pod starts on bursts (a new node given its {self._burst_size()} at once "
-            f"{_burst(outcome.burst_seconds)}; under the current settings it "
-            f"{_burst(now.burst_seconds)}).{blocked}"
+            f"{returned} addresses back, and {self._free_line(changes)}.{starving}"
+            f"{_trade_off(now, outcome, self._burst_size())}{blocked}"
         )
         applied = self._apply(candidate.changes)
         return Recommendation(
@@ -422,6 +416,29 @@ class _Recommender:
             by_zone[zone_of.get(pool_members(pool)[0], "")] += max(addresses, 0)
         return by_zone
 
+    def _holding(self) -> str:
+        """What the nodes hold under the current settings, in one sentence: the model's steady
+        state and, when it differs, what aws-node holds on them at the moment of the audit
+        (branch ENIs, which the model leaves to the VPC resource controller, said apart)."""
+        now, nodes = self.now, len(self.loads)
+        branch = sum(n.branch_enis for n in self.cluster.nodes if n.pods is not None)
+        held = self.observed_held - branch
+        whose = f"the {nodes} node's" if nodes == 1 else f"the {nodes} nodes'"
+        simulated = f"Simulated on {whose} {self.pods} pods"
+        besides = f", and {branch} more on branch ENIs outside the warm pool" if branch else ""
+        if held == now.ips_held:
+            return f"{simulated}, they hold {now.ips_held} addresses ({now.warm_ips} warm){besides}"
+        they = "the node holds" if nodes == 1 else "the nodes hold"
+        why = (
+            "ipamd has not topped the pool up yet"
+            if held < now.ips_held
+            else "ipamd has not released the rest yet"
+        )
+        return (
+            f"{simulated}, the model's steady state for these settings is {now.ips_held} "
+            f"addresses ({now.warm_ips} warm); {they} {held} now ({why}){besides}"
+        )
+
     def _modelled_nodes(self) -> list[tuple[str | None, str]]:
         return [(n.node_name, n.instance_id) for n in self.cluster.nodes if n.pods is not None]
 
@@ -451,6 +468,38 @@ def _burst(seconds: int | None) -> str:
     if seconds is None:
         return "leaves some of them waiting for addresses"
     return f"has them all addressed after {seconds} s"
+
+
+def _trade_off(now: Outcome, outcome: Outcome, burst: str) -> str:
+    """The change against the current settings in EC2 calls and in pod starts on a burst, each
+    worded from the numbers (more or fewer calls, faster or slower starts); what gets worse is
+    the trade-off, what does not is said beside it."""
+    calls, calls_now = outcome.calls_per_pod_start, now.calls_per_pod_start
+    more = round(calls, 2) - round(calls_now, 2)
+    figures = (
+        f"{calls:.2f} per pod start against {calls_now:.2f} now; budget {EC2_CALLS_PER_POD_START}"
+    )
+    words = "more" if more > 0 else "fewer" if more < 0 else "as many"
+    clauses = [(more > 0, f"costs {words} EC2 calls ({figures})")]
+    # Never addressing every pod is slower than any number of seconds.
+    late, late_now = (
+        float("inf") if s is None else s for s in (outcome.burst_seconds, now.burst_seconds)
+    )
+    speed = "slower" if late > late_now else "faster" if late < late_now else "as fast"
+    clauses.append(
+        (
+            late > late_now,
+            f"starts pods {speed} on bursts (a new node given its {burst} at once "
+            f"{_burst(outcome.burst_seconds)}; under the current settings it "
+            f"{_burst(now.burst_seconds)})",
+        )
+    )
+    worse = [clause for is_worse, clause in clauses if is_worse]
+    rest = [clause for is_worse, clause in clauses if not is_worse]
+    if not worse:
+        return f" Nothing is traded for it: it {' and '.join(rest)}."
+    also = f", while it {' and '.join(rest)}" if rest else ""
+    return f" The trade-off: it {' and '.join(worse)}{also}."
 
 
 def _with_warning(rationale: str, applied: Applied) -> str:

@@ -147,6 +147,7 @@ def test_a_batch_writes_each_of_its_targets_cluster_reports_to_s3(fanout: Fanout
     assert sorted(s["free"] for s in shop["subnets"]) == [0, 0, 109]
     assert {f["kind"] for f in part["findings"] if f["cluster"] == "shop-prod"} == {
         "subnet_headroom",
+        "pods_without_addresses",
         "leaked_enis",
         "warm_pool_waste",
     }
@@ -166,7 +167,7 @@ def test_the_aggregate_builds_the_report_stores_it_and_alerts(
 
     run_id = "20261127T040000Z-first-run"
     assert summary["run_id"] == run_id and summary["clusters"] == 4
-    assert summary["coverage_errors"] == 0 and summary["findings"]["CRITICAL"] == 2
+    assert summary["coverage_errors"] == 0 and summary["findings"]["CRITICAL"] == 3
     assert summary["stored"] is True
     assert summary["sns_published"] == summary["changes"]["new"] > 0
     messages = fanout.sns_messages()
