@@ -198,6 +198,7 @@ def render_cluster(cluster: ClusterReport, width: int = DEFAULT_WIDTH) -> str:
         ),
         wrap(f"network: {MODE_WORDS.get(cluster.network_mode, cluster.network_mode)}", width, "  "),
         wrap(f"aws-node: {_aws_node(cluster.cni)}", width, "  "),
+        *(wrap(line, width, "  ", "    ") for line in pod_pool_lines(cluster)),
         wrap(
             f"{plural(nodes, 'node')} {'holds' if nodes == 1 else 'hold'} "
             f"{plural(cluster.ips_held, 'address', 'addresses')} for "
@@ -340,6 +341,28 @@ def story_order(report: Report) -> list[ClusterReport]:
         return (-max(found, default=-1), -len(found), least_free, cluster.name)
 
     return sorted(report.clusters, key=worst_first)
+
+
+def pod_pool_lines(cluster: ClusterReport) -> list[str]:
+    """Under subnet discovery, where each zone's pods take addresses: its candidate subnets in
+    ipamd's order (most free first), their free addresses summed."""
+    if not cluster.subnet_discovery:
+        return []
+    version = cluster.cni_version or "version unknown"
+    lines = [f"subnet discovery: on (aws-node {version}): new ENIs go to the zone's most free"]
+    free = {s.subnet_id: s.free for s in cluster.subnets}
+    zone_of = {s.subnet_id: s.az for s in cluster.subnets}
+    pools = {
+        zone_of.get(n.subnet_id, ""): n.pool_subnet_ids
+        for n in sorted(cluster.nodes, key=lambda n: n.instance_id)
+        if n.aws_node and len(n.pool_subnet_ids) > 1
+    }
+    for zone, pool in sorted(pools.items()):
+        each = ", ".join(f"{s} ({free.get(s, 0)} free)" for s in pool)
+        lines.append(
+            f"pods in {zone} draw on {each}: {sum(free.get(s, 0) for s in pool)} free in all"
+        )
+    return lines
 
 
 def render_report(report: Report, width: int = DEFAULT_WIDTH) -> str:

@@ -147,6 +147,32 @@ def test_the_demo_shows_the_new_shapes_with_every_address_attributed(
             assert sum(subnet["addresses"].values()) == subnet["usable"] - subnet["free"]
 
 
+def test_search_runs_subnet_discovery_and_only_new_nodes_are_blocked(
+    demo: dict[str, Any], text: tuple[str, Path]
+) -> None:
+    search = next(c for c in demo["clusters"] if c["name"] == "search")
+    assert (search["subnet_discovery"], search["cni_version"]) == (True, "v1.19.2")
+    by_cidr = {s["cidr"]: s for s in search["subnets"]}
+    full, tagged = by_cidr["10.3.0.0/24"], by_cidr["100.64.0.0/22"]
+    # 12 nodes x 20 + 11 load balancer addresses fill the /24; their third ENIs (12 x 10) are
+    # in the tagged /22: 1019 - 120 = 899 free.
+    assert (full["free"], tagged["free"], tagged["roles"]) == (0, 899, ["pods"])
+    in_a = [n for n in search["nodes"] if n["subnet_id"] == full["subnet_id"]]
+    assert {tuple(n["pool_subnet_ids"]) for n in in_a} == {(tagged["subnet_id"], full["subnet_id"])}
+    findings = [f for f in demo["findings"] if f["cluster"] == "search"]
+    critical = [f for f in findings if f["severity"] == "CRITICAL"]
+    assert [(f["kind"], f["resource"]) for f in critical] == [
+        ("subnet_headroom", full["subnet_id"])
+    ]
+    assert "new m5.large nodes cannot launch in it" in critical[0]["message"]
+    # The text comes from a run of its own (other ids): the tagged subnet first, most free.
+    assert re.search(
+        r"pods in eu-west-1a draw on subnet-\w+ \(899 free\), subnet-\w+ \(0 free\): 899 free "
+        r"in all",
+        flowing(text[0]),
+    )
+
+
 def test_the_digest_goes_to_a_temporary_folder_unless_one_is_named(
     demo_run: tuple[dict[str, Any], Path, Path], text: tuple[str, Path]
 ) -> None:
@@ -166,6 +192,7 @@ def test_the_text_tells_the_exhausted_cluster_and_its_criticals_first(
     assert clusters[0] == "shop-prod" and sorted(clusters) == [
         "batch",
         "payments",
+        "search",
         "shop-prod",
         "tools",
     ]

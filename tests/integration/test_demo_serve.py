@@ -151,7 +151,13 @@ def test_the_exports_pasted_whole_audit_the_organization_and_read_every_cluster(
 
     assert done.returncode == 0, done.stderr
     coverage = json.loads(done.stdout)["coverage"]
-    assert {c["cluster"] for c in coverage} == {"shop-prod", "tools", "payments", "batch"}
+    assert {c["cluster"] for c in coverage} == {
+        "shop-prod",
+        "tools",
+        "payments",
+        "batch",
+        "search",
+    }
     assert all(c["status"] == "ok" for c in coverage), coverage
 
 

@@ -69,14 +69,16 @@ def test_the_audit_handler_audits_stores_and_emits_metrics(
 ) -> None:
     summary = audit_handler(SCHEDULED_EVENT, FakeContext())  # type: ignore[arg-type]
 
-    # The article's shop-prod and tools, and the shapes beside them: payments and batch.
-    assert summary["clusters"] == 4 and summary["coverage_errors"] == 0
-    # Two exhausted subnets, and the pods their nodes could not give an address.
-    assert summary["findings"]["CRITICAL"] == 3 and summary["stored"] is True
+    # The article's shop-prod and tools, and the shapes beside them: payments, batch, search.
+    assert summary["clusters"] == 5 and summary["coverage_errors"] == 0
+    # Two exhausted subnets, the pods their nodes could not give an address, and search's
+    # full node subnet (new nodes cannot launch in it).
+    assert summary["findings"]["CRITICAL"] == 4 and summary["stored"] is True
     assert summary["sns_published"] == summary["changes"]["new"] > 0
     metrics = emf_metrics(capsys.readouterr().out)
     free = sorted(value(r, "FreeAddresses") for r in metrics["FreeAddresses"])
-    assert free[:3] == [0, 0, 109]
+    # shop-prod's two exhausted /22s and search's full node subnet, then shop-prod's third.
+    assert free[:4] == [0, 0, 0, 109]
     assert all(
         r["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "IpAudit"
         for r in metrics["FreeAddresses"]

@@ -13,7 +13,13 @@ from ipaudit.report import (
     SubnetReport,
     no_addresses,
 )
-from ipaudit.terminal import command_lines, free_bar, render_report, same_precision
+from ipaudit.terminal import (
+    command_lines,
+    free_bar,
+    pod_pool_lines,
+    render_report,
+    same_precision,
+)
 
 
 def flowing(text: str) -> str:
@@ -169,3 +175,41 @@ def test_one_precision_for_every_percentage_and_plurals_for_one() -> None:
     assert "1 node holds 150 addresses for 110 pods (35 warm)" in text
     assert "= 1 node primary + 110 pods + 35 warm" in text
     assert "1 leaked CNI ENI:" in text and "0.0%" in text
+
+
+def test_under_subnet_discovery_each_zones_pool_is_one_line_with_its_free_addresses() -> None:
+    node = NodeReport(
+        "i-1",
+        "m5.large",
+        "subnet-node",
+        3,
+        30,
+        27,
+        27,
+        0,
+        pool_subnet_ids=["subnet-tagged", "subnet-node"],
+    )
+    subnets = [
+        SubnetReport("subnet-node", "10.3.0.0/24", "eu-west-1a", 251, 0, 0.0, 0),
+        SubnetReport("subnet-tagged", "100.64.0.0/22", "eu-west-1a", 1019, 899, 88.2, 55),
+    ]
+    cluster = ClusterReport(
+        "111111111111",
+        "eu-west-1",
+        "search",
+        "vpc-1",
+        {},
+        subnets,
+        [node],
+        [],
+        30,
+        27,
+        0,
+        cni_version="v1.19.2",
+        subnet_discovery=True,
+    )
+    assert pod_pool_lines(cluster) == [
+        "subnet discovery: on (aws-node v1.19.2): new ENIs go to the zone's most free",
+        "pods in eu-west-1a draw on subnet-tagged (899 free), subnet-node (0 free): 899 free "
+        "in all",
+    ]

@@ -26,7 +26,7 @@ from tests.integration.lambda_context import FakeContext
 
 BUCKET = "ipaudit-fanout-results"
 # The article's shop-prod and tools, and the shapes beside them: payments and batch.
-CLUSTERS = ["batch", "payments", "shop-prod", "tools"]
+CLUSTERS = ["batch", "payments", "search", "shop-prod", "tools"]
 STARTED = "2026-11-27T04:00:00.123Z"
 
 
@@ -137,7 +137,7 @@ def test_a_batch_writes_each_of_its_targets_cluster_reports_to_s3(fanout: Fanout
     assert summary == {
         "run_id": listed["run_id"],
         "targets": 4,
-        "clusters": 4,
+        "clusters": 5,
         "coverage_errors": 0,
     }
     prod = fanout.world.organization.prod_account
@@ -154,6 +154,7 @@ def test_a_batch_writes_each_of_its_targets_cluster_reports_to_s3(fanout: Fanout
     assert [(c["cluster"], c["status"]) for c in part["coverage"]] == [
         ("batch", "ok"),
         ("payments", "ok"),
+        ("search", "ok"),
         ("shop-prod", "ok"),
     ]
     quiet = fanout.object(f"runs/{listed['run_id']}/targets/{prod}/{OTHER_REGION}.json")
@@ -166,8 +167,8 @@ def test_the_aggregate_builds_the_report_stores_it_and_alerts(
     summary = run_fanout(fanout, "first-run")
 
     run_id = "20261127T040000Z-first-run"
-    assert summary["run_id"] == run_id and summary["clusters"] == 4
-    assert summary["coverage_errors"] == 0 and summary["findings"]["CRITICAL"] == 3
+    assert summary["run_id"] == run_id and summary["clusters"] == 5
+    assert summary["coverage_errors"] == 0 and summary["findings"]["CRITICAL"] == 4
     assert summary["stored"] is True
     assert summary["sns_published"] == summary["changes"]["new"] > 0
     messages = fanout.sns_messages()
@@ -236,7 +237,7 @@ def test_the_fan_out_report_equals_the_single_function_report(
     for report in (single, fanned):
         del report["run_id"], report["generated_at"]
     assert fanned == json.loads(json.dumps(single))
-    assert len(fanned["clusters"]) == 4 and fanned["findings"]
+    assert len(fanned["clusters"]) == 5 and fanned["findings"]
 
 
 @pytest.mark.filterwarnings("ignore:No application metrics to publish")
