@@ -47,6 +47,8 @@ def coverage_notes(cluster: Cluster, notes: Iterable[str] = ()) -> list[str]:
                 f"subnet {subnet.subnet_id} is IPv6-only: no IPv4 addresses to run out of, "
                 "left out of the headroom table"
             )
+    if cluster.kube is not None and cluster.kube.karpenter_error:
+        said.append(cluster.kube.karpenter_error)
     for instance_type in cluster.unknown_instance_types:
         count = sum(i.instance_type == instance_type for i in cluster.instances)
         said.append(
