@@ -251,7 +251,7 @@ def _solve(cluster: ClusterReport, ceiling: Ceiling, room: _Room) -> Ceiling:
     wanted = None if max_nodes is None else max(0, max_nodes - inputs.current_nodes)
     caps = {zone.az: zone.nodes_possible for zone in zones}
     ask = sum(caps.values()) + 1 if wanted is None else wanted
-    placed, first_out = place(caps, ask)
+    placed, ran_out = place(caps, ask)
     possible = sum(placed.values())
     pods, pods_fit = _pod_room(cluster, inputs.group, room)
     severity: Severity | None = None
@@ -269,7 +269,7 @@ def _solve(cluster: ClusterReport, ceiling: Ceiling, room: _Room) -> Ceiling:
         limit=limit,
         nodes_wanted=wanted,
         nodes_possible=possible,
-        first_zone_out=first_out if wanted != 0 else None,
+        first_zone_out=ran_out[0] if ran_out else None,
         zones=zones,
         pods_fit_now=pods_fit,
         pods=pods,
@@ -345,10 +345,10 @@ def _zone(zone: CeilingZone, need: int, prefixes: int, room: _Room, group: str) 
     )
 
 
-def place(caps: Mapping[str, int], nodes: int) -> tuple[dict[str, int], str | None]:
+def place(caps: Mapping[str, int], nodes: int) -> tuple[dict[str, int], list[str]]:
     """`nodes` new nodes spread evenly over the zones, a full zone skipped (zones in name order
-    take the odd ones): how many each zone starts, and the zone that runs out first (the
-    smallest of those that filled while nodes were still wanted elsewhere; None: none did)."""
+    take the odd ones): how many each zone starts, and the zones that run out (fill up while
+    nodes are still wanted elsewhere), the first first."""
     placed = dict.fromkeys(sorted(caps), 0)
     left = nodes
     open_zones = [z for z in placed if caps[z] > 0]
@@ -367,10 +367,9 @@ def place(caps: Mapping[str, int], nodes: int) -> tuple[dict[str, int], str | No
     ran_out = [
         zone
         for zone in placed
-        if placed[zone] == caps[zone] and (left > 0 or most > caps[zone]) and nodes > 0
+        if nodes > 0 and placed[zone] == caps[zone] and (left > 0 or most > caps[zone])
     ]
-    first = min(ran_out, key=lambda z: (caps[z], z)) if ran_out else None
-    return placed, first
+    return placed, sorted(ran_out, key=lambda z: (caps[z], z))
 
 
 _QUANTITY = re.compile(r"^([0-9.]+)([a-zA-Z]*)$")
@@ -512,47 +511,71 @@ def _slots(node: NodeReport, limits: InstanceTypeLimits, settings: CniSettings) 
 
 
 def ceiling_line(ceiling: Ceiling) -> str:
-    """The ceiling in one line, naming the zone that runs out first."""
+    """The ceiling in one line, naming the zones that run out, the first first."""
     what = "node group" if ceiling.kind == "nodegroup" else "NodePool"
     head = f"{what} {ceiling.group}"
     if not ceiling.modelled:
         return f"{head}: {ceiling.note}"
-    blocks = f", {ceiling.startup_prefixes} /28 block(s)" if ceiling.startup_prefixes else ""
-    head += f" ({ceiling.instance_type}, {ceiling.startup_need} addresses at start-up{blocks})"
+    blocks = f" and {ceiling.startup_prefixes} /28 block(s)" if ceiling.startup_prefixes else ""
+    head += f" ({ceiling.instance_type}, {ceiling.startup_need} addresses{blocks} at start-up)"
     possible = ceiling.nodes_possible or 0
     if ceiling.nodes_wanted is None:
-        grow = f"can start {possible} more node(s) (no limit: {ceiling.limit})"
+        parts = [f"{head} can start {possible} more node(s) ({ceiling.limit})"]
     elif ceiling.nodes_wanted == 0:
-        grow = f"is at its maximum of {ceiling.max_nodes} nodes ({ceiling.limit})"
+        parts = [f"{head} is at its maximum ({ceiling.current_nodes} nodes; {ceiling.limit})"]
     else:
-        grow = (
-            f"can start {possible} of the {ceiling.nodes_wanted} node(s) between its "
-            f"{ceiling.current_nodes} and its maximum of {ceiling.max_nodes} ({ceiling.limit})"
-        )
-    full = [z for z in ceiling.zones if z.nodes_possible == 0]
-    parts = [head + " " + grow]
-    if full and (ceiling.nodes_wanted or ceiling.nodes_wanted is None):
-        parts.append(f"{_names(full)} cannot start one ({'; '.join(_zone_words(z) for z in full)})")
-    first = next((z for z in ceiling.zones if z.az == ceiling.first_zone_out), None)
-    if first is not None and first.nodes_possible > 0:
-        parts.append(
-            f"{first.az} runs out first, after {first.nodes_possible} ({_zone_words(first)})"
-        )
+        parts = [
+            f"{head} can start {possible} of the {ceiling.nodes_wanted} more node(s) its "
+            f"maximum allows ({ceiling.current_nodes} now; {ceiling.limit})"
+        ]
+    caps = {zone.az: zone.nodes_possible for zone in ceiling.zones}
+    wanted = ceiling.nodes_wanted
+    _, ran_out = place(caps, sum(caps.values()) + 1 if wanted is None else wanted)
+    words = {zone.az: _zone_words(zone) for zone in ceiling.zones}
+    if ran_out:
+        parts.append("first to run out: " + ran_out_words(caps, ran_out, words))
     if ceiling.pods_fit_now is not None:
         nodes = sum(p.nodes for p in ceiling.pods)
         parts.append(f"{ceiling.pods_fit_now} more pods fit on its {nodes} nodes")
     return "; ".join(parts + ceiling.read_notes)
 
 
-def _names(zones: Sequence[CeilingZone]) -> str:
-    names = [z.az for z in zones]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+def ran_out_words(
+    caps: Mapping[str, int], ran_out: Sequence[str], words: Mapping[str, str] | None = None
+) -> str:
+    """`eu-west-1a and eu-west-1b cannot start one (...); eu-west-1c runs out after 3 (...)`:
+    the zones that run out, the first first, alike ones together, with what they count."""
+    said: list[tuple[int, str, list[str]]] = []
+    for az in ran_out:
+        counted = (words or {}).get(az, "")
+        if said and said[-1][:2] == (caps[az], counted):
+            said[-1][2].append(az)
+        else:
+            said.append((caps[az], counted, [az]))
+    phrases = []
+    for number, (cap, counted, zones) in enumerate(said):
+        verdict = "cannot start one" if cap == 0 else f"runs out after {cap}"
+        if len(zones) > 1 and cap > 0:
+            verdict = f"run out after {cap} each"
+        each = " each" if len(zones) > 1 else ""
+        then = "then " if number else ""
+        counted_words = f" ({counted}{each})" if counted else ""
+        phrases.append(f"{then}{_names(zones)} {verdict}{counted_words}")
+    return "; ".join(phrases)
+
+
+def _names(zones: Sequence[str]) -> str:
+    return zones[0] if len(zones) == 1 else ", ".join(zones[:-1]) + " and " + zones[-1]
 
 
 def _zone_words(zone: CeilingZone) -> str:
-    words = [f"{zone.free_launch} free where it launches, {zone.need_launch} per node"]
-    if zone.free_pool is not None:
-        words.append(f"{zone.free_pool} free in its pod subnets, {zone.need_pool} per node")
+    if zone.free_pool is None:
+        words = [f"{zone.free_launch} free, {zone.need_launch} per node"]
+    else:
+        words = [
+            f"{zone.free_launch} free where nodes launch, {zone.need_launch} per node",
+            f"{zone.free_pool} free for their pods, {zone.need_pool} per node",
+        ]
     if zone.free_prefix_blocks is not None:
         words.append(
             f"{zone.free_prefix_blocks} free /28 blocks, {zone.need_prefix_blocks} per node"

@@ -13,10 +13,20 @@ from typing import NoReturn
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
 from ipaudit.aws.error_line import one_line
-from ipaudit.cli import audit, demo, digest, get_token, init_table, max_pods, mute, simulate
+from ipaudit.cli import (
+    audit,
+    demo,
+    digest,
+    get_token,
+    init_table,
+    max_pods,
+    mute,
+    simulate,
+    what_if,
+)
 from ipaudit.errors import InputError
 
-_COMMANDS = (audit, demo, simulate, max_pods, digest, init_table, mute, get_token)
+_COMMANDS = (audit, demo, simulate, what_if, max_pods, digest, init_table, mute, get_token)
 
 
 EXIT_USAGE = 2  # argparse's code for a command line it cannot parse

@@ -14,11 +14,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ipaudit.analysis.what_if import Question, answer_report
 from ipaudit.audit import run_audit
 from ipaudit.cli.audit import add_output_flags, emit, progress
 from ipaudit.digest import weekly_digest
 from ipaudit.errors import InputError
 from ipaudit.pipeline import AfterAudit, after_audit
+from ipaudit.report import Report
 from ipaudit.settings import Settings
 
 DEFAULT_DIGEST = Path("ipaudit-demo-digest.html")
@@ -67,6 +69,19 @@ def render_alerts(outcome: AfterAudit) -> str:
     return "\n".join(lines) + "\n"
 
 
+# The question `ipaudit what-if` answers in the demo: the article's node group grows.
+WHAT_IF_NODES = 10
+
+
+def what_if_line(report: Report) -> str:
+    """One `ipaudit what-if` answer on the article's cluster (README "What if")."""
+    from ipaudit_sim.article import NODE_GROUP, NODE_TYPE
+
+    question = Question(add_nodes=WHAT_IF_NODES, instance_type=NODE_TYPE, group=NODE_GROUP)
+    [answer] = answer_report(report, question)
+    return answer.line
+
+
 def run(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("moto") is None:  # the simulated AWS runs on moto's server
         print(DEMO_EXTRA_MISSING, file=sys.stderr)
@@ -91,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
         code = emit(outcome.report, args)
         digest = weekly_digest(settings, world.session, html_path=args.digest_html)
     if not quiet:
+        sys.stdout.write("\n" + what_if_line(outcome.report) + "\n")
         sys.stdout.write("\n" + render_alerts(outcome))
         sys.stdout.write(
             f"\nWeekly digest ({digest.subject!r}) written to {args.digest_html.resolve()}\n"
