@@ -890,7 +890,7 @@ _RESOURCES = {
 _KARPENTER_RESOURCES = frozenset({"node_pools", "node_classes"})
 _PATH = re.compile(
     r"/(?P<group>api/v1|apis/[^/]+/[^/]+)"
-    r"(?:/namespaces/(?P<namespace>[^/]+))?/(?P<plural>[a-z]+)(?:/(?P<name>[^/]+))?"
+    r"(?:/namespaces/(?P<namespace>[^/]+))?/(?P<plural>[a-z0-9]+)(?:/(?P<name>[^/]+))?"
 )
 # metav1.StatusReason for the codes tests make the server answer with.
 _REASONS = {500: "InternalError", 504: "Timeout", 429: "TooManyRequests"}
@@ -947,6 +947,8 @@ class KubeApiServer:
         self.karpenter = False  # Karpenter's CRDs are installed: NodePools, EC2NodeClasses
         self.node_pools: list[Obj] = []
         self.node_classes: list[Obj] = []
+        # Plurals the caller's RBAC may not read (403), as a view-only access entry meets CRDs.
+        self.forbidden: set[str] = set()
         self.requests: list[str] = []  # every request's target (path and query), in order
         self.auth_errors: list[str] = []  # why tokens were refused, for tests and the demo
         self.fail_with: int | None = None  # answer every request with this HTTP status
@@ -1069,6 +1071,14 @@ class KubeApiServer:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         if "watch" in query:
             raise ApiError(400, "BadRequest", "watch is not served here")
+        if match["plural"] in self.forbidden:
+            qualified = f"{match['plural']}.{resource.group}" if resource.group else match["plural"]
+            raise ApiError(
+                403,
+                "Forbidden",
+                f'{qualified} is forbidden: User "ipaudit" cannot list resource '
+                f'"{match["plural"]}" in API group "{resource.group}" at the cluster scope',
+            )
         objects: list[Obj] = getattr(self, resource.attribute)
         if match["namespace"]:
             objects = [o for o in objects if o["metadata"].get("namespace") == match["namespace"]]
