@@ -4,7 +4,7 @@ the simulation of every node (cni.simulate) under the same inputs the recommende
 from __future__ import annotations
 
 import pytest
-from test_ceilings import M5_LARGE, TWO_ZONES, _cluster, _group, _node, _subnet
+from test_ceiling_counts import M5_LARGE, TWO_ZONES, _cluster, _group, _node, _subnet
 
 from ipaudit.analysis.what_if import Question, answer, answer_report
 from ipaudit.cni import CniSettings, simulate, startup_ips_held
