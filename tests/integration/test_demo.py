@@ -97,3 +97,22 @@ def test_the_demo_shows_the_new_shapes_with_every_address_attributed(
         assert cluster["network_mode"] == "vpc-cni"
         for subnet in cluster["subnets"]:
             assert sum(subnet["addresses"].values()) == subnet["usable"] - subnet["free"]
+
+
+def test_the_article_node_group_cannot_start_a_node_in_two_zones(demo: dict[str, Any]) -> None:
+    [prod] = [c for c in demo["clusters"] if c["name"] == "shop-prod"]
+    [ceiling] = prod["ceilings"]
+    assert (ceiling["group"], ceiling["instance_type"], ceiling["startup_need"]) == (
+        "shop-prod-nodes",
+        "m5.8xlarge",
+        30,
+    )
+    # MaxSize 30 with 20 nodes; 0, 0 and 109 free: 109 // 30 = 3 in eu-west-1c only.
+    assert (ceiling["max_nodes"], ceiling["current_nodes"]) == (30, 20)
+    assert [(z["az"], z["free_launch"], z["nodes_possible"]) for z in ceiling["zones"]] == [
+        ("eu-west-1a", 0, 0),
+        ("eu-west-1b", 0, 0),
+        ("eu-west-1c", 109, 3),
+    ]
+    assert (ceiling["nodes_possible"], ceiling["severity"]) == (3, "WARNING")
+    assert [f["severity"] for f in demo["findings"] if f["kind"] == "scale_ceiling"] == ["WARNING"]
