@@ -3,7 +3,8 @@
 The CNI model and the recommender; (a) collection CPU per 1,000 nodes by phase against the floor
 (the same reads and nothing else), from recorded answers replayed; (b) AWS calls per audit
 against their lower bound and Kubernetes requests per cluster; (c) the post-audit step's time
-as clusters grow. Absolute times depend on the machine; ratios to a fixed pure-Python workload
+as clusters grow; (d) `ipaudit what-if` over a stored 1,000-node run against decoding it.
+Absolute times depend on the machine; ratios to a fixed pure-Python workload
 do much less, so runs on different machines compare. Caches are cleared before every
 repetition of the model benchmarks: the cold cost.
 """
@@ -247,10 +248,10 @@ def main(argv: list[str] | None = None) -> None:
         help="cluster counts of the history benchmark, comma-separated",
     )
     parser.add_argument(
-        "--only", choices=("model", "collection", "calls", "history"), action="append"
+        "--only", choices=("model", "collection", "calls", "history", "what-if"), action="append"
     )
     args = parser.parse_args(argv)
-    chosen = set(args.only or ("model", "collection", "calls", "history"))
+    chosen = set(args.only or ("model", "collection", "calls", "history", "what-if"))
     if "model" in chosen:
         model()
     if "collection" in chosen:
@@ -259,6 +260,10 @@ def main(argv: list[str] | None = None) -> None:
         calls()
     if "history" in chosen:
         history(tuple(int(n) for n in args.clusters.split(",")))
+    if "what-if" in chosen:
+        from bench.what_if import run
+
+        run(args.nodes)
 
 
 if __name__ == "__main__":

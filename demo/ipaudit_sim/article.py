@@ -11,7 +11,10 @@ with m5.8xlarge nodes (8 ENIs x 30 addresses) under the VPC CNI defaults (WARM_E
   each: FailedCreatePodSandBox, `failed to assign an IP address to container`.
 
 That is 1200 pods holding 2938 addresses: subnets a and b have 0 free, subnet c has 109 left
-after a leaked CNI ENI. The management account runs a small, healthy `tools` cluster.
+after a leaked CNI ENI. The 20 nodes are managed node group `shop-prod-nodes` (an Auto Scaling
+group over the three subnets, MaxSize 30): a new m5.8xlarge takes 30 addresses at start-up, so
+eu-west-1a and eu-west-1b cannot start one and eu-west-1c only 3 (109 // 30). The management
+account runs a small, healthy `tools` cluster.
 
 Beside the article, `prod` also runs the shapes platform teams run (each address attributed):
 cluster `payments` uses security groups for pods (a trunk and branch ENIs), an internal load
@@ -26,7 +29,7 @@ from dataclasses import dataclass
 
 import boto3
 
-from ipaudit_sim.seed import NodeSpec, SeededCluster, SubnetSpec, seed_cluster
+from ipaudit_sim.seed import NodeSpec, SeededCluster, SubnetSpec, add_node_group, seed_cluster
 from ipaudit_sim.shapes import add_fargate_pods, add_security_groups_for_pods, add_service_enis
 
 REGION = "eu-west-1"
@@ -36,6 +39,9 @@ PARTIAL = (30, 30, 30, 29)  # the fourth ENI got only 29 before the subnet ran d
 BUSY_PODS = 110
 CHURNED_PODS = 10
 STARVED_PODS = 3  # per partially filled node: scheduled, no address to be had
+NODE_GROUP = "shop-prod-nodes"
+NODE_TYPE = "m5.8xlarge"
+NODE_GROUP_MAX = 30
 
 
 @dataclass
@@ -97,6 +103,9 @@ def seed_article(management: boto3.Session) -> ArticleOrganization:
         ],
         nodes=_prod_nodes(),
         leaked_enis=[(2, 10)],
+    )
+    add_node_group(
+        prod_session, prod, NODE_GROUP, instance_type="m5.8xlarge", max_size=NODE_GROUP_MAX
     )
     tools = seed_cluster(
         management,

@@ -1,7 +1,8 @@
 """A local Kubernetes API server for one EKS cluster, speaking the real wire format.
 
 `ipaudit demo`, the tests and `kubectl` point at it. It serves the read paths ipaudit and
-`kubectl get` use (nodes, pods, events, DaemonSets, ENIConfigs, /version, discovery) with
+`kubectl get` use (nodes, pods, events, DaemonSets, ENIConfigs, Karpenter's NodePools and
+EC2NodeClasses when `karpenter` is set, /version, discovery) with
 `limit`/`continue` paging, `fieldSelector`, `labelSelector`, Table output and `Status` errors, and
 it authenticates bearer tokens the way EKS does: it checks the presigned `sts:GetCallerIdentity`
 URL inside the token and asks STS (the moto server) who signed it. Discovery and Table rendering
@@ -85,16 +86,19 @@ def node_object(
     fargate: bool = False,
     vcpus: int = 2,
     memory_mib: int = 8192,
+    node_pool: str | None = None,
 ) -> Obj:
     """A `v1` Node as an EKS worker's kubelet registers it (a Fargate pod's own node with
-    `fargate`: its provider id names no instance); `vcpus` and `memory_mib` as
-    DescribeInstanceTypes gives them for its type."""
+    `fargate`: its provider id names no instance; Karpenter's with the `node_pool` that made
+    it); `vcpus` and `memory_mib` as DescribeInstanceTypes gives them for its type."""
     labels = {
         "kubernetes.io/hostname": name,
         "kubernetes.io/os": os,
         "node.kubernetes.io/instance-type": instance_type,
         "topology.kubernetes.io/zone": az,
     }
+    if node_pool is not None:
+        labels["karpenter.sh/nodepool"] = node_pool
     spec: Obj = {"providerID": f"aws:///{az}/{instance_id}"}
     if fargate:
         labels["eks.amazonaws.com/compute-type"] = "fargate"
@@ -642,6 +646,67 @@ def eni_config_object(name: str, subnet_id: str, security_groups: Sequence[str] 
     }
 
 
+KARPENTER_API = "karpenter.sh/v1"
+NODE_CLASS_API = "karpenter.k8s.aws/v1"
+
+
+def node_pool_object(
+    name: str,
+    node_class: str,
+    *,
+    limits: Mapping[str, str] | None = None,
+    instance_types: Sequence[str] = (),
+) -> Obj:
+    """A `karpenter.sh/v1` NodePool naming its EC2NodeClass, its limits and instance types."""
+    requirements: list[Obj] = [
+        {"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]},
+    ]
+    if instance_types:
+        requirements.append(
+            {
+                "key": "node.kubernetes.io/instance-type",
+                "operator": "In",
+                "values": list(instance_types),
+            }
+        )
+    spec: Obj = {
+        "template": {
+            "spec": {
+                "nodeClassRef": {
+                    "group": "karpenter.k8s.aws",
+                    "kind": "EC2NodeClass",
+                    "name": node_class,
+                },
+                "requirements": requirements,
+            }
+        },
+        "disruption": {"consolidationPolicy": "WhenEmptyOrUnderutilized", "consolidateAfter": "1m"},
+    }
+    if limits:
+        spec["limits"] = dict(limits)
+    return {
+        "apiVersion": KARPENTER_API,
+        "kind": "NodePool",
+        "metadata": _metadata(name, generation=1),
+        "spec": spec,
+    }
+
+
+def ec2_node_class_object(name: str, subnet_selector_terms: Sequence[Mapping[str, Any]]) -> Obj:
+    """A `karpenter.k8s.aws/v1` EC2NodeClass selecting its subnets by tags or ids."""
+    return {
+        "apiVersion": NODE_CLASS_API,
+        "kind": "EC2NodeClass",
+        "metadata": _metadata(name, generation=1),
+        "spec": {
+            "amiSelectorTerms": [{"alias": "al2023@latest"}],
+            "role": "KarpenterNodeRole",
+            "subnetSelectorTerms": [dict(term) for term in subnet_selector_terms],
+            "securityGroupSelectorTerms": [{"tags": {"karpenter.sh/discovery": "cluster"}}],
+        },
+    }
+
+
 class ApiError(Exception):
     """Answered as a `Status` object."""
 
@@ -943,10 +1008,18 @@ _RESOURCES = {
     ("apis/crd.k8s.amazonaws.com/v1alpha1", "eniconfigs"): _Resource(
         "eni_configs", "ENIConfigList", "crd.k8s.amazonaws.com/v1alpha1", False, _COMMON_FIELDS
     ),
+    ("apis/karpenter.sh/v1", "nodepools"): _Resource(
+        "node_pools", "NodePoolList", KARPENTER_API, False, _COMMON_FIELDS
+    ),
+    ("apis/karpenter.k8s.aws/v1", "ec2nodeclasses"): _Resource(
+        "node_classes", "EC2NodeClassList", NODE_CLASS_API, False, _COMMON_FIELDS
+    ),
 }
+# Served only where Karpenter is installed: elsewhere their CRDs do not exist (404).
+_KARPENTER_RESOURCES = frozenset({"node_pools", "node_classes"})
 _PATH = re.compile(
     r"/(?P<group>api/v1|apis/[^/]+/[^/]+)"
-    r"(?:/namespaces/(?P<namespace>[^/]+))?/(?P<plural>[a-z]+)(?:/(?P<name>[^/]+))?"
+    r"(?:/namespaces/(?P<namespace>[^/]+))?/(?P<plural>[a-z0-9]+)(?:/(?P<name>[^/]+))?"
 )
 # metav1.StatusReason for the codes tests make the server answer with.
 _REASONS = {500: "InternalError", 504: "Timeout", 429: "TooManyRequests"}
@@ -1000,6 +1073,11 @@ class KubeApiServer:
         self.events: list[Obj] = []
         self.daemonsets: list[Obj] = []
         self.eni_configs: list[Obj] = []
+        self.karpenter = False  # Karpenter's CRDs are installed: NodePools, EC2NodeClasses
+        self.node_pools: list[Obj] = []
+        self.node_classes: list[Obj] = []
+        # Plurals the caller's RBAC may not read (403), as a view-only access entry meets CRDs.
+        self.forbidden: set[str] = set()
         self.requests: list[str] = []  # every request's target (path and query), in order
         self.auth_errors: list[str] = []  # why tokens were refused, for tests and the demo
         self.fail_with: int | None = None  # answer every request with this HTTP status
@@ -1092,13 +1170,16 @@ class KubeApiServer:
         except ApiError as error:
             return error.code, status_body(error.code, error.reason, error.message, error.details)
 
-    @staticmethod
-    def served() -> list[Served]:
+    def served(self) -> list[Served]:
         """Every resource this server serves, as discovery describes it."""
         return [
             Served(resource.api_version, plural, resource.kind, resource.namespaced)
             for (_, plural), resource in _RESOURCES.items()
+            if self._serves(resource)
         ]
+
+    def _serves(self, resource: _Resource) -> bool:
+        return self.karpenter or resource.attribute not in _KARPENTER_RESOURCES
 
     def _authenticate(self, authorization: str | None) -> None:
         scheme, _, token = (authorization or "").partition(" ")
@@ -1113,10 +1194,20 @@ class KubeApiServer:
     def _route(self, path: str, query: Mapping[str, str]) -> Obj:
         match = _PATH.fullmatch(path.rstrip("/"))
         resource = match and _RESOURCES.get((match["group"], match["plural"]))
+        if resource is not None and not self._serves(resource):
+            resource = None
         if not match or resource is None or (match["namespace"] and not resource.namespaced):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         if "watch" in query:
             raise ApiError(400, "BadRequest", "watch is not served here")
+        if match["plural"] in self.forbidden:
+            qualified = f"{match['plural']}.{resource.group}" if resource.group else match["plural"]
+            raise ApiError(
+                403,
+                "Forbidden",
+                f'{qualified} is forbidden: User "ipaudit" cannot list resource '
+                f'"{match["plural"]}" in API group "{resource.group}" at the cluster scope',
+            )
         objects: list[Obj] = getattr(self, resource.attribute)
         if match["namespace"]:
             objects = [o for o in objects if o["metadata"].get("namespace") == match["namespace"]]

@@ -296,3 +296,60 @@ def _addresses(addresses: Sequence[str]) -> Any:
 
 def _account(session: boto3.Session) -> str:
     return str(session.client("sts").get_caller_identity()["Account"])
+
+
+# AttachInstances takes at most 20 instance ids per call.
+_ATTACH_BATCH = 20
+
+
+def add_node_group(
+    session: boto3.Session,
+    seeded: SeededCluster,
+    name: str,
+    *,
+    instance_type: str,
+    max_size: int,
+    subnets: Sequence[int] | None = None,
+    nodes: Sequence[int] | None = None,
+) -> str:
+    """An EKS managed node group over the cluster's subnets (`subnets`: their indexes; all by
+    default) whose Auto Scaling group holds its nodes (`nodes`: indexes; all by default) and
+    may grow to `max_size`. moto's node group names an Auto Scaling group it never creates:
+    it is created here, as EKS would, so DescribeAutoScalingGroups answers for it."""
+    eks = session.client("eks")
+    autoscaling = session.client("autoscaling")
+    subnet_ids = [
+        seeded.subnet_ids[i]
+        for i in (range(len(seeded.subnet_ids)) if subnets is None else subnets)
+    ]
+    instance_ids = [
+        seeded.instance_ids[i]
+        for i in (range(len(seeded.instance_ids)) if nodes is None else nodes)
+    ]
+    eks.create_nodegroup(
+        clusterName=seeded.name,
+        nodegroupName=name,
+        nodeRole=f"arn:aws:iam::{_account(session)}:role/eks-node",
+        subnets=subnet_ids,
+        instanceTypes=[instance_type],
+        scalingConfig={"minSize": 0, "maxSize": max_size, "desiredSize": len(instance_ids)},
+    )
+    described = eks.describe_nodegroup(clusterName=seeded.name, nodegroupName=name)
+    [group] = described["nodegroup"]["resources"]["autoScalingGroups"]
+    autoscaling.create_launch_configuration(
+        LaunchConfigurationName=name, ImageId=AMI, InstanceType=instance_type
+    )
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName=group["name"],
+        LaunchConfigurationName=name,
+        MinSize=0,
+        MaxSize=max_size,
+        DesiredCapacity=0,  # it launches nothing: the nodes already running are attached
+        VPCZoneIdentifier=",".join(subnet_ids),
+    )
+    for start in range(0, len(instance_ids), _ATTACH_BATCH):
+        autoscaling.attach_instances(
+            InstanceIds=instance_ids[start : start + _ATTACH_BATCH],
+            AutoScalingGroupName=group["name"],
+        )
+    return str(group["name"])

@@ -109,6 +109,7 @@ class NodeReport:
     pool_subnet_ids: list[str] = field(default_factory=list)
     # Per network card (several only on multi-card types): its ENIs and the addresses they hold.
     network_cards: list[NetworkCardHolding] = field(default_factory=list)
+    group: str | None = None  # the managed node group or Karpenter NodePool it belongs to
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,71 @@ class Recommendation:
 
 
 @dataclass(frozen=True)
+class CeilingZone:
+    """One zone of a node group or NodePool: what its subnets can still give new nodes.
+
+    A new node takes `need_launch` addresses in the zone's launch subnets and `need_pool` in
+    its pool subnets (custom networking, subnet discovery; 0 when its pods draw where it
+    launches); under prefix delegation its prefixes need `need_prefix_blocks` free /28 blocks
+    where they land. `free_*` are this group's share of the free addresses and blocks (a
+    subnet several groups or clusters draw on is split, never counted twice)."""
+
+    az: str
+    launch_subnet_ids: list[str]
+    pool_subnet_ids: list[str] = field(default_factory=list)  # besides the launch subnets
+    free_launch: int = 0
+    free_pool: int | None = None  # None: its pods draw in the launch subnets
+    free_prefix_blocks: int | None = None  # None: no prefix delegation
+    need_launch: int = 0
+    need_pool: int = 0
+    need_prefix_blocks: int = 0
+    nodes_possible: int = 0  # min(free_launch // need_launch, free_pool // need_pool, ...)
+
+
+@dataclass(frozen=True)
+class PodRoom:
+    """Pods that still fit on a group's nodes drawing on one pool: per node the pods kubelet
+    still admits (max pods - 2 - pods), taken first from its warm addresses, then from what
+    aws-node can still add on its ENI slots; those last are bounded by the pool's free."""
+
+    pool_subnet_ids: list[str]
+    nodes: int
+    pods_on_held: int  # sum of min(kubelet room, warm_ips)
+    pods_needing_addresses: int  # the rest of the kubelet room its ENI slots could address
+    free: int  # the pool's free addresses (16 per free /28 block under prefix delegation)
+    pods_fit: int  # pods_on_held + min(pods_needing_addresses, free)
+
+
+@dataclass(frozen=True)
+class Ceiling:
+    """How far a managed node group or Karpenter NodePool can still grow (README "Scale
+    ceilings"): every number its answer is counted from is here."""
+
+    group: str
+    kind: str  # "nodegroup" | "nodepool"
+    subnet_ids: list[str]  # where it launches nodes
+    instance_types: list[str]  # the types it may launch
+    current_nodes: int
+    max_size: int | None = None  # the Auto Scaling group's MaxSize (node groups)
+    pool_limits: dict[str, str] = field(default_factory=dict)  # the NodePool's spec.limits
+    zones: list[CeilingZone] = field(default_factory=list)
+    read_notes: list[str] = field(default_factory=list)  # what could be read only in part
+    modelled: bool = False  # False: the CNI model does not apply; `note` says why
+    instance_type: str | None = None  # of `instance_types`, the largest start-up need
+    startup_need: int | None = None  # addresses a new node of it holds before any pod
+    startup_prefixes: int = 0  # of which /28 prefixes (prefix delegation)
+    max_nodes: int | None = None  # None: no limit
+    limit: str = ""  # what sets max_nodes, with its numbers
+    nodes_wanted: int | None = None  # max_nodes - current_nodes; None: no limit
+    nodes_possible: int | None = None  # new nodes the subnets can start (at most wanted)
+    first_zone_out: str | None = None
+    pods_fit_now: int | None = None  # on the nodes that exist now
+    pods: list[PodRoom] = field(default_factory=list)
+    severity: str | None = None  # CRITICAL: cannot add one node; WARNING: cannot reach max
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class ClusterReport:
     account_id: str
     region: str
@@ -168,6 +234,7 @@ class ClusterReport:
     # aws-node creates new ENIs in the subnets enhanced subnet discovery finds (v1.18+).
     subnet_discovery: bool = False
     vpc_subnets: list[VpcSubnet] = field(default_factory=list)  # every subnet of the VPC
+    ceilings: list[Ceiling] = field(default_factory=list)  # node groups' and NodePools'
 
     @property
     def key(self) -> str:

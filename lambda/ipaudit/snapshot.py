@@ -80,6 +80,7 @@ class InstanceTypeLimits:
     bare_metal: bool = False
     # Maximum ENIs of each network card, in card order (multi-card types: several).
     network_cards: tuple[int, ...] = ()
+    memory_mib: int = 0  # MemoryInfo.SizeInMiB (0: not read): Karpenter's memory limits
 
     @property
     def supports_prefix_delegation(self) -> bool:
@@ -103,6 +104,7 @@ class KubeNode:
     unschedulable: bool = False
     os: str | None = None  # the `kubernetes.io/os` label: "linux" | "windows"
     fargate: bool = False  # `eks.amazonaws.com/compute-type: fargate`: one pod, its own ENI
+    node_pool: str | None = None  # the `karpenter.sh/nodepool` label: the NodePool that made it
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,28 @@ class SandboxFailure:
 
 
 @dataclass(frozen=True)
+class SubnetSelectorTerm:
+    """One of an EC2NodeClass's `subnetSelectorTerms`: every tag must match (`*`: any value),
+    or the subnet id is the one named. Terms are alternatives."""
+
+    tags: Mapping[str, str] = field(default_factory=dict)
+    subnet_id: str = ""
+
+
+@dataclass(frozen=True)
+class NodePool:
+    """A Karpenter NodePool (`karpenter.sh/v1`) and where its EC2NodeClass launches nodes."""
+
+    name: str
+    node_class: str  # spec.template.spec.nodeClassRef.name
+    limits: Mapping[str, str] = field(default_factory=dict)  # spec.limits as written
+    # `node.kubernetes.io/instance-type` In values of its requirements (empty: not pinned).
+    instance_types: tuple[str, ...] = ()
+    subnet_selector: tuple[SubnetSelectorTerm, ...] = ()
+    node_class_found: bool = True  # False: no EC2NodeClass of that name was listed
+
+
+@dataclass(frozen=True)
 class KubeView:
     """What the cluster's Kubernetes API told us."""
 
@@ -146,6 +170,10 @@ class KubeView:
     aws_node: bool = True  # the kube-system/aws-node DaemonSet exists
     sandbox_failures: tuple[SandboxFailure, ...] = ()
     aws_node_image: str | None = None  # the aws-node container's image (its tag: the version)
+    karpenter: bool = False  # the karpenter.sh NodePool API answered (404: no Karpenter)
+    node_pools: tuple[NodePool, ...] = ()
+    # Why NodePools or EC2NodeClasses could not be read (the API refused): a coverage note.
+    karpenter_error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -155,6 +183,21 @@ class HealthIssue:
     code: str
     message: str
     resource_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NodeGroup:
+    """An EKS managed node group: where it launches nodes, and how far it may grow."""
+
+    name: str
+    instance_types: tuple[str, ...]  # DescribeNodegroup's (empty: set by a launch template)
+    subnet_ids: tuple[str, ...]
+    # Its Auto Scaling group's MaxSize and instances (DescribeAutoScalingGroups); None: the
+    # group was not found, and scalingConfig's maxSize stands in.
+    max_size: int | None
+    instance_ids: tuple[str, ...] = ()
+    desired_size: int | None = None
+    asg_found: bool = True
 
 
 @dataclass(frozen=True)
@@ -186,6 +229,7 @@ class Cluster:
     vpc_cidrs: tuple[str, ...] = ()  # the VPC's IPv4 CIDR blocks (DescribeVpcs)
     # Every subnet of the VPC: where subnet discovery may take pod addresses, and room to tag.
     vpc_subnets: tuple[Subnet, ...] = ()
+    node_groups: tuple[NodeGroup, ...] = ()  # managed node groups, with their ASGs' sizes
 
 
 @dataclass(frozen=True)

@@ -262,6 +262,7 @@ def render_cluster(cluster: ClusterReport, width: int = DEFAULT_WIDTH) -> str:
                 width=width,
             ),
         ]
+    lines += render_ceilings(cluster)
     rec = cluster.recommendation
     if rec is not None:
         lines += [
@@ -393,3 +394,46 @@ def render_report(report: Report, width: int = DEFAULT_WIDTH) -> str:
     sections.append("\n".join(lines))
     sections.append(f"Run {report.run_id} at {report.generated_at}")
     return "\n\n".join(sections) + "\n"
+
+
+def render_ceilings(cluster: ClusterReport) -> list[str]:
+    """The node groups' and NodePools' scale ceilings: the one-line answer, then the zone
+    numbers it is counted from."""
+    if not cluster.ceilings:
+        return []
+    lines = ["", "  Scale ceilings (new nodes spread evenly over the zones):"]
+    for ceiling in cluster.ceilings:
+        lines.append(f"    {ceiling.note}")
+        if not ceiling.modelled:
+            continue
+        rows = []
+        for zone in ceiling.zones:
+            pool = "-" if zone.free_pool is None else f"{zone.free_pool} / {zone.need_pool}"
+            blocks = (
+                "-"
+                if zone.free_prefix_blocks is None
+                else f"{zone.free_prefix_blocks} / {zone.need_prefix_blocks}"
+            )
+            rows.append(
+                (
+                    zone.az,
+                    f"{zone.free_launch} / {zone.need_launch}",
+                    pool,
+                    blocks,
+                    zone.nodes_possible,
+                )
+            )
+        lines.append(
+            table(
+                (
+                    "zone",
+                    "launch free / per node",
+                    "pods free / per node",
+                    "/28 free / per node",
+                    "can start",
+                ),
+                rows,
+                indent="      ",
+            )
+        )
+    return lines

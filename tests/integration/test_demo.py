@@ -346,3 +346,22 @@ def test_an_add_on_that_is_not_installed_is_eks_own_json_error(world: World) -> 
     assert error["ResponseMetadata"]["HTTPStatusCode"] == 404
     assert error["ResponseMetadata"]["HTTPHeaders"]["content-type"] == "application/json"
     assert eks.list_addons(clusterName="shop-prod")["addons"] == []
+
+
+def test_the_article_node_group_cannot_start_a_node_in_two_zones(demo: dict[str, Any]) -> None:
+    [prod] = [c for c in demo["clusters"] if c["name"] == "shop-prod"]
+    [ceiling] = prod["ceilings"]
+    assert (ceiling["group"], ceiling["instance_type"], ceiling["startup_need"]) == (
+        "shop-prod-nodes",
+        "m5.8xlarge",
+        30,
+    )
+    # MaxSize 30 with 20 nodes; 0, 0 and 109 free: 109 // 30 = 3 in eu-west-1c only.
+    assert (ceiling["max_nodes"], ceiling["current_nodes"]) == (30, 20)
+    assert [(z["az"], z["free_launch"], z["nodes_possible"]) for z in ceiling["zones"]] == [
+        ("eu-west-1a", 0, 0),
+        ("eu-west-1b", 0, 0),
+        ("eu-west-1c", 109, 3),
+    ]
+    assert (ceiling["nodes_possible"], ceiling["severity"]) == (3, "WARNING")
+    assert [f["severity"] for f in demo["findings"] if f["kind"] == "scale_ceiling"] == ["WARNING"]

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from ipaudit.analysis.attribution import ClusterLens, attribute
+from ipaudit.analysis.ceilings import group_shapes, node_groups_of, solve
 from ipaudit.analysis.eni_kinds import VPC_RC_TRUNK_TAG, tagged_cluster
 from ipaudit.analysis.leaks import is_leaked, leaked_enis
 from ipaudit.analysis.network_mode import (
@@ -99,8 +100,14 @@ def analyze_cluster(
         known_types=cluster.instance_types.keys(),
     )
     pools = cluster_pools(cluster, [n.subnet_id for n in nodes])
+    group_of = node_groups_of(cluster)
     nodes = [
-        replace(n, pool_subnet_id=pool[0] if pool else None, pool_subnet_ids=pool)
+        replace(
+            n,
+            pool_subnet_id=pool[0] if pool else None,
+            pool_subnet_ids=pool,
+            group=group_of.get(n.instance_id),
+        )
         for n, pool in zip(nodes, pools, strict=True)
     ]
     kube = cluster.kube
@@ -143,7 +150,7 @@ def analyze_cluster(
     mode = network_mode(cluster)
     # Another CNI or Auto Mode keeps no warm pool the model knows: unknown, not zero.
     modelled_mode = mode in ("vpc-cni", "vpc-cni-ipv6")
-    return ClusterReport(
+    report = ClusterReport(
         account_id=cluster.account_id,
         region=cluster.region,
         name=cluster.name,
@@ -177,7 +184,9 @@ def analyze_cluster(
             for s in cluster.vpc_subnets
             if not s.ipv6_only
         ],
+        ceilings=group_shapes(cluster, nodes, lambda launch: cluster_pools(cluster, launch)),
     )
+    return replace(report, ceilings=solve(report))
 
 
 def cluster_pools(cluster: Cluster, launch_subnets: Sequence[str]) -> list[list[str]]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
-from ipaudit.analysis.pool_subnets import discovery_pools, primary_excluded
+from ipaudit.analysis.ceilings import ceiling_findings, startup_env
+from ipaudit.analysis.pool_subnets import discovery_pools
 from ipaudit.cni import startup_ips_held
 from ipaudit.report import (
     SEVERITY_RANK,
@@ -60,12 +61,9 @@ def node_startup_need(
 
     None when aws-node does not hand out the cluster's addresses or its settings are unknown:
     nothing is modelled, so nothing is claimed."""
-    if cluster.cni is None or cluster.network_mode not in AWS_NODE_MODES:
+    env = startup_env(cluster)
+    if env is None:
         return None
-    env = cluster.cni
-    if any(primary_excluded(n) for n in cluster.nodes if n.aws_node) and cluster.subnet_discovery:
-        # Its own subnet tagged cni=0: a new node starts like one on custom networking.
-        env = {**env, CUSTOM_NETWORKING: "true"}
     needs = [
         (startup_ips_held(limits[t], env), t)
         for t in sorted({n.instance_type for n in cluster.nodes if n.aws_node})
@@ -289,6 +287,7 @@ def target_findings(
             f.cluster == cluster.name for f in pools
         )
         findings += [*leak_findings(cluster), *waste_findings(cluster, pressure)]
+        findings += ceiling_findings(cluster)
     return findings
 
 

@@ -53,6 +53,8 @@ def coverage_notes(cluster: Cluster, notes: Iterable[str] = ()) -> list[str]:
             "aws-node's version is unknown (no image tag or add-on version to read): subnet "
             "discovery is taken as on, its default since v1.18"
         )
+    if cluster.kube is not None and cluster.kube.karpenter_error:
+        said.append(cluster.kube.karpenter_error)
     for instance_type in cluster.unknown_instance_types:
         count = sum(i.instance_type == instance_type for i in cluster.instances)
         said.append(

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 
+from ipaudit.analysis.ceilings import selected_subnets
 from ipaudit.analysis.eni_kinds import tagged_cluster
+from ipaudit.aws.autoscaling import GroupSize
 from ipaudit.aws.ec2 import VpcInventory
 from ipaudit.aws.eks import EksCluster
 from ipaudit.cni.subnet_discovery import candidate_subnets, discovers_subnets, running_version
-from ipaudit.snapshot import Cluster, Instance, InstanceTypeLimits, KubeView
+from ipaudit.snapshot import Cluster, Instance, InstanceTypeLimits, KubeView, NodeGroup
 
 # Tags EKS node groups, eksctl, Karpenter and EKS Auto Mode put on a cluster's instances.
 NODE_CLUSTER_TAGS = ("eks:cluster-name", "aws:eks:cluster-name", "eks:eks-cluster-name")
@@ -44,12 +46,17 @@ def cluster_instances(
     )
 
 
-def node_subnet_ids(eks: EksCluster, inventory: VpcInventory) -> set[str]:
+def node_subnet_ids(
+    eks: EksCluster, inventory: VpcInventory, kube: KubeView | None = None
+) -> set[str]:
     """Where the cluster's new nodes can land: its node groups' subnets and the subnets
-    Karpenter discovers for it."""
+    Karpenter discovers for it (the getting-started tag, or its EC2NodeClasses' selectors)."""
     karpenter = {
         s.subnet_id for s in inventory.subnets if s.tags.get(KARPENTER_DISCOVERY_TAG) == eks.name
     }
+    vpc = [s for s in inventory.subnets if s.vpc_id == eks.vpc_id]
+    for pool in kube.node_pools if kube is not None else ():
+        karpenter |= {s.subnet_id for s in selected_subnets(pool.subnet_selector, vpc)}
     return set(eks.nodegroup_subnet_ids) | karpenter
 
 
@@ -64,7 +71,7 @@ def cluster_subnet_ids(
     aws-node may draw on even before a pod lands there: the ENIConfigs' (custom networking) or
     the subnets discovery finds in its nodes' zones."""
     node_ids = {i.instance_id for i in instances}
-    launch = {i.subnet_id for i in instances} | node_subnet_ids(eks, inventory)
+    launch = {i.subnet_id for i in instances} | node_subnet_ids(eks, inventory, kube)
     ids = set(eks.subnet_ids) | launch
     ids |= discovered_subnet_ids(eks, inventory, kube, launch)
     ids |= {s.subnet_id for s in inventory.subnets if belongs_by_tag(s.tags, eks.name)}
@@ -102,6 +109,33 @@ def discovered_subnet_ids(
     return found
 
 
+def group_instance_types(eks: EksCluster, kube: KubeView | None) -> set[str]:
+    """The instance types the node groups and Karpenter NodePools name for new nodes."""
+    named = {t for group in eks.nodegroup_details for t in group.instance_types}
+    if kube is not None:
+        named |= {t for pool in kube.node_pools for t in pool.instance_types}
+    return named
+
+
+def node_groups(eks: EksCluster, groups: Mapping[str, GroupSize]) -> tuple[NodeGroup, ...]:
+    """Each managed node group with its Auto Scaling groups' sizes (summed: EKS makes one)."""
+    found = []
+    for detail in eks.nodegroup_details:
+        sizes = [groups[name] for name in detail.asgs if name in groups]
+        found.append(
+            NodeGroup(
+                name=detail.name,
+                instance_types=detail.instance_types,
+                subnet_ids=detail.subnet_ids,
+                max_size=sum(g.max_size for g in sizes) if sizes else detail.max_size,
+                instance_ids=tuple(i for g in sizes for i in g.instance_ids),
+                desired_size=sum(g.desired_capacity for g in sizes) if sizes else None,
+                asg_found=bool(sizes),
+            )
+        )
+    return tuple(found)
+
+
 def assemble_cluster(
     eks: EksCluster,
     *,
@@ -112,10 +146,12 @@ def assemble_cluster(
     kube_error: str | None,
     limits: Mapping[str, InstanceTypeLimits],
     group_members: Collection[str] = (),
+    groups: Mapping[str, GroupSize] | None = None,
 ) -> Cluster:
     instances = cluster_instances(eks, inventory, kube, group_members)
     subnet_ids = cluster_subnet_ids(eks, inventory, instances, kube)
     types = {i.instance_type for i in instances}
+    new_types = group_instance_types(eks, kube)
     return Cluster(
         account_id=account_id,
         region=region,
@@ -127,7 +163,7 @@ def assemble_cluster(
         subnets=tuple(s for s in inventory.subnets if s.subnet_id in subnet_ids),
         enis=tuple(e for e in inventory.enis if e.subnet_id in subnet_ids),
         instances=instances,
-        instance_types={t: limits[t] for t in types if t in limits},
+        instance_types={t: limits[t] for t in types | new_types if t in limits},
         kube=kube,
         kube_error=kube_error,
         nodegroups=eks.nodegroups,
@@ -136,8 +172,9 @@ def assemble_cluster(
         ip_family=eks.ip_family,
         auto_mode=eks.auto_mode,
         health_issues=eks.health_issues,
-        node_subnet_ids=tuple(sorted(node_subnet_ids(eks, inventory))),
+        node_subnet_ids=tuple(sorted(node_subnet_ids(eks, inventory, kube))),
         unknown_instance_types=tuple(sorted(t for t in types if t not in limits)),
         vpc_cidrs=inventory.cidrs,
         vpc_subnets=tuple(s for s in inventory.subnets if s.vpc_id == eks.vpc_id),
+        node_groups=node_groups(eks, groups or {}),
     )

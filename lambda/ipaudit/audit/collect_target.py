@@ -18,9 +18,9 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
-from ipaudit.audit.assemble import assemble_cluster, cluster_instances
+from ipaudit.audit.assemble import assemble_cluster, cluster_instances, group_instance_types
 from ipaudit.audit.bounded import DeadlineExceeded, call_by, remaining
-from ipaudit.aws.autoscaling import group_instance_ids
+from ipaudit.aws.autoscaling import describe_groups, members
 from ipaudit.aws.ec2 import VpcInventory, describe_vpc, vpc_cidrs
 from ipaudit.aws.eks import EksCluster, describe_clusters
 from ipaudit.aws.error_line import one_line
@@ -130,18 +130,19 @@ def _collect_target(
         sts_client = access.client(account_id, region, "sts") if clusters else None
         kube = {c.name: collect_kube_view(sts_client, c, settings, deadline) for c in clusters}
         asgs = sorted({g for c in clusters for g in c.nodegroup_asgs})
-        members = (
-            group_instance_ids(access.client(account_id, region, "autoscaling"), asgs)
-            if asgs
-            else {}
+        groups = (
+            describe_groups(access.client(account_id, region, "autoscaling"), asgs) if asgs else {}
         )
+        in_groups = members(groups)
         instance_types = {
             instance.instance_type
             for c in clusters
             for instance in cluster_instances(
-                c, inventories[c.vpc_id], kube[c.name][0], members.keys()
+                c, inventories[c.vpc_id], kube[c.name][0], in_groups.keys()
             )
         }
+        # The types new nodes would be: their start-up need bounds the scale ceilings.
+        instance_types |= {t for c in clusters for t in group_instance_types(c, kube[c.name][0])}
         limits = known_instance_types(ec2_client, instance_types)
     except TargetError as error:
         return TargetSnapshot(account_id, region, error=str(error))
@@ -163,7 +164,8 @@ def _collect_target(
                     kube=kube[c.name][0],
                     kube_error=kube[c.name][1],
                     limits=limits,
-                    group_members=members.keys(),
+                    group_members=in_groups.keys(),
+                    groups=groups,
                 )
             )
         except Exception as error:

@@ -16,6 +16,17 @@ _NO_ADDON_CODES = frozenset({"ResourceNotFoundException", "404"})
 
 
 @dataclass(frozen=True)
+class EksNodegroup:
+    """What DescribeNodegroup says about where a managed node group launches and how big."""
+
+    name: str
+    instance_types: tuple[str, ...]
+    subnet_ids: tuple[str, ...]
+    asgs: tuple[str, ...]
+    max_size: int | None  # scalingConfig.maxSize: the ASG's own MaxSize wins when read
+
+
+@dataclass(frozen=True)
 class EksCluster:
     name: str
     arn: str
@@ -33,6 +44,7 @@ class EksCluster:
     health_issues: tuple[HealthIssue, ...] = ()
     nodegroup_subnet_ids: tuple[str, ...] = ()  # where the node groups launch nodes
     nodegroup_asgs: tuple[str, ...] = ()  # the node groups' Auto Scaling groups
+    nodegroup_details: tuple[EksNodegroup, ...] = ()
 
 
 def describe_clusters(eks_client: Any, ec2_client: Any | None = None) -> list[EksCluster]:
@@ -62,11 +74,27 @@ def _describe_cluster(eks_client: Any, name: str) -> EksCluster | None:
     nodegroups = _nodegroups(eks_client, name)
     subnets: set[str] = set()
     asgs: set[str] = set()
+    details = []
     for nodegroup in nodegroups:
         described = _describe_nodegroup(eks_client, name, nodegroup)
+        if not described:
+            continue
         subnets.update(described.get("subnets", []))
         resources = described.get("resources") or {}
-        asgs.update(g["name"] for g in resources.get("autoScalingGroups", []) if g.get("name"))
+        group_asgs = tuple(
+            sorted(g["name"] for g in resources.get("autoScalingGroups", []) if g.get("name"))
+        )
+        asgs.update(group_asgs)
+        max_size = (described.get("scalingConfig") or {}).get("maxSize")
+        details.append(
+            EksNodegroup(
+                name=nodegroup,
+                instance_types=tuple(described.get("instanceTypes") or ()),
+                subnet_ids=tuple(described.get("subnets") or ()),
+                asgs=group_asgs,
+                max_size=None if max_size is None else int(max_size),
+            )
+        )
     addon = _vpc_cni_addon(eks_client, name)
     network = cluster.get("kubernetesNetworkConfig") or {}
     return EksCluster(
@@ -92,6 +120,7 @@ def _describe_cluster(eks_client: Any, name: str) -> EksCluster | None:
         ),
         nodegroup_subnet_ids=tuple(sorted(subnets)),
         nodegroup_asgs=tuple(sorted(asgs)),
+        nodegroup_details=tuple(details),
     )
 
 

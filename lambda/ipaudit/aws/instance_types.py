@@ -76,6 +76,7 @@ def parse_instance_type(item: Mapping[str, Any]) -> InstanceTypeLimits:
             int(card["MaximumNetworkInterfaces"])
             for card in sorted(cards, key=lambda card: int(card.get("NetworkCardIndex", 0)))
         ),
+        memory_mib=int((item.get("MemoryInfo") or {}).get("SizeInMiB") or 0),
     )
 
 

@@ -25,10 +25,22 @@ from ipaudit.cli import (
     mute,
     serve_metrics,
     simulate,
+    what_if,
 )
 from ipaudit.errors import InputError
 
-_COMMANDS = (audit, demo, serve_metrics, simulate, max_pods, digest, init_table, mute, get_token)
+_COMMANDS = (
+    audit,
+    demo,
+    serve_metrics,
+    simulate,
+    what_if,
+    max_pods,
+    digest,
+    init_table,
+    mute,
+    get_token,
+)
 
 
 EXIT_USAGE = 2  # argparse's code for a command line it cannot parse

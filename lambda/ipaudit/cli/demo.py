@@ -17,10 +17,11 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ipaudit.analysis.what_if import Question, answer_report
 from ipaudit.cli.audit import add_output_flags, emit, progress, terminal_width
 from ipaudit.errors import InputError
 from ipaudit.notify.slack_blocks import build_payload
-from ipaudit.report import SEVERITY_RANK
+from ipaudit.report import SEVERITY_RANK, Report
 from ipaudit.settings import Settings
 from ipaudit.terminal import DEFAULT_WIDTH, plural, wrap
 
@@ -92,6 +93,19 @@ def _worst_first(outcome: AfterAudit) -> list[SnsMessage]:
     return sorted(outcome.sns_messages, key=lambda m: -rank(m.attributes.get("severity", ""), -1))
 
 
+# The question `ipaudit what-if` answers in the demo: the article's node group grows.
+WHAT_IF_NODES = 10
+
+
+def what_if_line(report: Report) -> str:
+    """One `ipaudit what-if` answer on the article's cluster (README "What if")."""
+    from ipaudit_sim.article import NODE_GROUP, NODE_TYPE
+
+    question = Question(add_nodes=WHAT_IF_NODES, instance_type=NODE_TYPE, group=NODE_GROUP)
+    [answer] = answer_report(report, question)
+    return answer.line
+
+
 def run(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("moto") is None:  # the simulated AWS runs on moto's server
         print(DEMO_EXTRA_MISSING, file=sys.stderr)
@@ -123,6 +137,7 @@ def run(args: argparse.Namespace) -> int:
         digest = weekly_digest(settings, world.session, html_path=digest_path)
     if not quiet:
         width = terminal_width()
+        sys.stdout.write("\n" + wrap(what_if_line(outcome.report), width) + "\n")
         sys.stdout.write("\n" + render_alerts(outcome, width))
         written = f"Weekly digest ({digest.subject!r}) written to {digest_path.resolve()}"
         sys.stdout.write(f"\n{wrap(written, width)}\n")

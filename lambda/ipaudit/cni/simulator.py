@@ -238,8 +238,20 @@ def startup_ips_held(
 ) -> int:
     """Addresses (primaries included) a brand-new node takes from its subnet before any pod,
     on every network card aws-node manages."""
+    return startup_holding(limits, cni_env, max_pods)[0]
+
+
+def startup_holding(
+    limits: InstanceTypeLimits, cni_env: Mapping[str, str], max_pods: int | None = None
+) -> tuple[int, int]:
+    """What a brand-new node holds before any pod: its addresses (primaries included), and
+    how many of them come as /28 prefixes, each of which needs a whole free block."""
     settings = CniSettings.from_env(cni_env)
     if settings.ipv6:
-        return 1  # ipamd keeps no IPv4 warm pool in IPv6 mode: the primary address only
+        return 1, 0  # ipamd keeps no IPv4 warm pool in IPv6 mode: the primary address only
     card0 = simulate(limits, settings, (0,), max_pods=max_pods, placement="pack").steps[0]
-    return card0.ips_held + extra_cards_ips_held(limits, settings)
+    extra = extra_cards_ips_held(limits, settings)
+    # Each card above 0 holds one /28 and its ENI's primary under prefix delegation.
+    prefix_mode = settings.prefix_delegation and limits.supports_prefix_delegation
+    extra_prefixes = extra // EXTRA_CARD_IPS_PREFIX if prefix_mode else 0
+    return card0.ips_held + extra, card0.prefixes + extra_prefixes

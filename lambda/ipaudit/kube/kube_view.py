@@ -1,8 +1,9 @@
 """One cluster's Kubernetes view, read with the official client in a handful of requests.
 
 Nodes, pods and `FailedCreatePodSandBox` events are listed in large pages (`limit`/`continue`),
-the aws-node DaemonSet is read once and ENIConfigs are listed once when custom networking is on,
-so the number of requests depends on the page size, never on the number of nodes.
+the aws-node DaemonSet is read once, ENIConfigs are listed once when custom networking is on,
+Karpenter's NodePools once (a 404: no Karpenter) and, when there are some, its EC2NodeClasses
+once, so the number of requests depends on the page size, never on the number of nodes.
 
 Answers are read as raw JSON (`_preload_content=False`, then `json.loads`) and only the fields
 the audit uses are kept: the client's models would parse every timestamp and nested object of
@@ -26,7 +27,15 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
 from ipaudit.loopback import is_loopback
-from ipaudit.snapshot import EniConfig, KubeNode, KubePod, KubeView, SandboxFailure
+from ipaudit.snapshot import (
+    EniConfig,
+    KubeNode,
+    KubePod,
+    KubeView,
+    NodePool,
+    SandboxFailure,
+    SubnetSelectorTerm,
+)
 
 _T = TypeVar("_T")
 Obj = dict[str, Any]
@@ -53,6 +62,11 @@ SANDBOX_FAILED = "FailedCreatePodSandBox"
 NO_ADDRESS = re.compile(r"failed to assign an IP address", re.IGNORECASE)
 _OS_LABEL = "kubernetes.io/os"
 _COMPUTE_TYPE_LABEL = "eks.amazonaws.com/compute-type"
+_NODE_POOL_LABEL = "karpenter.sh/nodepool"
+_INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
+KARPENTER_GROUP, KARPENTER_VERSION = "karpenter.sh", "v1"
+NODE_CLASS_GROUP, NODE_CLASS_VERSION = "karpenter.k8s.aws", "v1"
+_FORBIDDEN = 403
 
 
 class KubeError(Exception):
@@ -78,9 +92,12 @@ def collect_kube(
     _refuse_plain_http(endpoint)
     calls = 0
 
-    def call(what: str, request: Callable[..., Any], **params: Any) -> Obj | None:
+    def call(
+        what: str, request: Callable[..., Any], *, optional: bool = False, **params: Any
+    ) -> Obj | None:
         """One HTTP request (the client does not retry), its JSON; None when the object is
-        absent. A 410 Gone is raised as is: only a listing knows what to do with it."""
+        absent. A 410 Gone is raised as is: only a listing knows what to do with it, and so is
+        a 403 on an `optional` read (one the audit can do without)."""
         nonlocal calls
         calls += 1
         try:
@@ -94,6 +111,8 @@ def collect_kube(
         except Exception as error:
             if isinstance(error, ApiException) and error.status == 404:
                 return None
+            if optional and isinstance(error, ApiException) and error.status == _FORBIDDEN:
+                raise
             if (
                 isinstance(error, ApiException)
                 and error.status == _GONE
@@ -141,6 +160,7 @@ def collect_kube(
                 plural="eniconfigs",
             )
             eni_configs = [_eni_config(item) for item in (answer or {}).get("items") or []]
+        karpenter, node_pools, karpenter_error = _karpenter(call, k8s.CustomObjectsApi(api))
     return KubeView(
         nodes=tuple(nodes),
         pods=tuple(pods),
@@ -150,6 +170,88 @@ def collect_kube(
         aws_node=aws_node is not None,
         sandbox_failures=tuple(sandbox_failures),
         aws_node_image=image,
+        karpenter=karpenter,
+        node_pools=tuple(node_pools),
+        karpenter_error=karpenter_error,
+    )
+
+
+def _karpenter(
+    call: Callable[..., Obj | None], custom: k8s.CustomObjectsApi
+) -> tuple[bool, list[NodePool], str | None]:
+    """Karpenter's NodePools with their EC2NodeClasses' subnet selectors.
+
+    A 404 for the NodePool list means the CRD is not installed: no Karpenter, not an error.
+    A 403 (the access entry's policy may not cover CRDs) costs only the ceilings of its
+    NodePools, said in the coverage notes, never the cluster's pods.
+    """
+    try:
+        pools = call(
+            "listing karpenter.sh NodePools",
+            custom.list_cluster_custom_object,
+            optional=True,
+            group=KARPENTER_GROUP,
+            version=KARPENTER_VERSION,
+            plural="nodepools",
+        )
+        if pools is None:
+            return False, [], None
+        items = pools.get("items") or []
+        classes = (
+            call(
+                "listing karpenter.k8s.aws EC2NodeClasses",
+                custom.list_cluster_custom_object,
+                optional=True,
+                group=NODE_CLASS_GROUP,
+                version=NODE_CLASS_VERSION,
+                plural="ec2nodeclasses",
+            )
+            if items
+            else None
+        )
+    except ApiException as error:
+        return (
+            True,
+            [],
+            (
+                f"Kubernetes API refused to read Karpenter's NodePools or EC2NodeClasses "
+                f"({error.status} {error.reason}): their scale ceilings are not counted"
+            ),
+        )
+    selectors = {
+        (item.get("metadata") or {}).get("name"): _subnet_selector(item)
+        for item in (classes or {}).get("items") or []
+    }
+    return True, [_node_pool(item, selectors) for item in items], None
+
+
+def _node_pool(item: Obj, selectors: dict[str | None, tuple[SubnetSelectorTerm, ...]]) -> NodePool:
+    spec = item.get("spec") or {}
+    template = (spec.get("template") or {}).get("spec") or {}
+    node_class = str((template.get("nodeClassRef") or {}).get("name") or "")
+    types: list[str] = []
+    for requirement in template.get("requirements") or []:
+        if requirement.get("key") == _INSTANCE_TYPE_LABEL and requirement.get("operator") == "In":
+            types += [str(v) for v in requirement.get("values") or []]
+    return NodePool(
+        name=str((item.get("metadata") or {}).get("name") or ""),
+        node_class=node_class,
+        limits={str(k): str(v) for k, v in (spec.get("limits") or {}).items()},
+        instance_types=tuple(sorted(set(types))),
+        subnet_selector=selectors.get(node_class, ()),
+        node_class_found=node_class in selectors,
+    )
+
+
+def _subnet_selector(node_class: Obj) -> tuple[SubnetSelectorTerm, ...]:
+    terms = (node_class.get("spec") or {}).get("subnetSelectorTerms") or []
+    return tuple(
+        SubnetSelectorTerm(
+            tags={str(k): str(v) for k, v in (term.get("tags") or {}).items()},
+            subnet_id=str(term.get("id") or ""),
+        )
+        for term in terms
+        if isinstance(term, dict)
     )
 
 
@@ -269,6 +371,7 @@ def _node(node: Obj) -> KubeNode:
         unschedulable=bool(spec.get("unschedulable")),
         os=labels.get(_OS_LABEL) or None,
         fargate=labels.get(_COMPUTE_TYPE_LABEL) == "fargate",
+        node_pool=labels.get(_NODE_POOL_LABEL) or None,
     )
 
 

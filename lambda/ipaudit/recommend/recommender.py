@@ -11,7 +11,7 @@ CIDR that fits the VPC, with every command to get there.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
 from ipaudit.cni.cni_settings import CniSettings
@@ -75,16 +75,27 @@ def recommend(
     )
 
 
-def free_shares(cluster: ClusterReport) -> dict[str, int]:
+def free_shares(cluster: ClusterReport, free: Mapping[str, int] | None = None) -> dict[str, int]:
     """Each subnet's free addresses this cluster may count as its own: all of them, or, in a
     subnet other audited clusters draw on too, an equal share (the odd ones to the first
-    clusters by name), so that no two clusters' recommendations claim the same addresses."""
-    shares = {}
-    for subnet in cluster.subnets:
-        users = sorted(set(subnet.clusters) | {cluster.name})
-        rank = users.index(cluster.name)
-        shares[subnet.subnet_id] = subnet.free // len(users) + int(rank < subnet.free % len(users))
-    return shares
+    clusters by name), so that no two clusters' recommendations claim the same addresses.
+    `free` counts something else per subnet instead (what a change leaves, free /28 blocks)."""
+    return {
+        subnet.subnet_id: equal_share(
+            subnet.free if free is None else free.get(subnet.subnet_id, subnet.free),
+            subnet.clusters,
+            cluster.name,
+        )
+        for subnet in cluster.subnets
+    }
+
+
+def equal_share(total: int, users: Iterable[str], me: str) -> int:
+    """`me`'s equal share of `total` among `users` (and `me`): the odd ones to the first by
+    name. Shares never sum to more than `total`, so nothing is claimed twice."""
+    ranked = sorted(set(users) | {me})
+    rank = ranked.index(me)
+    return total // len(ranked) + int(rank < total % len(ranked))
 
 
 class _Recommender:
@@ -215,7 +226,7 @@ class _Recommender:
         proportion to each subnet's `addresses.warm`, the rounding to the warmest."""
         back: Counter[str] = Counter()
         for pool, subnets in self.members.items():
-            back.update(_split(returned_in.get(pool, 0), subnets))
+            back.update(split_by_warm(returned_in.get(pool, 0), subnets))
         return [
             SubnetChange(s.subnet_id, s.free, max(0, s.free + back[s.subnet_id]))
             for s in self.pools
@@ -451,7 +462,9 @@ class _Recommender:
         return apply_command(self.cluster.name, changes, self.addon)
 
 
-def _split(addresses: int, subnets: list[SubnetReport]) -> dict[str, int]:
+def split_by_warm(addresses: int, subnets: list[SubnetReport]) -> dict[str, int]:
+    """A pool's addresses given back, over its subnets: in proportion to each one's warm
+    addresses, the rounding to the warmest; taken (negative), all from its first."""
     if len(subnets) == 1 or addresses <= 0:
         return {subnets[0].subnet_id: addresses} if subnets else {}
     warm = {s.subnet_id: s.addresses.get("warm", 0) for s in subnets}

@@ -1,0 +1,97 @@
+"""`ipaudit what-if` answers are the CNI model's: the addresses held after a change equal
+the simulation of every node (cni.simulate) under the same inputs the recommender uses."""
+
+from __future__ import annotations
+
+import pytest
+from test_ceiling_counts import M5_LARGE, TWO_ZONES, _cluster, _group, _node, _subnet
+
+from ipaudit.analysis.what_if import Question, answer, answer_report
+from ipaudit.cni import CniSettings, simulate, startup_ips_held
+from ipaudit.errors import InputError
+from ipaudit.recommend.evaluate import evaluate, node_loads
+from ipaudit.recommend.recommender import free_shares
+from ipaudit.report import ClusterReport, Report
+
+
+def _shop() -> ClusterReport:
+    """Two nodes (10 addresses each, 5 and 9 pods) in two zones with 60 and 15 free."""
+    return _cluster(
+        [
+            _subnet("subnet-a", "eu-west-1a", 60, ["nodes", "pods"]),
+            _subnet("subnet-b", "eu-west-1b", 15, ["nodes", "pods"]),
+        ],
+        [_group("ng", TWO_ZONES, max_size=10)],
+        nodes=[_node("subnet-a", 5), _node("subnet-b", 9)],
+    )
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        Question(settings={"WARM_IP_TARGET": "2"}),
+        Question(settings={"WARM_ENI_TARGET": "2"}),
+        Question(prefix_delegation=True),
+        Question(add_pods=7),
+        Question(settings={"WARM_IP_TARGET": "1", "MINIMUM_IP_TARGET": "4"}, add_pods=3),
+    ],
+    ids=lambda q: q.describe(),
+)
+def test_addresses_held_after_equal_the_models_simulation(question: Question) -> None:
+    cluster = _shop()
+    result = answer(cluster, question)
+    env = {**(cluster.cni or {}), **{k: v for k, v in question.settings.items() if v}}
+    if question.prefix_delegation:
+        env["ENABLE_PREFIX_DELEGATION"] = "true"
+    now, after = CniSettings(), CniSettings.from_env(env)
+    loads = node_loads(cluster, cluster.instance_types, now, free=free_shares(cluster))
+    assert result.ips_held_now == evaluate(now, loads).ips_held
+    # Each node on its own, as the model runs it: its pods (plus its share of the new ones)
+    # spread over its ENIs, bounded by its pool subnet, from its layout when the mode holds.
+    each, odd = divmod(question.add_pods, len(loads))
+    held = 0
+    for index, load in enumerate(loads):
+        pods = load.pods + each + int(index < odd)
+        start = load.layout if after.prefix_delegation == load.prefix_mode else None
+        held += (
+            simulate(
+                load.limits,
+                after,
+                [pods],
+                max_pods=load.max_pods,
+                placement="spread",
+                max_ips_held=load.max_ips_held,
+                start=start,
+            )
+            .steps[0]
+            .ips_held
+        )
+    assert result.ips_held_after == held
+
+
+def test_new_nodes_hold_the_models_start_up_addresses_where_they_land() -> None:
+    cluster = _shop()
+    result = answer(cluster, Question(add_nodes=5, instance_type="m5.large", group="ng"))
+    # eu-west-1a 60 free: 6 nodes; eu-west-1b 15: 1. Spread evenly: 1 and 1, then eu-west-1b
+    # is full and eu-west-1a takes the other 3.
+    assert (result.nodes_started, result.nodes_not_started) == (5, 0)
+    need = startup_ips_held(M5_LARGE, {})
+    assert result.ips_held_after - (result.ips_held_now or 0) == 5 * need
+    free = {s.subnet_id: s.free_after for s in result.subnets}
+    assert free == {"subnet-a": 60 - 4 * need, "subnet-b": 15 - need}
+    assert result.first_zone_out == "eu-west-1b"
+    assert "eu-west-1b runs out after 1" in result.line
+    [after] = result.ceilings
+    assert (after.current_nodes, after.nodes_wanted, after.nodes_possible) == (7, 3, 2)
+
+
+def test_a_question_about_what_the_report_does_not_hold_is_one_line_naming_the_flag() -> None:
+    report = Report("run", "2026-01-01T00:00:00Z", clusters=[_shop()])
+    with pytest.raises(InputError, match=r"^--group: no node group or NodePool named 'nope'"):
+        answer_report(report, Question(add_nodes=1, instance_type="m5.large", group="nope"))
+    with pytest.raises(InputError, match=r"^--type: m6i.large is not among"):
+        answer_report(report, Question(add_nodes=1, instance_type="m6i.large", group="ng"))
+    with pytest.raises(InputError, match=r"^--settings: WARM_IP_TARGET: must be a whole number"):
+        answer_report(report, Question(settings={"WARM_IP_TARGET": "two"}))
+    with pytest.raises(InputError, match=r"^--cluster: no cluster named 'other'"):
+        answer_report(report, Question(add_pods=1), cluster="other")
