@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from ipaudit.analysis.what_if import Answer, Question, answer_report
-from ipaudit.audit import run_audit
 from ipaudit.cli.audit import progress
 from ipaudit.cli.options import add_aws_flags, add_setting_flags, session_from, settings_from
 from ipaudit.cni.cni_settings import MODELLED_VARIABLES
@@ -175,6 +174,8 @@ def read_settings(raw: str, flag: str) -> dict[str, str | None]:
 
 def _report(args: argparse.Namespace) -> Report:
     if args.report is None:
+        from ipaudit.audit import run_audit  # here: `ipaudit --help` never loads boto3
+
         return run_audit(settings_from(args), session_from(args), progress=progress)
     try:
         text = Path(args.report).read_text(encoding="utf-8")
