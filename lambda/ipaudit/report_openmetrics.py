@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ipaudit.analysis.findings import node_startup_need, subnet_demand
+from ipaudit.analysis.pool_subnets import discovery_pools
 from ipaudit.forecast.forecast_findings import KIND as FORECAST_KIND
 from ipaudit.report import ClusterReport, Report, SubnetReport
 
@@ -150,6 +151,37 @@ COVERAGE_ERROR = Gauge(
     "1 for each account, region or cluster that could not be audited, with the reason",
     (*CLUSTER_LABELS, "error"),
 )
+CEILING_LABELS = (*CLUSTER_LABELS, "group", "kind", "instance_type")
+CEILING_CURRENT = Gauge(
+    "ipaudit_ceiling_current_nodes", "Nodes the node group or NodePool has now", CEILING_LABELS
+)
+CEILING_MAX = Gauge(
+    "ipaudit_ceiling_max_nodes",
+    "The most nodes it may have: the Auto Scaling group's MaxSize, or what the NodePool's "
+    "limits allow (absent: no limit)",
+    CEILING_LABELS,
+)
+CEILING_POSSIBLE = Gauge(
+    "ipaudit_ceiling_nodes",
+    "More nodes its subnets can still start, at most max minus current (absent: not modelled)",
+    CEILING_LABELS,
+)
+CEILING_ZONE = Gauge(
+    "ipaudit_ceiling_zone_nodes",
+    "More nodes its subnets can still start in each zone (absent: not modelled)",
+    (*CEILING_LABELS, "az"),
+)
+CEILING_PODS = Gauge(
+    "ipaudit_ceiling_pods_fit_now",
+    "More pods that fit on the nodes it has now (absent: not modelled)",
+    CEILING_LABELS,
+)
+POOL_FREE = Gauge(
+    "ipaudit_pod_pool_free_addresses",
+    "Under subnet discovery, the free addresses of a zone whose pods draw on several subnets, "
+    "all of them together",
+    (*CLUSTER_LABELS, "az"),
+)
 RUN_TIMESTAMP = Gauge(
     "ipaudit_run_timestamp_seconds",
     "When the audit ran (the report's generated_at), in Unix seconds",
@@ -180,6 +212,12 @@ REPORT_GAUGES: tuple[Gauge, ...] = (
     NODE_MAX_PODS,
     LEAKED_ENI,
     RECOMMENDATION_RETURNED,
+    CEILING_CURRENT,
+    CEILING_MAX,
+    CEILING_POSSIBLE,
+    CEILING_ZONE,
+    CEILING_PODS,
+    POOL_FREE,
     FINDINGS,
     COVERAGE_ERRORS,
     COVERAGE_ERROR,
@@ -231,8 +269,9 @@ def _cluster_samples(cluster: ClusterReport, days: Mapping[SubnetWhere, float]) 
         yield CLUSTER_WARM, scope, cluster.warm_ips
     yield CLUSTER_NODES, scope, len(cluster.nodes)
     yield CLUSTER_LEAKED, scope, len(cluster.leaked_enis)
-    # The scale ceilings (`clusters[].ceilings`, being added to the report) belong here:
-    # `ipaudit_ceiling_nodes{account,region,cluster,...}`, one series per ceiling.
+    yield from _ceiling_samples(cluster)
+    for zone, subnets in discovery_pools(cluster).items():
+        yield POOL_FREE, (*scope, zone), sum(s.free for s in subnets)
     if cluster.recommendation is not None:
         kind = cluster.recommendation.kind
         yield RECOMMENDATION_RETURNED, (*scope, kind), cluster.recommendation.ips_returned
@@ -247,6 +286,23 @@ def _cluster_samples(cluster: ClusterReport, days: Mapping[SubnetWhere, float]) 
             yield NODE_MAX_PODS, where, node.max_pods
     for leak in cluster.leaked_enis:
         yield LEAKED_ENI, (*scope, leak.eni_id, leak.subnet_id), leak.ips
+
+
+def _ceiling_samples(cluster: ClusterReport) -> Iterator[Sample]:
+    scope = (cluster.account_id, cluster.region, cluster.name)
+    for ceiling in cluster.ceilings:
+        where = (*scope, ceiling.group, ceiling.kind, ceiling.instance_type or "")
+        yield CEILING_CURRENT, where, ceiling.current_nodes
+        if ceiling.max_nodes is not None:
+            yield CEILING_MAX, where, ceiling.max_nodes
+        if not ceiling.modelled:
+            continue
+        if ceiling.nodes_possible is not None:
+            yield CEILING_POSSIBLE, where, ceiling.nodes_possible
+        for zone in ceiling.zones:
+            yield CEILING_ZONE, (*where, zone.az), zone.nodes_possible
+        if ceiling.pods_fit_now is not None:
+            yield CEILING_PODS, where, ceiling.pods_fit_now
 
 
 def _subnet_samples(cluster: ClusterReport, days: Mapping[SubnetWhere, float]) -> Iterator[Sample]:

@@ -262,7 +262,7 @@ def render_cluster(cluster: ClusterReport, width: int = DEFAULT_WIDTH) -> str:
                 width=width,
             ),
         ]
-    lines += render_ceilings(cluster)
+    lines += render_ceilings(cluster, width)
     rec = cluster.recommendation
     if rec is not None:
         lines += [
@@ -396,14 +396,14 @@ def render_report(report: Report, width: int = DEFAULT_WIDTH) -> str:
     return "\n\n".join(sections) + "\n"
 
 
-def render_ceilings(cluster: ClusterReport) -> list[str]:
+def render_ceilings(cluster: ClusterReport, width: int = DEFAULT_WIDTH) -> list[str]:
     """The node groups' and NodePools' scale ceilings: the one-line answer, then the zone
     numbers it is counted from."""
     if not cluster.ceilings:
         return []
     lines = ["", "  Scale ceilings (new nodes spread evenly over the zones):"]
     for ceiling in cluster.ceilings:
-        lines.append(f"    {ceiling.note}")
+        lines.append(wrap(ceiling.note, width, "    ", "      "))
         if not ceiling.modelled:
             continue
         rows = []
@@ -434,6 +434,8 @@ def render_ceilings(cluster: ClusterReport) -> list[str]:
                 ),
                 rows,
                 indent="      ",
+                width=width,
+                optional=(3,),
             )
         )
     return lines

@@ -484,7 +484,7 @@ def test_pods_without_addresses_and_eks_health_are_critical(shapes: Shapes) -> N
     [starved] = findings(audit, "pods_without_addresses")
     assert (starved["severity"], starved["cluster"], starved["value"]) == ("CRITICAL", "full", 2)
     assert (
-        f"2 pod(s) could not get an IP address in the last hour on node(s) {node}"
+        f"2 pods could not get an IP address in the last hour on node {node}"
         in (starved["message"])
     )
     assert "shop/cart-1, shop/cart-2" in starved["message"]

@@ -70,6 +70,30 @@ def from_report(report: dict[str, Any]) -> dict[Series, float]:
                 **scope,
                 kind=recommendation["kind"],
             )
+        for ceiling in cluster.get("ceilings", []):
+            group = {
+                **scope,
+                "group": ceiling["group"],
+                "kind": ceiling["kind"],
+                "instance_type": ceiling["instance_type"] or "",
+            }
+            put("ipaudit_ceiling_current_nodes", ceiling["current_nodes"], **group)
+            put("ipaudit_ceiling_max_nodes", ceiling["max_nodes"], **group)
+            if ceiling["modelled"]:
+                put("ipaudit_ceiling_nodes", ceiling["nodes_possible"], **group)
+                put("ipaudit_ceiling_pods_fit_now", ceiling["pods_fit_now"], **group)
+                for zone in ceiling["zones"]:
+                    put(
+                        "ipaudit_ceiling_zone_nodes", zone["nodes_possible"], **group, az=zone["az"]
+                    )
+        if cluster.get("subnet_discovery"):
+            pools: dict[str, list[int]] = {}
+            for subnet in cluster["subnets"]:
+                if "pods" in subnet["roles"]:
+                    pools.setdefault(subnet["az"], []).append(subnet["free"])
+            for zone, free in pools.items():
+                if len(free) > 1:
+                    put("ipaudit_pod_pool_free_addresses", sum(free), **scope, az=zone)
         for subnet in cluster["subnets"]:
             where = {
                 **scope,

@@ -245,9 +245,9 @@ def leak_findings(cluster: ClusterReport) -> list[Finding]:
     ips = sum(leak.ips for leak in cluster.leaked_enis)
     ids = ", ".join(leak.eni_id for leak in cluster.leaked_enis[:5])
     more = len(cluster.leaked_enis) - 5
-    message = f"{len(cluster.leaked_enis)} leaked CNI ENI(s) hold {ips} addresses: {ids}" + (
-        f" and {more} more" if more > 0 else ""
-    )
+    count = len(cluster.leaked_enis)
+    enis = f"{count} leaked CNI {_noun(count, 'ENI holds', 'ENIs hold')}"
+    message = f"{enis} {ips} addresses: {ids}" + (f" and {more} more" if more > 0 else "")
     return [_finding("leaked_enis", "WARNING", cluster, cluster.vpc_id, message, ips)]
 
 
@@ -301,8 +301,11 @@ def sandbox_findings(
     pods = sorted({f"{f.namespace}/{f.pod}" for f in recent})
     nodes = sorted({f.node_name for f in recent if f.node_name})
     shown = ", ".join(pods[:5]) + (f" and {len(pods) - 5} more" if len(pods) > 5 else "")
-    where = f" on node(s) {', '.join(nodes)}" if nodes else ""
-    message = f"{len(pods)} pod(s) could not get an IP address in the last hour{where}: {shown}"
+    where = f" on {_noun(len(nodes), 'node', 'nodes')} {', '.join(nodes)}" if nodes else ""
+    message = (
+        f"{len(pods)} {_noun(len(pods), 'pod', 'pods')} could not get an IP address in the last "
+        f"hour{where}: {shown}"
+    )
     return [
         _finding("pods_without_addresses", "CRITICAL", cluster, cluster.name, message, len(pods))
     ]
@@ -346,3 +349,7 @@ def coverage_findings(coverage: Iterable[Coverage]) -> list[Finding]:
             )
         )
     return findings
+
+
+def _noun(count: int, one: str, many: str) -> str:
+    return one if count == 1 else many

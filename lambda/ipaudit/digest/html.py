@@ -113,7 +113,8 @@ def _cluster(c: ClusterWeek, week: Week) -> str:
         f"({'?' if c.warm_ips is None else c.warm_ips} warm, held but unused).",
     ]
     if c.leaked_enis:
-        facts.append(f"{c.leaked_enis} leaked CNI ENI(s) hold {c.leaked_ips} addresses.")
+        enis = "leaked CNI ENI holds" if c.leaked_enis == 1 else "leaked CNI ENIs hold"
+        facts.append(f"{c.leaked_enis} {enis} {c.leaked_ips} addresses.")
     if c.recommendation is not None:
         settings = ", ".join(f"{k}={v}" for k, v in c.recommendation.settings.items())
         facts.append(

@@ -150,6 +150,7 @@ def test_a_batch_writes_each_of_its_targets_cluster_reports_to_s3(fanout: Fanout
         "pods_without_addresses",
         "leaked_enis",
         "warm_pool_waste",
+        "scale_ceiling",
     }
     assert [(c["cluster"], c["status"]) for c in part["coverage"]] == [
         ("batch", "ok"),

@@ -171,7 +171,7 @@ def test_pods_that_got_no_address_in_the_last_hour_are_critical() -> None:
         "CRITICAL",
         1,
     )
-    assert "on node(s) node-1: shop/a" in finding.message
+    assert "on node node-1: shop/a" in finding.message
 
 
 def test_eks_health_issues_are_findings_insufficient_addresses_critical() -> None:
