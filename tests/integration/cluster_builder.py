@@ -3,8 +3,17 @@ counts the audit prints can be worked out on paper."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import pytest
+
+from ipaudit_sim.aws import MotoServer, point_environment_at
 from ipaudit_sim.kube_api import KubeApiServer, node_object, pod_object
 from ipaudit_sim.seed import SeededCluster
 
@@ -82,3 +91,42 @@ def eks_cluster(eks: Any, name: str, subnet_ids: list[str]) -> None:
         roleArn=f"arn:aws:iam::{ACCOUNT}:role/eks-cluster",
         resourcesVpcConfig={"subnetIds": subnet_ids},
     )
+
+
+@contextmanager
+def moto_environment(moto_server: MotoServer, region: str) -> Iterator[dict[str, str]]:
+    """For a module's fixture: a clean moto, and this process's environment pointed at it with
+    every AWS_ and IPAUDIT_ variable of the caller's removed; yields that environment, for the
+    subprocesses the module runs."""
+    moto_server.reset()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "IPAUDIT_"))}
+    point_environment_at(moto_server.url, region, env)
+    with pytest.MonkeyPatch.context() as patch:
+        for name in [n for n in os.environ if n.startswith(("AWS_", "IPAUDIT_"))]:
+            patch.delenv(name)
+        for name, value in env.items():
+            patch.setenv(name, value)
+        yield env
+
+
+def audit_json(
+    env: dict[str, str], aws_endpoint: str, servers: dict[str, KubeApiServer]
+) -> dict[str, Any]:
+    """`ipaudit audit --json` in a subprocess against `aws_endpoint` and the clusters' local
+    APIs (started here, stopped after); its report."""
+    endpoints = ",".join(f"{name}={server.start()}" for name, server in servers.items())
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "ipaudit", "audit", "--json"],
+            env={**env, "AWS_ENDPOINT_URL": aws_endpoint, "IPAUDIT_KUBE_ENDPOINTS": endpoints},
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+    finally:
+        for server in servers.values():
+            server.stop()
+    assert done.returncode == 0, done.stderr
+    report: dict[str, Any] = json.loads(done.stdout)
+    return report

@@ -11,7 +11,6 @@ a /24 has 251 usable addresses.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,10 +20,10 @@ from typing import Any
 import boto3
 import pytest
 
-from ipaudit_sim.aws import MotoServer, point_environment_at
+from ipaudit_sim.aws import MotoServer
 from ipaudit_sim.kube_api import KubeApiServer, ec2_node_class_object, node_pool_object
 from ipaudit_sim.seed import NodeSpec, SeededCluster, SubnetSpec, add_node_group, seed_cluster
-from tests.integration.cluster_builder import interface, kube
+from tests.integration.cluster_builder import interface, kube, moto_environment
 
 REGION = "eu-west-1"
 A, B = f"{REGION}a", f"{REGION}b"
@@ -163,14 +162,7 @@ def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 def audited(
     moto_server: MotoServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[World, dict[str, Any], Path, dict[str, str]]]:
-    moto_server.reset()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "IPAUDIT_"))}
-    point_environment_at(moto_server.url, REGION, env)
-    with pytest.MonkeyPatch.context() as patch:
-        for name in [n for n in os.environ if n.startswith(("AWS_", "IPAUDIT_"))]:
-            patch.delenv(name)
-        for name, value in env.items():
-            patch.setenv(name, value)
+    with moto_environment(moto_server, REGION) as env:
         world = World(boto3.Session(region_name=REGION))
         _seed(world)
         endpoints = ",".join(f"{n}={s.start()}" for n, s in world.servers.items())

@@ -6,20 +6,23 @@ counted by hand from the addresses given.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 
-from ipaudit_sim.aws import MotoServer, point_environment_at
+from ipaudit_sim.aws import MotoServer
 from ipaudit_sim.kube_api import aws_node_daemonset, eni_config_object
 from ipaudit_sim.seed import SeededCluster
-from tests.integration.cluster_builder import add_node, eks_cluster, interface, kube
+from tests.integration.cluster_builder import (
+    add_node,
+    audit_json,
+    eks_cluster,
+    interface,
+    kube,
+    moto_environment,
+)
 
 REGION = "eu-west-1"
 CNI_TAG = "kubernetes.io/role/cni"
@@ -192,14 +195,7 @@ def _seed(world: World) -> None:
 
 @pytest.fixture(scope="module")
 def world_report(moto_server: MotoServer, denying_proxy: Any) -> Iterator[tuple[World, Any]]:
-    moto_server.reset()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "IPAUDIT_"))}
-    point_environment_at(moto_server.url, REGION, env)
-    with pytest.MonkeyPatch.context() as patch:
-        for name in [n for n in os.environ if n.startswith(("AWS_", "IPAUDIT_"))]:
-            patch.delenv(name)
-        for name, value in env.items():
-            patch.setenv(name, value)
+    with moto_environment(moto_server, REGION) as env:
         world = World(boto3.Session(region_name=REGION))
         _seed(world)
         denying_proxy.addons = {
@@ -212,26 +208,10 @@ def world_report(moto_server: MotoServer, denying_proxy: Any) -> Iterator[tuple[
             }
         }
         servers = {seeded.name: kube(seeded, configs) for seeded, configs in world.clusters}
-        endpoints = ",".join(f"{name}={server.start()}" for name, server in servers.items())
         try:
-            done = subprocess.run(
-                [sys.executable, "-m", "ipaudit", "audit", "--json"],
-                env={
-                    **env,
-                    "AWS_ENDPOINT_URL": denying_proxy.url,
-                    "IPAUDIT_KUBE_ENDPOINTS": endpoints,
-                },
-                capture_output=True,
-                text=True,
-                timeout=180,
-                check=False,
-            )
+            yield world, audit_json(env, denying_proxy.url, servers)
         finally:
             denying_proxy.addons = {}
-            for server in servers.values():
-                server.stop()
-        assert done.returncode == 0, done.stderr
-        yield world, json.loads(done.stdout)
 
 
 def _cluster(report: dict[str, Any], name: str) -> dict[str, Any]:

@@ -7,10 +7,7 @@ Each shape asserts the exact command, and the addresses it returns, worked out b
 from __future__ import annotations
 
 import json
-import os
 import shlex
-import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,13 +15,20 @@ import boto3
 import pytest
 from moto.ec2.models import ec2_backends
 
-from ipaudit_sim.aws import MotoServer, point_environment_at
+from ipaudit_sim.aws import MotoServer
 from ipaudit_sim.kube_api import (
     aws_node_daemonset,
     eni_config_object,
 )
 from ipaudit_sim.seed import NodeSpec, SeededCluster, SubnetSpec, seed_cluster
-from tests.integration.cluster_builder import add_node, eks_cluster, interface, kube
+from tests.integration.cluster_builder import (
+    add_node,
+    audit_json,
+    eks_cluster,
+    interface,
+    kube,
+    moto_environment,
+)
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"  # moto's own account
@@ -144,14 +148,7 @@ def _seed_without_aws_node(session: boto3.Session) -> SeededCluster:
 
 @pytest.fixture(scope="module")
 def audit(moto_server: MotoServer, denying_proxy: Any) -> Iterator[dict[str, Any]]:
-    moto_server.reset()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "IPAUDIT_"))}
-    point_environment_at(moto_server.url, REGION, env)
-    with pytest.MonkeyPatch.context() as patch:
-        for name in [n for n in os.environ if n.startswith(("AWS_", "IPAUDIT_"))]:
-            patch.delenv(name)
-        for name, value in env.items():
-            patch.setenv(name, value)
+    with moto_environment(moto_server, REGION) as env:
         session = boto3.Session(region_name=REGION)
         # Security groups for pods on the managed add-on: 4 m5.large nodes, each with its
         # primary ENI and a second one full (10 addresses each), a trunk, and 3 pods.
@@ -196,26 +193,10 @@ def audit(moto_server: MotoServer, denying_proxy: Any) -> Iterator[dict[str, Any
         cilium = _seed_without_aws_node(session)
         servers = {c.name: kube(c) for c in (shop, full, blue, green, cilium)}
         servers["crowded"] = kube(crowded, eni_configs)
-        endpoints = ",".join(f"{name}={server.start()}" for name, server in servers.items())
         try:
-            done = subprocess.run(
-                [sys.executable, "-m", "ipaudit", "audit", "--json"],
-                env={
-                    **env,
-                    "AWS_ENDPOINT_URL": denying_proxy.url,
-                    "IPAUDIT_KUBE_ENDPOINTS": endpoints,
-                },
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=False,
-            )
+            yield audit_json(env, denying_proxy.url, servers)
         finally:
             denying_proxy.addons = {}
-            for server in servers.values():
-                server.stop()
-        assert done.returncode == 0, done.stderr
-        yield json.loads(done.stdout)
 
 
 def _cluster(report: dict[str, Any], name: str) -> dict[str, Any]:

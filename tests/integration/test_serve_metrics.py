@@ -37,9 +37,10 @@ from ipaudit.cli.serve_metrics import (
 from ipaudit.report import Report
 from ipaudit.report_codec import report_from_dict
 from ipaudit.report_openmetrics import CONTENT_TYPE, REPORT_GAUGES, render_openmetrics
-from ipaudit_sim.aws import MotoServer, point_environment_at
+from ipaudit_sim.aws import MotoServer
 from ipaudit_sim.kube_api import KubeApiServer
 from ipaudit_sim.seed import NodeSpec, SubnetSpec, seed_cluster
+from tests.integration.cluster_builder import moto_environment
 
 REGION = "eu-west-1"
 BOUND = 120  # seconds: a bound on a hang, not a wait for timing
@@ -61,14 +62,7 @@ def ipaudit(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
 def world(moto_server: MotoServer) -> Iterator[dict[str, str]]:
     """An account with a cluster (two subnets, a leaked ENI) whose API answers and one whose API
     is down; the environment a subprocess audits it with."""
-    moto_server.reset()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "IPAUDIT_"))}
-    point_environment_at(moto_server.url, REGION, env)
-    with pytest.MonkeyPatch.context() as patch:
-        for name in [n for n in os.environ if n.startswith(("AWS_", "IPAUDIT_"))]:
-            patch.delenv(name)
-        for name, value in env.items():
-            patch.setenv(name, value)
+    with moto_environment(moto_server, REGION) as env:
         session = boto3.Session(region_name=REGION)
         shop = seed_cluster(
             session,
