@@ -22,8 +22,6 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from ipaudit.analysis.findings import node_startup_need, subnet_demand
-from ipaudit.analysis.pool_subnets import discovery_pools
 from ipaudit.forecast.forecast_findings import KIND as FORECAST_KIND
 from ipaudit.report import ClusterReport, Report, SubnetReport
 
@@ -270,6 +268,10 @@ def _cluster_samples(cluster: ClusterReport, days: Mapping[SubnetWhere, float]) 
     yield CLUSTER_NODES, scope, len(cluster.nodes)
     yield CLUSTER_LEAKED, scope, len(cluster.leaked_enis)
     yield from _ceiling_samples(cluster)
+    # Here, not at the top: the CLI loads this module to parse its flags, the analysis only
+    # when it renders (`ipaudit --help` stays quick).
+    from ipaudit.analysis.pool_subnets import discovery_pools
+
     for zone, subnets in discovery_pools(cluster).items():
         yield POOL_FREE, (*scope, zone), sum(s.free for s in subnets)
     if cluster.recommendation is not None:
@@ -306,6 +308,8 @@ def _ceiling_samples(cluster: ClusterReport) -> Iterator[Sample]:
 
 
 def _subnet_samples(cluster: ClusterReport, days: Mapping[SubnetWhere, float]) -> Iterator[Sample]:
+    from ipaudit.analysis.findings import node_startup_need, subnet_demand
+
     # The need the headroom finding compared free addresses with, not a second reckoning.
     startup = node_startup_need(cluster, cluster.instance_types)
     for subnet in cluster.subnets:

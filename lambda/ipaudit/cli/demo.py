@@ -17,10 +17,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ipaudit.analysis.what_if import Question, answer_report
 from ipaudit.cli.audit import add_output_flags, emit, progress, terminal_width
 from ipaudit.errors import InputError
-from ipaudit.notify.slack_blocks import build_payload
 from ipaudit.report import SEVERITY_RANK, Report
 from ipaudit.settings import Settings
 from ipaudit.terminal import DEFAULT_WIDTH, plural, wrap
@@ -79,6 +77,8 @@ def render_alerts(outcome: AfterAudit, width: int = DEFAULT_WIDTH) -> str:
     up in the demo, so it is shown, not posted) and what the simulated SNS topic received."""
     if not outcome.changes:
         return "Alerts: nothing new, worse or resolved: nothing posted\n"
+    from ipaudit.notify.slack_blocks import build_payload
+
     slack = build_payload(outcome.changes, outcome.report).get("text", "")
     lines = [
         f"Alerts raised ({plural(len(outcome.changes), 'change')}):",
@@ -99,6 +99,7 @@ WHAT_IF_NODES = 10
 
 def what_if_line(report: Report) -> str:
     """One `ipaudit what-if` answer on the article's cluster (README "What if")."""
+    from ipaudit.analysis.what_if import Question, answer_report
     from ipaudit_sim.article import NODE_GROUP, NODE_TYPE
 
     question = Question(add_nodes=WHAT_IF_NODES, instance_type=NODE_TYPE, group=NODE_GROUP)

@@ -11,16 +11,17 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ipaudit.analysis.what_if import Answer, Question, answer_report
 from ipaudit.cli.audit import progress
 from ipaudit.cli.options import add_aws_flags, add_setting_flags, session_from, settings_from
 from ipaudit.cni.cni_settings import MODELLED_VARIABLES
 from ipaudit.errors import InputError
 from ipaudit.report import Report
-from ipaudit.report_codec import report_from_dict
 from ipaudit.terminal import table
+
+if TYPE_CHECKING:
+    from ipaudit.analysis.what_if import Answer, Question
 
 EXIT_DOES_NOT_FIT = 3
 RECOMMENDED = "recommended"
@@ -105,6 +106,8 @@ def run(args: argparse.Namespace) -> int:
     flag = "--check" if args.check else "--settings"
     recommended = raw_settings == RECOMMENDED
     settings = {} if recommended or raw_settings is None else read_settings(raw_settings, flag)
+    from ipaudit.analysis.what_if import answer_report  # the model, only once it is asked
+
     report = _report(args)
     answers: list[Answer] = []
     clusters = [c for c in report.clusters if args.cluster is None or c.name == args.cluster]
@@ -127,6 +130,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _question(args: argparse.Namespace, settings: dict[str, str | None]) -> Question:
+    from ipaudit.analysis.what_if import Question
+
     return Question(
         settings=settings,
         prefix_delegation=args.prefix_delegation,
@@ -187,6 +192,8 @@ def _report(args: argparse.Namespace) -> Report:
         document = json.loads(text)
         if not isinstance(document, dict) or not isinstance(document.get("clusters"), list):
             raise ValueError("no clusters list")
+        from ipaudit.report_codec import report_from_dict
+
         return report_from_dict(document)
     except (ValueError, TypeError, KeyError, AttributeError) as error:
         raise InputError(
