@@ -34,11 +34,9 @@ from ipaudit.report import (
     Ceiling,
     CeilingZone,
     ClusterReport,
-    Finding,
     NodeReport,
     PodRoom,
     Severity,
-    finding_id,
 )
 from ipaudit.snapshot import Cluster, InstanceTypeLimits, Subnet, SubnetSelectorTerm
 
@@ -581,28 +579,3 @@ def _zone_words(zone: CeilingZone) -> str:
             f"{zone.free_prefix_blocks} free /28 blocks, {zone.need_prefix_blocks} per node"
         )
     return ", ".join(words)
-
-
-def ceiling_findings(cluster: ClusterReport) -> list[Finding]:
-    """A WARNING for a group that cannot reach its maximum, a CRITICAL for one that cannot
-    start a single node."""
-    findings = []
-    for ceiling in cluster.ceilings:
-        if ceiling.severity not in ("CRITICAL", "WARNING"):
-            continue
-        severity: Severity = "CRITICAL" if ceiling.severity == "CRITICAL" else "WARNING"
-        resource = f"{ceiling.kind}/{ceiling.group}"
-        findings.append(
-            Finding(
-                id=finding_id(KIND, cluster.account_id, cluster.region, cluster.name, resource),
-                severity=severity,
-                kind=KIND,
-                account_id=cluster.account_id,
-                region=cluster.region,
-                cluster=cluster.name,
-                resource=resource,
-                message=ceiling.note,
-                value=ceiling.nodes_possible,
-            )
-        )
-    return findings

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
-from ipaudit.analysis.ceilings import ceiling_findings, startup_env
+from ipaudit.analysis.ceilings import KIND as CEILING_KIND
+from ipaudit.analysis.ceilings import startup_env
 from ipaudit.analysis.pool_subnets import discovery_pools
 from ipaudit.cni import startup_ips_held
 from ipaudit.report import (
@@ -288,6 +289,23 @@ def target_findings(
         )
         findings += [*leak_findings(cluster), *waste_findings(cluster, pressure)]
         findings += ceiling_findings(cluster)
+    return findings
+
+
+def ceiling_findings(cluster: ClusterReport) -> list[Finding]:
+    """A WARNING for a group that cannot reach its maximum, a CRITICAL for one that cannot
+    start a single node (analysis/ceilings.py counts both)."""
+    findings = []
+    for ceiling in cluster.ceilings:
+        if ceiling.severity not in ("CRITICAL", "WARNING"):
+            continue
+        severity: Severity = "CRITICAL" if ceiling.severity == "CRITICAL" else "WARNING"
+        resource = f"{ceiling.kind}/{ceiling.group}"
+        findings.append(
+            _finding(
+                CEILING_KIND, severity, cluster, resource, ceiling.note, ceiling.nodes_possible
+            )
+        )
     return findings
 
 
