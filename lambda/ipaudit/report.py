@@ -75,6 +75,23 @@ class NetworkCardHolding:
 
 
 @dataclass(frozen=True)
+class NodeInterface:
+    """One ENI attached to a node, as DescribeNetworkInterfaces gave it: where the capacity
+    model (capacity/) grows it, and whether aws-node may put pod addresses on it."""
+
+    eni_id: str
+    subnet_id: str
+    device_index: int  # 0: the primary ENI, whose subnet is the node's launch subnet
+    card: int  # NetworkCardIndex
+    interface_type: str  # "interface", "trunk", "efa", ...
+    secondary_ips: int  # private IPv4 addresses besides its primary one
+    prefixes: int  # IPv4 /28 prefixes (prefix delegation)
+    # aws-node (v1.22+, subnet discovery) gives no pod address on it: its subnet is tagged
+    # `kubernetes.io/role/cni=0` or for another cluster.
+    excluded: bool = False
+
+
+@dataclass(frozen=True)
 class VpcSubnet:
     """A subnet of the cluster's VPC, whatever uses it: where a subnet to tag for discovery or
     a free block for a new subnet is found."""
@@ -110,6 +127,8 @@ class NodeReport:
     # Per network card (several only on multi-card types): its ENIs and the addresses they hold.
     network_cards: list[NetworkCardHolding] = field(default_factory=list)
     group: str | None = None  # the managed node group or Karpenter NodePool it belongs to
+    # Its ENIs (branch ENIs apart), in card and device order; empty in reports before them.
+    interfaces: list[NodeInterface] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -154,13 +173,16 @@ class CeilingZone:
     az: str
     launch_subnet_ids: list[str]
     pool_subnet_ids: list[str] = field(default_factory=list)  # besides the launch subnets
-    free_launch: int = 0
+    free_launch: int = 0  # summed over its launch subnets (each counted alone below)
     free_pool: int | None = None  # None: its pods draw in the launch subnets
     free_prefix_blocks: int | None = None  # None: no prefix delegation
     need_launch: int = 0
     need_pool: int = 0
     need_prefix_blocks: int = 0
-    nodes_possible: int = 0  # min(free_launch // need_launch, free_pool // need_pool, ...)
+    nodes_possible: int = 0  # new nodes the zone starts, launched one by one (capacity/)
+    # Of those, how many each launch subnet starts: a node lands in one subnet, never a sum.
+    nodes_by_subnet: dict[str, int] = field(default_factory=dict)
+    free_by_subnet: dict[str, int] = field(default_factory=dict)  # each launch subnet's free
 
 
 @dataclass(frozen=True)
@@ -235,6 +257,10 @@ class ClusterReport:
     subnet_discovery: bool = False
     vpc_subnets: list[VpcSubnet] = field(default_factory=list)  # every subnet of the VPC
     ceilings: list[Ceiling] = field(default_factory=list)  # node groups' and NodePools'
+    # For every subnet nodes launch in (nodes' own, node groups' and NodePools'): the subnets
+    # aws-node may create a node's next ENI in, in its order at audit time. Empty: refused
+    # (its own subnet tagged `kubernetes.io/role/cni=0` with subnet discovery off, v1.22+).
+    eni_subnets: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def key(self) -> str:

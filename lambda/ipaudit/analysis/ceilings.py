@@ -1,14 +1,13 @@
 """Scale ceilings: how many more nodes each node group and NodePool can start, and how many
 more pods fit on the nodes that exist (README "Scale ceilings"; pure).
 
-A new node holds the CNI model's start-up addresses (`cni.startup_holding`) for the group's
-instance type with the largest need. They are charged where they land: all in the launch
-subnet, or, under custom networking and subnet discovery, 1 (its primary) there and the rest
-in its zone's pool; under prefix delegation its prefixes need whole free /28 blocks. A zone
-can start as many nodes as the scarcest of those allows. New nodes are assumed spread evenly
-over the group's zones, as an Auto Scaling group balances them; a zone that is full is
-skipped, so the others take its share. A subnet several groups or clusters draw on is split
-between them (`recommend.recommender.equal_share`), never counted twice.
+Every count is the capacity model's (capacity/): a new node of the group's instance type with
+the largest start-up need is started node by node in the launch subnet with the most free
+that can hold it, its primary ENI's addresses there and each further ENI where aws-node puts
+it (`capacity.startup`); nodes are spread evenly over the group's zones, a full zone skipped
+(`capacity.launches.place`). A subnet several groups or clusters draw on is split between
+them (`capacity.room.equal_share`), never counted twice. Pods that fit on the group's nodes
+are each node's warm addresses and what it can still obtain ENI by ENI (`capacity.nodes`).
 
 The ceilings are computed from the report's own fields only (`solve`), so `ipaudit what-if`
 recomputes them from a stored report with other free addresses or settings.
@@ -20,16 +19,16 @@ import math
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from fnmatch import fnmatchcase
 
-from ipaudit.analysis.pool_subnets import discovery_pools, primary_excluded
-from ipaudit.cni import startup_holding
+from ipaudit.capacity.launches import place, zone_launches
+from ipaudit.capacity.nodes import NodeState, node_state
+from ipaudit.capacity.room import Room, equal_share
+from ipaudit.capacity.rules import AddressRules
+from ipaudit.capacity.startup import startup_need
 from ipaudit.cni.cni_settings import CniSettings
-from ipaudit.cni.kubelet_max_pods import max_pods as default_max_pods
 from ipaudit.errors import InputError
-from ipaudit.recommend.evaluate import pool_members, pool_subnet
-from ipaudit.recommend.recommender import equal_share, free_shares
 from ipaudit.report import (
     Ceiling,
     CeilingZone,
@@ -69,18 +68,6 @@ def selected_subnets(
         )
 
     return [s for s in subnets if any(matches(s, term) for term in terms)]
-
-
-def startup_env(cluster: ClusterReport) -> Mapping[str, str] | None:
-    """aws-node's settings as a new node starts under them, or None when aws-node does not
-    hand out the cluster's addresses or its settings are unknown."""
-    if cluster.cni is None or cluster.network_mode not in ("vpc-cni", "vpc-cni-ipv6"):
-        return None
-    env = cluster.cni
-    if any(primary_excluded(n) for n in cluster.nodes if n.aws_node) and cluster.subnet_discovery:
-        # Its own subnet tagged cni=0: a new node starts like one on custom networking.
-        env = {**env, CUSTOM_NETWORKING: "true"}
-    return env
 
 
 # -- the groups, read from the snapshot (analysis/cluster.py) ------------------------------
@@ -171,27 +158,6 @@ def _zones(launch: Sequence[str], by_id: Mapping[str, Subnet], pools: Pools) -> 
 # -- solving, from the report alone ---------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Room:
-    """This cluster's share of every subnet's free addresses and /28 blocks, split further
-    between the groups drawing on the subnet."""
-
-    cluster: ClusterReport
-    free: Mapping[str, int]
-    blocks: Mapping[str, int]
-    users: Mapping[str, Sequence[str]]  # subnet -> the groups drawing on it
-
-    def addresses(self, subnet_ids: Iterable[str], group: str) -> int:
-        return sum(
-            equal_share(self.free.get(s, 0), self.users.get(s, ()), group) for s in subnet_ids
-        )
-
-    def prefix_blocks(self, subnet_ids: Iterable[str], group: str) -> int:
-        return sum(
-            equal_share(self.blocks.get(s, 0), self.users.get(s, ()), group) for s in subnet_ids
-        )
-
-
 def solve(
     cluster: ClusterReport,
     *,
@@ -205,64 +171,74 @@ def solve(
     or `cni`, with each group's node count or `current`'s."""
     if cluster.cni is not None and cni is not None:
         cluster = replace(cluster, cni=dict(cni))
-    known = {s.subnet_id: s for s in cluster.subnets}
-    free_now = {s: v.free for s, v in known.items()} | dict(free or {})
-    blocks_now = {s: v.free_prefix_blocks for s, v in known.items()} | dict(blocks or {})
-    # Subnets outside the cluster's own (a pool subnet not reported) count what EC2 said.
-    for vpc_subnet in cluster.vpc_subnets:
-        free_now.setdefault(vpc_subnet.subnet_id, vpc_subnet.free)
+    room = Room.of(cluster, free=free, blocks=blocks)
     users: defaultdict[str, list[str]] = defaultdict(list)
     for ceiling in cluster.ceilings:
         for zone in ceiling.zones:
             for subnet_id in (*zone.launch_subnet_ids, *zone.pool_subnet_ids):
                 if ceiling.group not in users[subnet_id]:
                     users[subnet_id].append(ceiling.group)
-    room = _Room(
-        cluster,
-        free=free_shares(cluster, free_now) | {s: f for s, f in free_now.items() if s not in known},
-        blocks=free_shares(cluster, blocks_now),
-        users=users,
-    )
     counts = dict(current or {})
     return [
-        _solve(cluster, replace(c, current_nodes=counts.get(c.group, c.current_nodes)), room)
+        _solve(
+            cluster,
+            replace(c, current_nodes=counts.get(c.group, c.current_nodes)),
+            group_room(room, users, c.group),
+        )
         for c in cluster.ceilings
     ]
 
 
-def _solve(cluster: ClusterReport, ceiling: Ceiling, room: _Room) -> Ceiling:
+def group_room(room: Room, users: Mapping[str, Sequence[str]], group: str) -> Room:
+    """The group's share of the cluster's room: a subnet several groups draw on is split."""
+    return Room(
+        {s: equal_share(f, users.get(s, ()), group) for s, f in room.free.items()},
+        {s: equal_share(b, users.get(s, ()), group) for s, b in room.blocks.items()},
+    )
+
+
+def address_rules(cluster: ClusterReport) -> AddressRules:
+    assert cluster.cni is not None
+    return AddressRules.of(cluster, CniSettings.from_env(cluster.cni))
+
+
+def _solve(cluster: ClusterReport, ceiling: Ceiling, room: Room) -> Ceiling:
     inputs = _inputs_only(ceiling)
     why = _unmodelled(cluster, inputs)
     if why is not None:
         return replace(inputs, note=why)
-    env = startup_env(cluster)
-    assert env is not None  # _unmodelled said so
+    rules = address_rules(cluster)
+    launch_any = inputs.zones[0].launch_subnet_ids[0]
+
+    def need_of(instance_type: str) -> tuple[int, str]:
+        limits = cluster.instance_types[instance_type]
+        need = startup_need(limits, rules, launch_any)
+        return need.addresses(rules.limits(limits).unit), instance_type
+
     known = [t for t in inputs.instance_types if t in cluster.instance_types]
-    needs = sorted(
-        ((*startup_holding(cluster.instance_types[t], env), t) for t in known),
-        key=lambda need: (-need[0], need[2]),
-    )
-    need, prefixes, instance_type = needs[0]
+    _, instance_type = min((need_of(t) for t in known), key=lambda n: (-n[0], n[1]))
     limits = cluster.instance_types[instance_type]
-    zones = [_zone(zone, need, prefixes, room, inputs.group) for zone in inputs.zones]
     max_nodes, limit = _max_nodes(cluster, inputs, limits)
     wanted = None if max_nodes is None else max(0, max_nodes - inputs.current_nodes)
+    cap = UNLIMITED if wanted is None else wanted
+    zones = [_zone(zone, limits, rules, room.copy(), cap) for zone in inputs.zones]
     caps = {zone.az: zone.nodes_possible for zone in zones}
     ask = sum(caps.values()) + 1 if wanted is None else wanted
     placed, ran_out = place(caps, ask)
     possible = sum(placed.values())
-    pods, pods_fit = _pod_room(cluster, inputs.group, room)
+    pods, pods_fit = _pod_room(cluster, inputs.group, rules, room.copy())
     severity: Severity | None = None
     if possible == 0 and (wanted is None or wanted > 0):
         severity = "CRITICAL"
     elif wanted is not None and possible < wanted:
         severity = "WARNING"
+    widest = max(zones, key=lambda z: z.need_launch + z.need_pool)
     solved = replace(
         inputs,
         modelled=True,
         instance_type=instance_type,
-        startup_need=need,
-        startup_prefixes=prefixes,
+        startup_need=widest.need_launch + widest.need_pool,
+        startup_prefixes=widest.need_prefix_blocks,
         max_nodes=max_nodes,
         limit=limit,
         nodes_wanted=wanted,
@@ -274,6 +250,9 @@ def _solve(cluster: ClusterReport, ceiling: Ceiling, room: _Room) -> Ceiling:
         severity=severity,
     )
     return replace(solved, note=ceiling_line(solved))
+
+
+UNLIMITED = 10**9  # no maximum: count every node the subnets can start
 
 
 def _inputs_only(ceiling: Ceiling) -> Ceiling:
@@ -315,59 +294,35 @@ def _unmodelled(cluster: ClusterReport, ceiling: Ceiling) -> str | None:
     return None
 
 
-def _zone(zone: CeilingZone, need: int, prefixes: int, room: _Room, group: str) -> CeilingZone:
-    free_launch = room.addresses(zone.launch_subnet_ids, group)
-    if zone.pool_subnet_ids:
-        # Only its primary in the launch subnet; the pods' addresses where its pool is.
-        need_launch, need_pool = 1, need - 1
-        free_pool: int | None = room.addresses(zone.pool_subnet_ids, group)
-        block_subnets = zone.pool_subnet_ids
-    else:
-        need_launch, need_pool, free_pool = need, 0, None
-        block_subnets = zone.launch_subnet_ids
-    blocks = room.prefix_blocks(block_subnets, group) if prefixes else None
-    limits = [free_launch // need_launch]
-    if free_pool is not None and need_pool > 0:
-        limits.append(free_pool // need_pool)
-    if blocks is not None:
-        limits.append(blocks // prefixes)
-    return replace(
+def _zone(
+    zone: CeilingZone, limits: InstanceTypeLimits, rules: AddressRules, room: Room, cap: int
+) -> CeilingZone:
+    """The nodes the zone starts, one by one, each in the launch subnet with the most free
+    that can hold it, each part of its start-up pool where aws-node puts it."""
+    launch = zone.launch_subnet_ids
+    need = startup_need(limits, rules, launch[0])
+    unit = rules.limits(limits).unit
+    primary = need.layout[0] if need.primary_pods else 0
+    trunk_here = need.trunk and rules.trunk_subnet(launch[0]) in launch
+    in_launch = 1 + primary * unit + int(trunk_here)
+    total = need.addresses(unit)
+    pool = [s for s in zone.pool_subnet_ids if s not in launch]
+    blocks = None
+    if unit > 1:
+        where = launch if need.primary_pods else pool
+        blocks = sum(room.blocks.get(s, 0) for s in where)
+    before = replace(
         zone,
-        free_launch=free_launch,
-        free_pool=free_pool,
+        free_launch=sum(room.free.get(s, 0) for s in launch),
+        free_by_subnet={s: room.free.get(s, 0) for s in launch},
+        free_pool=sum(room.free.get(s, 0) for s in pool) if total > in_launch else None,
         free_prefix_blocks=blocks,
-        need_launch=need_launch,
-        need_pool=need_pool,
-        need_prefix_blocks=prefixes,
-        nodes_possible=max(0, min(limits)),
+        need_launch=in_launch,
+        need_pool=total - in_launch,
+        need_prefix_blocks=(sum(need.layout) + need.extra_cards) if unit > 1 else 0,
     )
-
-
-def place(caps: Mapping[str, int], nodes: int) -> tuple[dict[str, int], list[str]]:
-    """`nodes` new nodes spread evenly over the zones, a full zone skipped (zones in name order
-    take the odd ones): how many each zone starts, and the zones that run out (fill up while
-    nodes are still wanted elsewhere), the first first."""
-    placed = dict.fromkeys(sorted(caps), 0)
-    left = nodes
-    open_zones = [z for z in placed if caps[z] > 0]
-    while left > 0 and open_zones:
-        step = min(min(caps[z] - placed[z] for z in open_zones), left // len(open_zones))
-        if step == 0:
-            for zone in open_zones[:left]:  # fewer left than open zones: one each, in order
-                placed[zone] += 1
-            left = 0
-            break
-        for zone in open_zones:
-            placed[zone] += step
-        left -= step * len(open_zones)
-        open_zones = [z for z in open_zones if placed[z] < caps[z]]
-    most = max(placed.values(), default=0)
-    ran_out = [
-        zone
-        for zone in placed
-        if nodes > 0 and placed[zone] == caps[zone] and (left > 0 or most > caps[zone])
-    ]
-    return placed, sorted(ran_out, key=lambda z: (caps[z], z))
+    started = zone_launches(limits, rules, launch, room, cap)
+    return replace(before, nodes_possible=sum(started.values()), nodes_by_subnet=started)
 
 
 _QUANTITY = re.compile(r"^([0-9.]+)([a-zA-Z]*)$")
@@ -455,57 +410,41 @@ def _per_node(
     return size(limits), used
 
 
-def _pod_room(cluster: ClusterReport, group: str, room: _Room) -> tuple[list[PodRoom], int | None]:
-    """Pods that still fit on the group's nodes, by pool (the rule in `PodRoom`)."""
-    assert cluster.cni is not None
-    settings = CniSettings.from_env(startup_env(cluster) or cluster.cni)
-    zone_pools = {
-        zone: sorted(s.subnet_id for s in subnets)
-        for zone, subnets in discovery_pools(cluster).items()
-    }
-    totals: dict[str, list[int]] = {}
+def _pod_room(
+    cluster: ClusterReport, group: str, rules: AddressRules, room: Room
+) -> tuple[list[PodRoom], int | None]:
+    """Pods that still fit on the group's nodes, by where their next ENI may go (the rule in
+    `PodRoom`): each node's warm addresses, then what the model can still obtain for it ENI
+    by ENI, charged as it goes so that two nodes never count one free address."""
+    totals: dict[tuple[str, ...], list[int]] = {}
     for node in cluster.nodes:
         if node.group != group or not node.aws_node or node.pods is None:
             continue
         limits = cluster.instance_types.get(node.instance_type)
         if limits is None:
             continue
-        kubelet = max(
-            0, (node.max_pods or default_max_pods(limits)) - HOST_NETWORK_PODS - node.pods
-        )
-        warm = max(0, node.warm_ips or 0)
-        on_held = min(kubelet, warm)
-        grow = min(kubelet, warm + _slots(node, limits, settings)) - on_held
-        pool = pool_subnet(node, zone_pools)
-        counted = totals.setdefault(pool, [0, 0, 0])
+        state = node_state(node, limits, rules)
+        free = sum(room.free.get(s, 0) for s in {*state.new_eni_subnets, *_grown_in(state)})
+        on_held, grown = state.pods_fit(room, rules)
+        pool = tuple(sorted({*state.new_eni_subnets, *_grown_in(state)}))
+        counted = totals.setdefault(pool, [0, 0, 0, 0, 0])
         counted[0] += 1
         counted[1] += on_held
-        counted[2] += grow
+        counted[2] += state.pod_slots - on_held
+        counted[3] = max(counted[3], free)
+        counted[4] += grown
     if not totals:
         return [], None
-    rooms = []
-    for pool, (nodes, on_held, grow) in sorted(totals.items()):
-        members = pool_members(pool)
-        if settings.prefix_delegation:
-            free = IPS_PER_PREFIX * room.prefix_blocks(members, group)
-        else:
-            free = room.addresses(members, group)
-        rooms.append(PodRoom(members, nodes, on_held, grow, free, on_held + min(grow, free)))
+    rooms = [
+        PodRoom(list(pool), nodes, on_held, needing, free, on_held + grown)
+        for pool, (nodes, on_held, needing, free, grown) in sorted(totals.items())
+    ]
     return rooms, sum(r.pods_fit for r in rooms)
 
 
-def _slots(node: NodeReport, limits: InstanceTypeLimits, settings: CniSettings) -> int:
-    """Addresses aws-node could still add on the node's ENI slots (card 0), beyond what it
-    holds: every ENI it may attach, each up to its limit (16 per /28 in prefix mode)."""
-    enis = limits.max_enis if settings.max_eni < 1 else min(settings.max_eni, limits.max_enis)
-    enis -= int(settings.pod_eni and limits.takes_trunk_eni)  # the trunk holds no pod address
-    enis -= int(settings.custom_networking or primary_excluded(node))  # nor the primary then
-    others = [c for c in node.network_cards if c.card > 0]
-    held = node.secondary_ips - sum(c.ips_held - c.enis for c in others)
-    per_eni = limits.ipv4_per_eni - 1
-    if settings.prefix_delegation and limits.supports_prefix_delegation:
-        return max(0, enis * per_eni - held // IPS_PER_PREFIX) * IPS_PER_PREFIX
-    return max(0, enis * per_eni - held)
+def _grown_in(state: NodeState) -> set[str]:
+    """The subnets its ENIs that may still grow are in."""
+    return {e.subnet_id for e in state.enis if e.pods and e.held < state.limits.per_eni}
 
 
 def ceiling_line(ceiling: Ceiling) -> str:
@@ -567,12 +506,13 @@ def _names(zones: Sequence[str]) -> str:
 
 
 def _zone_words(zone: CeilingZone) -> str:
+    launch = ", ".join(f"{s} {f}" for s, f in zone.free_by_subnet.items()) or str(zone.free_launch)
     if zone.free_pool is None:
-        words = [f"{zone.free_launch} free, {zone.need_launch} per node"]
+        words = [f"{launch} free, {zone.need_launch} per node in one subnet"]
     else:
         words = [
-            f"{zone.free_launch} free where nodes launch, {zone.need_launch} per node",
-            f"{zone.free_pool} free for their pods, {zone.need_pool} per node",
+            f"{launch} free where nodes launch, {zone.need_launch} per node in one subnet",
+            f"{zone.free_pool} free for their pods' ENIs, {zone.need_pool} per node",
         ]
     if zone.free_prefix_blocks is not None:
         words.append(

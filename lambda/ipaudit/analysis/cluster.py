@@ -24,7 +24,7 @@ from ipaudit.analysis.pod_addresses import PodAddresses, holds_vpc_address
 from ipaudit.analysis.pool_subnets import pool_subnet_ids
 from ipaudit.analysis.roles import node_subnets, pod_subnets, subnet_roles
 from ipaudit.analysis.subnets import subnet_report
-from ipaudit.cni.subnet_discovery import DISCOVERY_TAG
+from ipaudit.cni.subnet_discovery import DISCOVERY_TAG, excluded
 from ipaudit.report import ClusterReport, VpcSubnet
 from ipaudit.snapshot import Cluster, KubeView
 
@@ -101,12 +101,17 @@ def analyze_cluster(
     )
     pools = cluster_pools(cluster, [n.subnet_id for n in nodes])
     group_of = node_groups_of(cluster)
+    excluded = excluded_subnets(cluster)
     nodes = [
         replace(
             n,
             pool_subnet_id=pool[0] if pool else None,
             pool_subnet_ids=pool,
             group=group_of.get(n.instance_id),
+            interfaces=[
+                replace(i, excluded=i.subnet_id in excluded) if i.subnet_id in excluded else i
+                for i in n.interfaces
+            ],
         )
         for n, pool in zip(nodes, pools, strict=True)
     ]
@@ -186,7 +191,25 @@ def analyze_cluster(
         ],
         ceilings=group_shapes(cluster, nodes, lambda launch: cluster_pools(cluster, launch)),
     )
+    launch = sorted(
+        {n.subnet_id for n in nodes}
+        | set(cluster.node_subnet_ids)
+        | {s for c in report.ceilings for z in c.zones for s in z.launch_subnet_ids}
+    )
+    eni_subnets = dict(zip(launch, cluster_pools(cluster, launch), strict=True))
+    report = replace(report, eni_subnets=eni_subnets)
     return replace(report, ceilings=solve(report))
+
+
+def excluded_subnets(cluster: Cluster) -> frozenset[str]:
+    """Subnets whose ENIs give no pod address: subnet discovery's exclusion (v1.22+)."""
+    if not subnet_discovery(cluster):
+        return frozenset()
+    version = cni_version(cluster)
+    name = (cluster.kube.cni_env if cluster.kube else {}).get("CLUSTER_NAME", "")
+    return frozenset(
+        s.subnet_id for s in (*cluster.subnets, *cluster.vpc_subnets) if excluded(s, version, name)
+    )
 
 
 def cluster_pools(cluster: Cluster, launch_subnets: Sequence[str]) -> list[list[str]]:

@@ -6,9 +6,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from ipaudit.analysis.ceilings import KIND as CEILING_KIND
-from ipaudit.analysis.ceilings import startup_env
 from ipaudit.analysis.pool_subnets import discovery_pools
-from ipaudit.cni import startup_ips_held
+from ipaudit.capacity.rules import AddressRules
+from ipaudit.capacity.startup import launch_need, new_eni_need
+from ipaudit.cni.cni_settings import CniSettings
+from ipaudit.errors import InputError
 from ipaudit.report import (
     SEVERITY_RANK,
     ClusterReport,
@@ -58,69 +60,110 @@ def _finding(
 def node_startup_need(
     cluster: ClusterReport, limits: Mapping[str, InstanceTypeLimits]
 ) -> tuple[str, int] | None:
-    """The aws-node instance type in use whose new node takes the most addresses, and how many.
+    """The aws-node instance type in use whose new node takes the most addresses, and how many
+    (its whole start-up pool, wherever it lands: `capacity.startup`).
 
     None when aws-node does not hand out the cluster's addresses or its settings are unknown:
     nothing is modelled, so nothing is claimed."""
-    env = startup_env(cluster)
-    if env is None:
-        return None
-    needs = [
-        (startup_ips_held(limits[t], env), t)
-        for t in sorted({n.instance_type for n in cluster.nodes if n.aws_node})
-        if t in limits
-    ]
+    needs = _startup_needs(cluster, limits)
     if not needs:
         return None
-    need, instance_type = max(needs)
-    return instance_type, need
+    instance_type = max(needs, key=lambda t: (needs[t][0] + needs[t][1], t))
+    return instance_type, sum(needs[instance_type])
+
+
+def _startup_needs(
+    cluster: ClusterReport, limits: Mapping[str, InstanceTypeLimits], launch: str = ""
+) -> dict[str, tuple[int, int]]:
+    """Per aws-node instance type in use: what a new node launched in `launch` takes there,
+    and what it takes elsewhere (its further ENIs, where aws-node creates them)."""
+    rules = _rules(cluster)
+    if rules is None:
+        return {}
+    types = sorted({n.instance_type for n in cluster.nodes if n.aws_node} & set(limits))
+    launch = launch or next(iter(cluster.eni_subnets), "")
+    return {t: launch_need(limits[t], rules, launch) for t in types}
+
+
+def _rules(cluster: ClusterReport) -> AddressRules | None:
+    if cluster.cni is None or cluster.network_mode != "vpc-cni":
+        return None
+    try:
+        return AddressRules.of(cluster, CniSettings.from_env(cluster.cni))
+    except InputError:
+        return None
 
 
 def subnet_demand(
     cluster: ClusterReport, subnet: SubnetReport, startup: tuple[str, int] | None
 ) -> tuple[str, int] | None:
-    """What a new node takes from this subnet at start-up, charged where it lands: all of it
-    in its own subnet when its pods draw there too; else 1 (its primary) there and the rest
-    where its pods draw: its zone's ENIConfig subnet (custom networking), or the one subnet
-    discovery leaves its zone. A zone whose pods draw on several subnets is judged as one pool
+    """What a new node of the type with the largest start-up need takes from this subnet, as
+    the capacity model places it: where nodes launch, its own address and its primary ENI's
+    pool (all of it unless custom networking or discovery's exclusion moves the pods'
+    addresses off it); where only pods draw, the rest, when this subnet is the only place its
+    zone's new ENIs can go. A zone whose new ENIs have several subnets is judged as one pool
     (`pool_findings`), not subnet by subnet."""
     if startup is None:
         return None
-    instance_type, need = startup
+    instance_type = startup[0]
+    limits = cluster.instance_types.get(instance_type)
+    rules = _rules(cluster)
     roles = set(subnet.roles)
-    if not roles:  # a subnet no role is known for (an older report): as before, all of it
-        return startup
-    custom = (cluster.cni or {}).get(CUSTOM_NETWORKING, "").lower() in ("1", "t", "true")
-    pooled = discovery_pools(cluster).get(subnet.az, [])
-    zone_pods = [s.subnet_id for s in cluster.subnets if s.az == subnet.az and "pods" in s.roles]
-    elsewhere = custom or (cluster.subnet_discovery and zone_pods != [subnet.subnet_id])
+    if limits is None or rules is None or not roles:
+        return startup  # an older report, or no model: all of it, as before
     charged = 0
     if "nodes" in roles:
-        charged += 1 if elsewhere else need
-    if "pods" in roles and elsewhere and not pooled:
-        charged += need - 1
+        charged += launch_need(limits, rules, subnet.subnet_id)[0]
+    elif "pods" in roles:
+        zone = _zone_candidates(cluster, subnet.az)
+        if zone == [subnet.subnet_id]:
+            launch = next((s for s, c in cluster.eni_subnets.items() if subnet.subnet_id in c), "")
+            charged += launch_need(limits, rules, launch)[1]
     return (instance_type, charged) if charged > 0 else None
+
+
+def _zone_candidates(cluster: ClusterReport, az: str) -> list[str]:
+    """Every subnet new ENIs of nodes launched in `az` may go to, by id."""
+    zone_of = {s.subnet_id: s.az for s in cluster.subnets}
+    zone_of |= {s.subnet_id: s.az for s in cluster.vpc_subnets}
+    return sorted(
+        {
+            s
+            for launch, found in cluster.eni_subnets.items()
+            if zone_of.get(launch) == az
+            for s in found
+        }
+    )
 
 
 def pool_findings(
     cluster: ClusterReport, settings: Settings, startup: tuple[str, int] | None
 ) -> list[Finding]:
-    """Under subnet discovery, a zone whose pods draw on several subnets is one pool: it is
-    short only when all of them together are (its subnets' own findings say what else each
-    blocks: new nodes, where they launch)."""
+    """Under subnet discovery, the subnets a zone's new ENIs may go to are one pool: it is
+    CRITICAL when none of them can hold one more ENI of the largest type (each ENI lands
+    whole in one subnet), or below the thresholds together. Only subnets aws-node may use
+    count: one tagged `kubernetes.io/role/cni=0` is not room. The launch subnets' own
+    findings say what else each blocks."""
     findings = []
-    for zone, subnets in sorted(discovery_pools(cluster).items()):
+    by_id = {s.subnet_id: s for s in cluster.subnets}
+    limits = cluster.instance_types.get(startup[0]) if startup else None
+    rules = _rules(cluster)
+    for zone in sorted(discovery_pools(cluster)):
+        subnets = [by_id[s] for s in _zone_candidates(cluster, zone) if s in by_id]
+        if len(subnets) < 2:
+            continue
         free = sum(s.free for s in subnets)
         usable = sum(s.usable for s in subnets)
         pct = round(100.0 * free / usable, 1) if usable else 0.0
         each = ", ".join(f"{s.subnet_id} {s.free}" for s in subnets)
         severity: Severity | None = None
         why = ""
-        if startup is not None and free < startup[1] - 1:
+        eni = new_eni_need(limits, rules) if limits and rules else None
+        if startup is not None and eni is not None and all(s.free < eni for s in subnets):
             severity = "CRITICAL"
             why = (
-                f"; a new {startup[0]} node's pods need {startup[1] - 1} at start-up, and pods "
-                f"on full nodes get none once it is empty"
+                f"; a new ENI of a {startup[0]} node takes {eni} in one subnet and none has "
+                f"them, so pods on full nodes get no address"
             )
         elif pct < settings.crit_free_pct:
             severity, why = "CRITICAL", f", below {settings.crit_free_pct:g}%"
@@ -221,17 +264,20 @@ def _subnet_severity(
         return None, ""
     if startup is not None and subnet.free < startup[1]:
         instance_type, need = startup
-        if need == 1:
+        if "nodes" in subnet.roles:
             return "CRITICAL", (
-                f"; new {instance_type} nodes cannot launch in it (each takes its primary "
-                f"address here; their pods draw on other subnets)"
+                f"; new {instance_type} nodes cannot launch in it (each takes {need} here at "
+                f"start-up)"
             )
-        return "CRITICAL", f"; a new {instance_type} node needs {need} at start-up"
-    if startup is not None and startup[1] == 1 and subnet.free_pct < settings.warn_free_pct:
-        # Only new nodes' primaries come from here: nothing is blocked while any is free.
+        return "CRITICAL", f"; a new {instance_type} node needs {need} here at start-up"
+    launch_only = "nodes" in subnet.roles and "pods" not in subnet.roles
+    if startup is not None and launch_only and subnet.free_pct < settings.warn_free_pct:
+        # Only new nodes' own addresses come from here (their pods draw elsewhere): nothing
+        # is blocked while a node fits, counted in whole nodes as the scale ceiling counts.
+        instance_type, need = startup
         return "WARNING", (
-            f", below {settings.warn_free_pct:g}%: {subnet.free} more nodes can launch in it "
-            f"(their pods draw on other subnets)"
+            f", below {settings.warn_free_pct:g}%: {subnet.free // need} more {instance_type} "
+            f"nodes can launch in it ({need} each here)"
         )
     if subnet.free_pct < settings.crit_free_pct:
         return "CRITICAL", f", below {settings.crit_free_pct:g}%"

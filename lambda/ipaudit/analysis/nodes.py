@@ -17,7 +17,7 @@ from ipaudit.analysis.pod_addresses import (
     PodAddresses,
     holds_vpc_address,
 )
-from ipaudit.report import NetworkCardHolding, NodeReport
+from ipaudit.report import NetworkCardHolding, NodeInterface, NodeReport
 from ipaudit.snapshot import Eni, Instance, KubeNode, KubeView
 
 __all__ = ["ADDRESSES_PER_PREFIX", "NodeEnis", "holds_vpc_address", "node_enis", "node_reports"]
@@ -99,7 +99,24 @@ def node_report(
         branch_enis=len(enis.branches),
         aws_node=aws_node,
         network_cards=card_holdings(enis.attached),
+        interfaces=interfaces(enis.attached),
     )
+
+
+def interfaces(attached: Iterable[Eni]) -> list[NodeInterface]:
+    """The node's ENIs as the capacity model grows them, in card and device order."""
+    return [
+        NodeInterface(
+            eni_id=eni.eni_id,
+            subnet_id=eni.subnet_id,
+            device_index=eni.device_index or 0,
+            card=eni.network_card_index,
+            interface_type=eni.interface_type,
+            secondary_ips=max(0, len(eni.private_ips) - 1),
+            prefixes=len(eni.prefixes),
+        )
+        for eni in sorted(attached, key=lambda e: (e.network_card_index, e.device_index or 0))
+    ]
 
 
 def card_holdings(attached: Iterable[Eni]) -> list[NetworkCardHolding]:

@@ -8,14 +8,15 @@
 - Subnet discovery (VPC CNI v1.18+, on by default): the candidate subnets of its VPC and zone,
   in ipamd's order (cni/subnet_discovery.py); its own subnet dropped when tagged
   `kubernetes.io/role/cni=0` (v1.22+).
-- Otherwise: its own subnet.
+- Otherwise: its own subnet, unless it is tagged `kubernetes.io/role/cni=0` (v1.22+ refuses
+  new ENIs there with discovery off: none at all).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ipaudit.cni.subnet_discovery import Version, candidate_subnets
+from ipaudit.cni.subnet_discovery import Version, candidate_subnets, refused_without_discovery
 from ipaudit.report import ClusterReport, NodeReport, SubnetReport
 from ipaudit.snapshot import EniConfig, Subnet
 
@@ -35,9 +36,14 @@ def pool_subnet_ids(
     aws-node runs custom networking; `discovery`: it discovers subnets (and custom is off)."""
     if custom:
         return _eni_config_subnets(node_subnets, subnets, eni_configs)
-    if not discovery:
-        return [[subnet_id] for subnet_id in node_subnets]
     by_id = {subnet.subnet_id: subnet for subnet in subnets}
+    if not discovery:
+        # v1.22+ refuses a new ENI in the node's own subnet tagged `=0` when nothing else
+        # may be discovered: no subnet at all.
+        return [
+            [] if s in by_id and refused_without_discovery(by_id[s], version) else [s]
+            for s in node_subnets
+        ]
     pools = []
     for subnet_id in node_subnets:
         own = by_id.get(subnet_id)

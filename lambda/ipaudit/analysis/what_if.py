@@ -1,45 +1,39 @@
-"""What a change would do to a cluster, answered by the CNI model from a report (pure).
+"""What a change would do to a cluster, answered by the capacity model from a report (pure).
 
 `ipaudit what-if` (README "What if") asks it of a stored or a live report. The change is any
 of: aws-node settings (the recommender's or the user's, prefix delegation among them), more
-pods spread over the cluster's nodes, more nodes of one type in one node group or NodePool.
-They apply in that order. The answer: the addresses the nodes hold now and after (the model's
-`recommend.evaluate` over `node_loads`, the recommender's own inputs, so the answer is the
-model's simulation), each subnet's and zone's free addresses after, the scale ceilings after,
-and the first zone to run out.
+pods, more nodes of one type in one node group or NodePool. They apply in that order.
 
-- Settings and pods: each pool's change in held addresses is taken from (or given back to) its
-  subnets as the recommender splits it (`split_by_warm`).
-- New pods are spread evenly over the modelled nodes, the odd ones to the first in report order;
-  kubelet refuses what its max pods does not admit (pending).
-- New nodes are spread evenly over the group's zones, a zone that cannot start one skipped
-  (`ceilings.place`); each holds the model's start-up addresses for its type, charged where
-  they land, in the subnet with the most free addresses (of /28 blocks for prefixes).
-- Free /28 blocks after: each 16 addresses taken cost at least one block (at best packed);
-  addresses given back give no block back (fragmentation).
+- "now" is what the report says the nodes hold; the model's figure for today's settings is
+  `ips_held_model_now`. Settings move existing nodes to the model's settled holding under
+  them (`recommend.evaluate`); an address-mode change (prefix delegation) reaches only new
+  nodes unless `replace_nodes`.
+- Pods are placed where there is room (`capacity.scheduling`): on warm addresses first, then
+  on nodes that can obtain more, ENI by ENI in the subnets aws-node would use; what is left is
+  pending for want of node room or of an address, each said with its fix.
+- New nodes start one by one in the launch subnet with the most free, balanced over the
+  group's zones (`capacity.launches`), each part of their start-up pool where aws-node puts it.
+- Free /28 blocks after: each 16 single addresses taken spoil at most one block (at best
+  packed); addresses given back give no block back (fragmentation).
 """
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from ipaudit.analysis.ceilings import (
-    IPS_PER_PREFIX,
-    UNMODELLED,
-    place,
-    ran_out_words,
-    solve,
-    startup_env,
-)
-from ipaudit.cni import startup_holding
+from ipaudit.analysis.ceilings import UNMODELLED, ran_out_words, solve
+from ipaudit.capacity.launches import place, zone_launches
+from ipaudit.capacity.nodes import node_state
+from ipaudit.capacity.room import Room, free_shares
+from ipaudit.capacity.rules import AddressRules
+from ipaudit.capacity.scheduling import Placed, place_pods
 from ipaudit.cni.cni_settings import CniSettings
 from ipaudit.errors import InputError
-from ipaudit.recommend.evaluate import NodeLoad, evaluate, node_loads, pool_members
-from ipaudit.recommend.recommender import free_shares, split_by_warm
-from ipaudit.report import Ceiling, CeilingZone, ClusterReport, Report
+from ipaudit.recommend.evaluate import evaluate, node_loads
+from ipaudit.recommend.recommender import split_by_warm
+from ipaudit.report import Ceiling, ClusterReport, Report
 
 PREFIX_DELEGATION = "ENABLE_PREFIX_DELEGATION"
 
@@ -54,6 +48,7 @@ class Question:
     add_nodes: int = 0
     instance_type: str | None = None
     group: str | None = None
+    replace_nodes: bool = False  # an address-mode change reaches the existing nodes too
 
     @property
     def empty(self) -> bool:
@@ -101,10 +96,10 @@ class Answer:
     modelled: bool
     note: str = ""  # why the model does not apply, when it does not
     cni_after: dict[str, str] = field(default_factory=dict)  # aws-node's settings after
-    ips_held_now: int | None = None  # the modelled nodes, simulated under today's settings
-    ips_held_after: int | None = None
-    # Pods the model leaves without an address (or kubelet refuses) beyond those it leaves
-    # so under today's settings and pods.
+    ips_held_now: int | None = None  # what the report says the modelled nodes hold
+    ips_held_after: int | None = None  # after the change: settings, pods placed, nodes added
+    # Pods left without a node or an address by the change (the two causes below, and a
+    # settings change's burst the model leaves waiting).
     pending_pods: int = 0
     nodes_started: int = 0
     nodes_not_started: int = 0
@@ -115,6 +110,10 @@ class Answer:
     fits: bool = True
     why_not: list[str] = field(default_factory=list)
     line: str = ""  # the answer in one line
+    ips_held_model_now: int | None = None  # the model's settled holding under today's settings
+    pods_placed: int = 0  # of the pods added, those that got a node and an address
+    pending_no_node_room: int = 0  # no node with a pod slot left: add nodes
+    pending_no_address: int = 0  # nodes have slots but no address to be had: subnet room
 
 
 def answer_report(report: Report, question: Question, cluster: str | None = None) -> list[Answer]:
@@ -154,30 +153,67 @@ def answer(cluster: ClusterReport, question: Question) -> Answer:
     env_after = _env_after(cluster.cni, question)
     current, after_settings = CniSettings.from_env(cluster.cni), _settings(env_after)
     modelled = replace(cluster, nodes=[n for n in cluster.nodes if n.aws_node])
+    # An address-mode change reaches new nodes; existing ones only when they are replaced.
+    mode_change = after_settings.prefix_delegation != current.prefix_delegation
+    keep_mode = mode_change and not question.replace_nodes
+    existing = (
+        replace(after_settings, prefix_delegation=current.prefix_delegation)
+        if (keep_mode)
+        else after_settings
+    )
     shares = free_shares(modelled)
     loads = node_loads(modelled, modelled.instance_types, current, free=shares)
-    now = evaluate(current, loads)
-    after = evaluate(after_settings, with_pods(loads, question.add_pods))
-    free = {s.subnet_id: s.free for s in cluster.subnets}
-    blocks = {s.subnet_id: s.free_prefix_blocks for s in cluster.subnets}
+    model_now = evaluate(current, loads)
+    settled = evaluate(existing, loads)
+    held_now = sum(n.ips_held for n in modelled.nodes if n.pods is not None)
+    room = Room.of(cluster)
     by_id = {s.subnet_id: s for s in cluster.subnets}
-    for pool in sorted(set(now.held_by_subnet) | set(after.held_by_subnet)):
-        taken = after.held_by_subnet.get(pool, 0) - now.held_by_subnet.get(pool, 0)
-        members = [by_id[s] for s in pool_members(pool) if s in by_id]
+    for pool in sorted(set(model_now.held_by_subnet) | set(settled.held_by_subnet)):
+        if not question.settings and not question.prefix_delegation:
+            break  # no settings asked about: the nodes hold what the report says
+        taken = settled.held_by_subnet.get(pool, 0) - model_now.held_by_subnet.get(pool, 0)
+        members = [by_id[s] for s in pool if s in by_id]
         for subnet_id, back in split_by_warm(-taken, members).items():
-            _take(free, blocks, subnet_id, -back, prefixes=0)
-    ips_after = after.ips_held
+            room.take(subnet_id, -back)
+    changed_settings = bool(question.settings or question.prefix_delegation)
+    ips_after = settled.ips_held - model_now.ips_held + held_now if changed_settings else held_now
+    pods = Placed(0, 0, 0, ())
+    if question.add_pods:
+        rules = AddressRules.of(cluster, existing)
+        states = [
+            node_state(n, modelled.instance_types[n.instance_type], rules)
+            for n in modelled.nodes
+            if n.pods is not None and n.instance_type in modelled.instance_types
+        ]
+        limits = [
+            modelled.instance_types[n.instance_type]
+            for n in modelled.nodes
+            if n.pods is not None and n.instance_type in modelled.instance_types
+        ]
+        before = _charged(room)
+        pods = place_pods(states, limits, question.add_pods, room, rules)
+        ips_after += before - _charged(room)
     started = not_started = 0
     first_out: str | None = None
     counts: dict[str, int] = {}
     out_words = ""
     if question.add_nodes:
         assert question.group is not None and question.instance_type is not None
-        started, first_out, out_words, held = _add_nodes(cluster, question, env_after, free, blocks)
+        before = _charged(room)
+        started, first_out, out_words = _add_nodes(cluster, question, env_after, room)
         not_started = question.add_nodes - started
-        ips_after += held
+        ips_after += before - _charged(room)
         group = next(c for c in cluster.ceilings if c.group == question.group)
         counts[group.group] = group.current_nodes + started
+    free = {s.subnet_id: room.free.get(s.subnet_id, 0) for s in cluster.subnets}
+    blocks = {s.subnet_id: room.blocks.get(s.subnet_id, 0) for s in cluster.subnets}
+    # The room holds this cluster's share: what other clusters hold back is added again.
+    shares_now = Room.of(cluster)
+    for subnet in cluster.subnets:
+        free[subnet.subnet_id] += subnet.free - shares_now.free.get(subnet.subnet_id, 0)
+        blocks[subnet.subnet_id] += subnet.free_prefix_blocks - shares_now.blocks.get(
+            subnet.subnet_id, 0
+        )
     ceilings = solve(cluster, free=free, blocks=blocks, cni=env_after, current=counts)
     subnets = [
         SubnetAfter(
@@ -200,24 +236,39 @@ def answer(cluster: ClusterReport, question: Question) -> Answer:
             "below 0 free: "
             + ", ".join(f"{s.subnet_id} ({s.az}) {s.free_now} -> {s.free_after}" for s in below)
         )
+    if pods.no_node_room:
+        why_not.append(
+            f"{pods.no_node_room} pods pending with no node room (max pods or ENI slots "
+            f"reached): add nodes"
+        )
+    if pods.no_address:
+        why_not.append(
+            f"{pods.no_address} pods pending with no address to be had: more subnet room"
+        )
     # What the model leaves pending today (a burst on a full subnet) is not the change's doing.
-    pending = max(0, after.pending - now.pending)
-    if pending:
-        why_not.append(f"{pending} more pods left without an address")
+    burst_pending = max(0, settled.pending - model_now.pending) if changed_settings else 0
+    if burst_pending:
+        why_not.append(f"{burst_pending} more pods left without an address")
     if not_started:
         why_not.append(f"{not_started} of the {question.add_nodes} new nodes cannot start")
-    before = {c.group: c.severity for c in cluster.ceilings}
+    before_sev = {c.group: c.severity for c in cluster.ceilings}
     critical = [
-        c.group for c in ceilings if c.severity == "CRITICAL" and before.get(c.group) != "CRITICAL"
+        c.group
+        for c in ceilings
+        if c.severity == "CRITICAL" and before_sev.get(c.group) != "CRITICAL"
     ]
     if critical:
         why_not.append(f"could no longer start a single node: {', '.join(critical)}")
     result = replace(
         base,
         cni_after=env_after,
-        ips_held_now=now.ips_held,
+        ips_held_now=held_now,
+        ips_held_model_now=model_now.ips_held,
         ips_held_after=ips_after,
-        pending_pods=pending,
+        pending_pods=pods.no_node_room + pods.no_address + burst_pending,
+        pods_placed=pods.placed,
+        pending_no_node_room=pods.no_node_room,
+        pending_no_address=pods.no_address,
         nodes_started=started,
         nodes_not_started=not_started,
         subnets=subnets,
@@ -230,16 +281,8 @@ def answer(cluster: ClusterReport, question: Question) -> Answer:
     return replace(result, line=_line(result, question, out_words))
 
 
-def with_pods(loads: Sequence[NodeLoad], pods: int) -> list[NodeLoad]:
-    """`pods` more pods spread evenly over the nodes, the odd ones to the first."""
-    if not pods or not loads:
-        return list(loads)
-    each, odd = divmod(pods, len(loads))
-    spread = []
-    for index, load in enumerate(loads):
-        wanted = load.pods + each + int(index < odd)
-        spread.append(replace(load, pods=wanted, burst_pods=min(load.max_pods, wanted)))
-    return spread
+def _charged(room: Room) -> int:
+    return sum(room.free.values())
 
 
 def _unmodelled(cluster: ClusterReport) -> str | None:
@@ -276,33 +319,11 @@ def _settings(env: Mapping[str, str]) -> CniSettings:
         raise InputError(f"--settings: {error}") from None
 
 
-def _take(
-    free: dict[str, int], blocks: dict[str, int], subnet_id: str, taken: int, *, prefixes: int
-) -> None:
-    """`taken` addresses (of which `prefixes` whole /28s) out of a subnet; negative: back.
-
-    Single addresses use the free addresses outside whole free blocks first (at best), then
-    spoil a block per 16; addresses given back give no block back."""
-    if taken <= 0:
-        free[subnet_id] = free.get(subnet_id, 0) - taken
-        return
-    whole = blocks.get(subnet_id, 0)
-    loose = max(0, free.get(subnet_id, 0) - IPS_PER_PREFIX * whole)
-    singles = max(0, taken - IPS_PER_PREFIX * prefixes)
-    spoiled = max(0, math.ceil((singles - loose) / IPS_PER_PREFIX))
-    free[subnet_id] = free.get(subnet_id, 0) - taken
-    blocks[subnet_id] = max(0, whole - prefixes - spoiled)
-
-
 def _add_nodes(
-    cluster: ClusterReport,
-    question: Question,
-    env_after: Mapping[str, str],
-    free: dict[str, int],
-    blocks: dict[str, int],
-) -> tuple[int, str | None, str, int]:
-    """Start the new nodes: how many start, the zone that runs out first and the words for it,
-    and the addresses they hold. `free` and `blocks` are charged."""
+    cluster: ClusterReport, question: Question, env_after: Mapping[str, str], room: Room
+) -> tuple[int, str | None, str]:
+    """Start the new nodes, charging `room`: how many start, the zone that runs out first and
+    the words for it."""
     instance_type = question.instance_type or ""
     limits = cluster.instance_types.get(instance_type)
     if limits is None:
@@ -311,40 +332,22 @@ def _add_nodes(
             f"--type: {instance_type} is not among the report's instance types, whose limits "
             f"DescribeInstanceTypes gave (known: {known}); audit a cluster running it"
         )
-    # The group's zones counted for this type; the other groups still take their shares.
-    forced = replace(
-        cluster,
-        cni=dict(env_after),
-        ceilings=[
-            replace(c, instance_types=[instance_type]) if c.group == question.group else c
-            for c in cluster.ceilings
-        ],
-    )
-    solved = next(c for c in solve(forced, free=free, blocks=blocks) if c.group == question.group)
-    if not solved.modelled:
-        raise InputError(f"--group: {question.group}: {solved.note}")
-    need, _ = startup_holding(limits, startup_env(forced) or env_after)
-    caps = {zone.az: zone.nodes_possible for zone in solved.zones}
+    group = next(c for c in cluster.ceilings if c.group == question.group)
+    if not group.zones:
+        raise InputError(f"--group: {question.group}: none of its subnets is known")
+    rules = AddressRules.of(cluster, _settings(env_after))
+    caps = {
+        zone.az: sum(
+            zone_launches(
+                limits, rules, zone.launch_subnet_ids, room.copy(), question.add_nodes
+            ).values()
+        )
+        for zone in group.zones
+    }
     placed, ran_out = place(caps, question.add_nodes)
-    for zone in solved.zones:
-        for _ in range(placed[zone.az]):
-            _charge(zone, free, blocks)
-    started = sum(placed.values())
-    return started, ran_out[0] if ran_out else None, ran_out_words(caps, ran_out), started * need
-
-
-def _charge(zone: CeilingZone, free: dict[str, int], blocks: dict[str, int]) -> None:
-    """One new node's start-up addresses, where they land: its primary (or all of them) in
-    the zone's launch subnet with the most free, its pods' in the pool subnet with the most."""
-    launch = max(zone.launch_subnet_ids, key=lambda s: (free.get(s, 0), s))
-    pods_in = zone.pool_subnet_ids or []
-    launch_prefixes = 0 if pods_in else zone.need_prefix_blocks
-    _take(free, blocks, launch, zone.need_launch, prefixes=launch_prefixes)
-    if pods_in and zone.need_pool:
-        ranked = "blocks" if zone.need_prefix_blocks else "free"
-        table = blocks if ranked == "blocks" else free
-        target = max(pods_in, key=lambda s: (table.get(s, 0), s))
-        _take(free, blocks, target, zone.need_pool, prefixes=zone.need_prefix_blocks)
+    for zone in group.zones:
+        zone_launches(limits, rules, zone.launch_subnet_ids, room, placed[zone.az])
+    return sum(placed.values()), ran_out[0] if ran_out else None, ran_out_words(caps, ran_out)
 
 
 def _zones(subnets: Sequence[SubnetAfter]) -> list[ZoneAfter]:
@@ -367,10 +370,10 @@ def _line(result: Answer, question: Question, out_words: str) -> str:
         parts.append(f"{result.nodes_started} of {question.add_nodes} start")
         if out_words:
             parts.append(out_words)
+    if question.add_pods:
+        parts.append(f"{result.pods_placed} of {question.add_pods} pods placed")
     if result.ips_held_now is not None:
         parts.append(f"nodes hold {result.ips_held_after} addresses (now {result.ips_held_now})")
-    if result.pending_pods:
-        parts.append(f"{result.pending_pods} pods pending")
     if result.first_zone_out and not question.add_nodes:
         parts.append(f"{result.first_zone_out} runs out first")
     parts.append("fits" if result.fits else "does not fit: " + "; ".join(result.why_not))

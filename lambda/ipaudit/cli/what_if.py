@@ -70,6 +70,12 @@ def register(sub: Any) -> None:
         "--prefix-delegation", action="store_true", help="turn prefix delegation on"
     )
     parser.add_argument(
+        "--replace-nodes",
+        action="store_true",
+        help="an address-mode change (prefix delegation) reaches the existing nodes too, as if "
+        "they were replaced; without it, only new nodes",
+    )
+    parser.add_argument(
         "--check",
         metavar="SETTINGS.json",
         help="the settings to check (like --settings); exit 3 when the change would not fit",
@@ -139,6 +145,7 @@ def _question(args: argparse.Namespace, settings: dict[str, str | None]) -> Ques
         add_nodes=args.add_nodes,
         instance_type=args.instance_type,
         group=args.group,
+        replace_nodes=args.replace_nodes,
     )
 
 

@@ -47,6 +47,9 @@ class StepResult:
     seconds_to_place: int | None  # until every admitted pod had an address; None: never
     seconds: int  # until the step settled (or gave up)
     settled: bool
+    # Per pool ENI in device order (the trunk left out): its secondary addresses, or its
+    # prefixes in prefix mode. Where each lands is the capacity model's question.
+    layout: tuple[int, ...] = ()
 
     def to_dict(self) -> dict[str, int]:
         """The step as docs/design.md's scenario output shows it."""
@@ -188,6 +191,7 @@ class _Run:
             seconds_to_place=None if placed_at is None else placed_at - start,
             seconds=self.now - start,
             settled=settled,
+            layout=tuple(self.node.used_slots(eni) for eni in self.node.enis),
         )
 
     def _pending(self) -> int:

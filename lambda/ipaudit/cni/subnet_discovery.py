@@ -24,10 +24,16 @@ from ipaudit.snapshot import Subnet
 
 DISCOVERY_TAG = "kubernetes.io/role/cni"
 CLUSTER_TAG_PREFIX = "cni.networking.k8s.aws/cluster/"
+# v1.22.0 matched cluster tags under the EKS prefix, with no guard for an empty CLUSTER_NAME
+# (#3463); v1.22.1 moved them to CLUSTER_TAG_PREFIX and skips the check when it is empty (#3647).
+OLD_CLUSTER_TAG_PREFIX = "kubernetes.io/cluster/"
 EXCLUDED = "0"
 Version = tuple[int, int, int]
 FIRST_WITH_DISCOVERY: Version = (1, 18, 0)
 FIRST_WITH_EXCLUSION: Version = (1, 22, 0)
+FIRST_WITH_CNI_CLUSTER_TAGS: Version = (1, 22, 1)
+# v1.20.0-v1.21.x skip discovery in IPv6 mode (`useSubnetDiscovery && !v6Enabled`).
+IPV6_SKIPPED: tuple[Version, Version] = ((1, 20, 0), (1, 22, 0))
 _VERSION = re.compile(r"v?(\d+)\.(\d+)\.(\d+)")
 # Go's strconv.ParseBool, as ipamd reads its settings.
 _TRUE = {"1", "t", "T", "TRUE", "true", "True"}
@@ -53,6 +59,9 @@ def discovery_enabled(env: Mapping[str, str], version: Version | None) -> bool:
     as a current one), and never before."""
     if version is not None and version < FIRST_WITH_DISCOVERY:
         return False
+    ipv6 = env.get("ENABLE_IPv6", "") in _TRUE
+    if ipv6 and version is not None and IPV6_SKIPPED[0] <= version < IPV6_SKIPPED[1]:
+        return False
     # ipamd's parseBoolEnvVar: a value it cannot parse is the default.
     return env.get("ENABLE_SUBNET_DISCOVERY", "") not in _FALSE
 
@@ -64,11 +73,22 @@ def discovers_subnets(env: Mapping[str, str], version: Version | None) -> bool:
     return not custom and discovery_enabled(env, version)
 
 
-def excluded(subnet: Subnet, version: Version | None) -> bool:
-    """`kubernetes.io/role/cni=0`: no pod address comes from this subnet (v1.22+), not even on
-    the ENIs a node already has in it."""
+def excluded(subnet: Subnet, version: Version | None, cluster_name: str = "") -> bool:
+    """Under subnet discovery (v1.22+), no pod address comes from this subnet, not even on the
+    ENIs a node already has in it: tagged `kubernetes.io/role/cni=0`, or tagged and for
+    another cluster (ipamd's IsSubnetExcluded; an untagged subnet is not excluded)."""
+    if version is not None and version < FIRST_WITH_EXCLUSION:
+        return False
+    value = subnet.tags.get(DISCOVERY_TAG, "")
+    if value == EXCLUDED:
+        return True
+    return value != "" and not _cluster_matches(subnet, version, cluster_name)
+
+
+def refused_without_discovery(own: Subnet, version: Version | None) -> bool:
+    """With discovery off, v1.22+ refuses every new ENI in a node subnet tagged `=0`."""
     exclusion = version is None or version >= FIRST_WITH_EXCLUSION
-    return exclusion and subnet.tags.get(DISCOVERY_TAG) == EXCLUDED
+    return exclusion and own.tags.get(DISCOVERY_TAG) == EXCLUDED
 
 
 def valid_for_new_eni(
@@ -82,10 +102,19 @@ def valid_for_new_eni(
         return False
     if value == "":
         return own
-    if not cluster_name:
+    return _cluster_matches(subnet, version, cluster_name)
+
+
+def _cluster_matches(subnet: Subnet, version: Version | None, cluster_name: str) -> bool:
+    """ValidSubnetTagsMatchingClusterName: a subnet tagged for clusters must name this one."""
+    if version is not None and version < FIRST_WITH_CNI_CLUSTER_TAGS:
+        prefix = OLD_CLUSTER_TAG_PREFIX  # v1.22.0: checked even with CLUSTER_NAME empty
+    elif not cluster_name:
         return True
-    cluster_tags = {key for key in subnet.tags if key.startswith(CLUSTER_TAG_PREFIX)}
-    return not cluster_tags or CLUSTER_TAG_PREFIX + cluster_name in cluster_tags
+    else:
+        prefix = CLUSTER_TAG_PREFIX
+    cluster_tags = {key for key in subnet.tags if key.startswith(prefix)}
+    return not cluster_tags or prefix + cluster_name in cluster_tags
 
 
 def candidate_subnets(

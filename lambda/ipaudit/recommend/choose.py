@@ -19,15 +19,19 @@ class Room:
     (the cluster's share of them, when other clusters draw on it too) plus what those nodes
     hold now, and its free /28 blocks."""
 
-    addresses: Mapping[str, int]
-    free_prefix_blocks: Mapping[str, int]
+    addresses: Mapping[tuple[str, ...], int]  # by pool: the subnets its nodes draw on
+    free_prefix_blocks: Mapping[tuple[str, ...], int]
 
 
 @dataclass(frozen=True)
 class ShortBlocks:
-    subnet_id: str
+    pool: tuple[str, ...]
     needed: int
     free: int
+
+    @property
+    def subnets(self) -> str:
+        return " and ".join(self.pool)
 
 
 def short_blocks(now: Outcome, outcome: Outcome, room: Room) -> list[ShortBlocks]:

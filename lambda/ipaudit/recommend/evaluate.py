@@ -18,6 +18,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from ipaudit.analysis.pool_subnets import discovery_pools, primary_excluded
+from ipaudit.capacity.nodes import node_state
+from ipaudit.capacity.room import Room
+from ipaudit.capacity.rules import AddressRules
 from ipaudit.cni.cni_settings import CniSettings
 from ipaudit.cni.kubelet_max_pods import max_pods as default_max_pods
 from ipaudit.cni.simulator import StepResult, extra_cards_ips_held, simulate
@@ -37,9 +40,9 @@ class NodeLoad:
     layout: tuple[int, ...]  # per ENI: secondary addresses, or prefixes in prefix mode
     prefix_mode: bool  # how the node's pool is held now
     burst_pods: int  # the burst a new node must absorb: its pods, scaled to the cluster's peak
-    # The subnet its pods take addresses from; under subnet discovery its zone's pool, the
-    # pool's subnet ids joined by "+" (`pool_members`).
-    pool_subnet: str = ""
+    # The subnets its pods take addresses from: its own (or its ENIConfig's), or, when subnet
+    # discovery spreads its zone's pods over several subnets, that whole pool, by id.
+    pool_subnet: tuple[str, ...] = ()
     ips_held: int = 0  # what it holds now, as EC2 reports it
     # No pod address on its primary ENI: custom networking, or its own subnet tagged
     # `kubernetes.io/role/cni=0` under subnet discovery (v1.22+).
@@ -61,31 +64,25 @@ class Outcome:
     pod_starts: int
     burst_seconds: int | None  # the slowest node to give every pod an address; None: never
     # The same per pool subnet: what its nodes hold settled, on a burst, and the burst's /28s.
-    held_by_subnet: Mapping[str, int] = field(default_factory=dict)
-    burst_held_by_subnet: Mapping[str, int] = field(default_factory=dict)
-    burst_prefixes_by_subnet: Mapping[str, int] = field(default_factory=dict)
+    held_by_subnet: Mapping[tuple[str, ...], int] = field(default_factory=dict)
+    burst_held_by_subnet: Mapping[tuple[str, ...], int] = field(default_factory=dict)
+    burst_prefixes_by_subnet: Mapping[tuple[str, ...], int] = field(default_factory=dict)
 
     @property
     def calls_per_pod_start(self) -> float:
         return self.ec2_calls / self.pod_starts if self.pod_starts else 0.0
 
 
-POOL_JOIN = "+"
-
-
-def pool_subnet(node: NodeReport, zone_pools: Mapping[str, Sequence[str]] | None = None) -> str:
+def pool_subnet(
+    node: NodeReport, zone_pools: Mapping[str, Sequence[str]] | None = None
+) -> tuple[str, ...]:
     """Where the node's pods take addresses: its pool subnet (its own when not known), or,
     when subnet discovery spreads its zone's pods over several subnets, that whole pool."""
     own = node.pool_subnet_id or node.subnet_id
     for members in (zone_pools or {}).values():
         if own in members or node.subnet_id in members:
-            return POOL_JOIN.join(members)
-    return own
-
-
-def pool_members(pool: str) -> list[str]:
-    """The subnet ids of a pool named by `pool_subnet`."""
-    return pool.split(POOL_JOIN)
+            return tuple(members)
+    return (own,)
 
 
 def node_loads(
@@ -116,8 +113,7 @@ def node_loads(
         if node_limits is None or node.pods is None:
             continue
         pool = pool_subnet(node, zone_pools)
-        rooms = [free.get(s) for s in pool_members(pool)]
-        room = None if None in rooms else sum(r or 0 for r in rooms)
+        room = _obtainable(cluster, node, node_limits, current, free)
         prefix_mode = current.prefix_delegation and node_limits.supports_prefix_delegation
         node_max_pods = node.max_pods or default_max_pods(node_limits)
         # Discovery's exclusion of the node's own subnet works like custom networking.
@@ -144,9 +140,9 @@ def node_loads(
 def evaluate(settings: CniSettings, loads: Sequence[NodeLoad]) -> Outcome:
     held = warm = pending = burst_held = burst_prefixes = calls = starts = 0
     burst_seconds: int | None = 0
-    by_subnet: Counter[str] = Counter()
-    burst_by_subnet: Counter[str] = Counter()
-    prefixes_by_subnet: Counter[str] = Counter()
+    by_subnet: Counter[tuple[str, ...]] = Counter()
+    burst_by_subnet: Counter[tuple[str, ...]] = Counter()
+    prefixes_by_subnet: Counter[tuple[str, ...]] = Counter()
     for load in loads:
         prefix_mode = settings.prefix_delegation and load.limits.supports_prefix_delegation
         start = load.layout if prefix_mode == load.prefix_mode else None
@@ -183,6 +179,29 @@ def evaluate(settings: CniSettings, loads: Sequence[NodeLoad]) -> Outcome:
         dict(burst_by_subnet),
         dict(prefixes_by_subnet),
     )
+
+
+def _obtainable(
+    cluster: ClusterReport,
+    node: NodeReport,
+    limits: InstanceTypeLimits,
+    current: CniSettings,
+    free: Mapping[str, int],
+) -> int | None:
+    """Addresses the node could still add, ENI by ENI where aws-node would take them (the
+    capacity model): its ENIs' own subnets, then new ENIs in its candidate subnets."""
+    if not any(s in free for s in (*node.pool_subnet_ids, node.subnet_id)):
+        return None
+    rules = AddressRules.of(cluster, current)
+    state = node_state(node, limits, rules)
+    room = Room(free, {s: v // IPS_PER_PREFIX for s, v in free.items()})
+    room.blocks |= {
+        s.subnet_id: min(room.blocks.get(s.subnet_id, 0), s.free_prefix_blocks)
+        for s in cluster.subnets
+    }
+    start = sum(room.free.values())
+    state.grow(room, 10**6, rules)
+    return start - sum(room.free.values())
 
 
 def _run(

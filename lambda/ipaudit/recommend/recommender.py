@@ -11,9 +11,10 @@ CIDR that fits the VPC, with every command to get there.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 
+from ipaudit.capacity.room import free_shares
 from ipaudit.cni.cni_settings import CniSettings
 from ipaudit.cni.subnet_discovery import FIRST_WITH_DISCOVERY, parse_version
 from ipaudit.errors import InputError
@@ -21,7 +22,7 @@ from ipaudit.recommend.candidates import Candidate, candidates
 from ipaudit.recommend.choose import EC2_CALLS_PER_POD_START, Room, choose, short_blocks
 from ipaudit.recommend.command import Addon, Applied, apply_command
 from ipaudit.recommend.discovery_fix import discovery_commands
-from ipaudit.recommend.evaluate import NodeLoad, Outcome, evaluate, node_loads, pool_members
+from ipaudit.recommend.evaluate import NodeLoad, Outcome, evaluate, node_loads
 from ipaudit.recommend.not_modelled import not_modelled, unmodelled_note
 from ipaudit.recommend.structural import structural_commands, upgrade_commands
 from ipaudit.report import ClusterReport, Recommendation, SubnetChange, SubnetReport
@@ -30,6 +31,8 @@ from ipaudit.snapshot import InstanceTypeLimits
 PRESSURE_FREE_PCT = 25.0  # IPAUDIT_WARN_FREE_PCT's default (docs/design.md)
 STRUCTURAL_FREE_PCT = 10.0  # still below this after tuning: tuning cannot help
 LARGE_WARM_SHARE_OF_SUBNETS = 0.10  # a warm pool this share of the subnets is worth tuning
+# The subnets a pool's nodes take pod addresses from (`evaluate.pool_subnet`).
+Pool = tuple[str, ...]
 ZONE_LABEL = "topology.kubernetes.io/zone"
 CUSTOM_NETWORKING = {
     "AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG": "true",
@@ -75,29 +78,6 @@ def recommend(
     )
 
 
-def free_shares(cluster: ClusterReport, free: Mapping[str, int] | None = None) -> dict[str, int]:
-    """Each subnet's free addresses this cluster may count as its own: all of them, or, in a
-    subnet other audited clusters draw on too, an equal share (the odd ones to the first
-    clusters by name), so that no two clusters' recommendations claim the same addresses.
-    `free` counts something else per subnet instead (what a change leaves, free /28 blocks)."""
-    return {
-        subnet.subnet_id: equal_share(
-            subnet.free if free is None else free.get(subnet.subnet_id, subnet.free),
-            subnet.clusters,
-            cluster.name,
-        )
-        for subnet in cluster.subnets
-    }
-
-
-def equal_share(total: int, users: Iterable[str], me: str) -> int:
-    """`me`'s equal share of `total` among `users` (and `me`): the odd ones to the first by
-    name. Shares never sum to more than `total`, so nothing is claimed twice."""
-    ranked = sorted(set(users) | {me})
-    rank = ranked.index(me)
-    return total // len(ranked) + int(rank < total % len(ranked))
-
-
 class _Recommender:
     def __init__(
         self,
@@ -118,8 +98,8 @@ class _Recommender:
         by_id = {subnet.subnet_id: subnet for subnet in cluster.subnets}
         # Where the modelled nodes' pods draw (a subnet, or a zone's pool of several under
         # subnet discovery), and those pools' subnets: what tuning can give back, and where.
-        self.members: dict[str, list[SubnetReport]] = {
-            pool: [by_id[s] for s in pool_members(pool) if s in by_id]
+        self.members: dict[Pool, list[SubnetReport]] = {
+            pool: [by_id[s] for s in pool if s in by_id]
             for pool in sorted({load.pool_subnet for load in loads})
         }
         self.pools: list[SubnetReport] = sorted(
@@ -128,7 +108,7 @@ class _Recommender:
         )
         self.free = sum(subnet.free for subnet in self.pools)
         self.usable = sum(subnet.usable for subnet in self.pools)
-        self.held_in: Counter[str] = Counter()
+        self.held_in: Counter[Pool] = Counter()
         for load in loads:
             self.held_in[load.pool_subnet] += load.ips_held
         self.observed_held = sum(self.held_in.values())
@@ -200,10 +180,11 @@ class _Recommender:
             return best, ""
         outcome, short = min(beaten, key=lambda pair: pair[0].ips_held)
         lacking = "; ".join(
-            f"{s.subnet_id} has {s.free} free /28 blocks and its nodes need {s.needed}"
+            f"{s.subnets} {'has' if len(s.pool) == 1 else 'have'} {s.free} free /28 blocks "
+            f"and {'its' if len(s.pool) == 1 else 'their'} nodes need {s.needed}"
             for s in short
         )
-        example = short[0].subnet_id
+        example = short[0].pool[0]
         return best, (
             f" Prefix delegation ({outcome.settings.describe()}) would hold "
             f"{outcome.ips_held} addresses, but it needs whole free /28 blocks: {lacking}. "
@@ -220,7 +201,7 @@ class _Recommender:
     def _free_pct(self, free: int) -> float:
         return 100.0 * free / self.usable if self.usable else 0.0
 
-    def _subnets(self, returned_in: Mapping[str, int]) -> list[SubnetChange]:
+    def _subnets(self, returned_in: Mapping[Pool, int]) -> list[SubnetChange]:
         """Each pool subnet's free addresses now and after `returned_in` (by pool) comes back.
         A pool of several subnets gets its addresses back where its warm ones are now: in
         proportion to each subnet's `addresses.warm`, the rounding to the warmest."""
@@ -410,10 +391,10 @@ class _Recommender:
             subnets=changes,
         )
 
-    def _need(self) -> dict[str, int]:
+    def _need(self) -> dict[Pool, int]:
         """What each pool's nodes draw for their pods, settled or on a burst, primaries aside."""
         now = self.now
-        nodes_in: Counter[str] = Counter(load.pool_subnet for load in self.loads)
+        nodes_in: Counter[Pool] = Counter(load.pool_subnet for load in self.loads)
         return {
             pool: max(now.held_by_subnet.get(pool, 0), now.burst_held_by_subnet.get(pool, 0))
             - nodes_in[pool]
@@ -424,7 +405,7 @@ class _Recommender:
         zone_of = {s.subnet_id: s.az for s in self.cluster.subnets}
         by_zone: Counter[str] = Counter(dict.fromkeys({s.az for s in self.cluster.subnets}, 0))
         for pool, addresses in self._need().items():
-            by_zone[zone_of.get(pool_members(pool)[0], "")] += max(addresses, 0)
+            by_zone[zone_of.get(pool[0], "")] += max(addresses, 0)
         return by_zone
 
     def _holding(self) -> str:

@@ -7,10 +7,10 @@ import pytest
 from test_ceiling_counts import M5_LARGE, TWO_ZONES, _cluster, _group, _node, _subnet
 
 from ipaudit.analysis.what_if import Question, answer, answer_report
+from ipaudit.capacity.room import free_shares
 from ipaudit.cni import CniSettings, simulate, startup_ips_held
 from ipaudit.errors import InputError
 from ipaudit.recommend.evaluate import evaluate, node_loads
-from ipaudit.recommend.recommender import free_shares
 from ipaudit.report import ClusterReport, Report
 
 

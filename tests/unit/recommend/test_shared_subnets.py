@@ -7,10 +7,10 @@ from dataclasses import replace
 
 from test_recommender import LIMITS, _cluster, _node, _subnet
 
+from ipaudit.capacity.room import free_shares
 from ipaudit.cni.cni_settings import CniSettings
 from ipaudit.recommend import recommend
 from ipaudit.recommend.evaluate import node_loads
-from ipaudit.recommend.recommender import free_shares
 from ipaudit.report import ClusterReport
 
 
