@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from ipaudit.analysis.ceilings import KIND as CEILING_KIND
@@ -117,23 +118,30 @@ def subnet_demand(
     elif "pods" in roles:
         zone = _zone_candidates(cluster, subnet.az)
         if zone == [subnet.subnet_id]:
-            launch = next((s for s, c in cluster.eni_subnets.items() if subnet.subnet_id in c), "")
+            launch = next((s for s, c in rules.eni_subnets.items() if subnet.subnet_id in c), "")
             charged += launch_need(limits, rules, launch)[1]
     return (instance_type, charged) if charged > 0 else None
 
 
 def _zone_candidates(cluster: ClusterReport, az: str) -> list[str]:
     """Every subnet new ENIs of nodes launched in `az` may go to, by id."""
+    rules = _rules(cluster)
+    if rules is None:
+        return []
     zone_of = {s.subnet_id: s.az for s in cluster.subnets}
     zone_of |= {s.subnet_id: s.az for s in cluster.vpc_subnets}
-    return sorted(
-        {
-            s
-            for launch, found in cluster.eni_subnets.items()
-            if zone_of.get(launch) == az
-            for s in found
-        }
-    )
+    found = {
+        s
+        for launch, subnets in rules.eni_subnets.items()
+        if zone_of.get(launch) == az
+        for s in subnets
+    }
+    if not cluster.eni_subnets and not found & {
+        s.subnet_id for s in cluster.subnets if "pods" in s.roles and s.az == az
+    }:
+        # A report before `eni_subnets`: the zone's pod subnets stand in.
+        found = {s.subnet_id for s in cluster.subnets if "pods" in s.roles and s.az == az}
+    return sorted(found)
 
 
 def pool_findings(
@@ -264,12 +272,17 @@ def _subnet_severity(
         return None, ""
     if startup is not None and subnet.free < startup[1]:
         instance_type, need = startup
-        if "nodes" in subnet.roles:
+        if "nodes" in subnet.roles and "pods" not in subnet.roles:
             return "CRITICAL", (
                 f"; new {instance_type} nodes cannot launch in it (each takes {need} here at "
-                f"start-up)"
+                f"start-up; their pods' ENIs go to other subnets)"
             )
-        return "CRITICAL", f"; a new {instance_type} node needs {need} here at start-up"
+        if "nodes" in subnet.roles:
+            return "CRITICAL", (
+                f"; new {instance_type} nodes cannot launch in it: a new {instance_type} node "
+                f"needs {need} at start-up"
+            )
+        return "CRITICAL", f"; a new {instance_type} node needs {need} at start-up"
     launch_only = "nodes" in subnet.roles and "pods" not in subnet.roles
     if startup is not None and launch_only and subnet.free_pct < settings.warn_free_pct:
         # Only new nodes' own addresses come from here (their pods draw elsewhere): nothing
@@ -279,10 +292,14 @@ def _subnet_severity(
             f", below {settings.warn_free_pct:g}%: {subnet.free // need} more {instance_type} "
             f"nodes can launch in it ({need} each here)"
         )
+    # Where nodes launch, how many more fit: the per-node need the scale ceilings count with.
+    more = ""
+    if startup is not None and "nodes" in subnet.roles:
+        more = f": {subnet.free // startup[1]} more {startup[0]} nodes can launch in it"
     if subnet.free_pct < settings.crit_free_pct:
-        return "CRITICAL", f", below {settings.crit_free_pct:g}%"
+        return "CRITICAL", f", below {settings.crit_free_pct:g}%{more}"
     if subnet.free_pct < settings.warn_free_pct:
-        return "WARNING", f", below {settings.warn_free_pct:g}%"
+        return "WARNING", f", below {settings.warn_free_pct:g}%{more}"
     return None, ""
 
 
@@ -324,6 +341,11 @@ def target_findings(
     settings: Settings,
 ) -> list[Finding]:
     """The findings of one account x region's clusters: subnet findings once per subnet."""
+    # The capacity model reads the types' limits from the report, as `what-if` does.
+    clusters = [
+        (c if c.instance_types else replace(c, instance_types=dict(limits)), limits)
+        for c, limits in clusters
+    ]
     startups = [(cluster, node_startup_need(cluster, limits)) for cluster, limits in clusters]
     subnets = shared_subnet_findings(startups, settings)
     pools = [f for cluster, startup in startups for f in pool_findings(cluster, settings, startup)]

@@ -25,13 +25,14 @@ from dataclasses import dataclass, field, replace
 
 from ipaudit.analysis.ceilings import UNMODELLED, ran_out_words, solve
 from ipaudit.capacity.launches import place, zone_launches
-from ipaudit.capacity.nodes import node_state
+from ipaudit.capacity.nodes import NodeState, PoolEni, node_state
 from ipaudit.capacity.room import Room, free_shares
 from ipaudit.capacity.rules import AddressRules
 from ipaudit.capacity.scheduling import Placed, place_pods
 from ipaudit.cni.cni_settings import CniSettings
+from ipaudit.cni.simulator import StepResult
 from ipaudit.errors import InputError
-from ipaudit.recommend.evaluate import evaluate, node_loads
+from ipaudit.recommend.evaluate import evaluate, node_loads, settled_step
 from ipaudit.recommend.recommender import split_by_warm
 from ipaudit.report import Ceiling, ClusterReport, Report
 
@@ -168,28 +169,34 @@ def answer(cluster: ClusterReport, question: Question) -> Answer:
     held_now = sum(n.ips_held for n in modelled.nodes if n.pods is not None)
     room = Room.of(cluster)
     by_id = {s.subnet_id: s for s in cluster.subnets}
-    for pool in sorted(set(model_now.held_by_subnet) | set(settled.held_by_subnet)):
-        if not question.settings and not question.prefix_delegation:
+    # Settings the existing nodes run under after the change differ from today's.
+    changed_settings = existing != current
+    held_in: Counter[tuple[str, ...]] = Counter()
+    for load in loads:
+        held_in[load.pool_subnet] += load.ips_held
+    for pool in sorted(set(held_in) | set(settled.held_by_subnet)):
+        if not changed_settings:
             break  # no settings asked about: the nodes hold what the report says
-        taken = settled.held_by_subnet.get(pool, 0) - model_now.held_by_subnet.get(pool, 0)
+        taken = settled.held_by_subnet.get(pool, 0) - held_in.get(pool, 0)
         members = [by_id[s] for s in pool if s in by_id]
         for subnet_id, back in split_by_warm(-taken, members).items():
             room.take(subnet_id, -back)
-    changed_settings = bool(question.settings or question.prefix_delegation)
-    ips_after = settled.ips_held - model_now.ips_held + held_now if changed_settings else held_now
+    # Settings move every node to what ipamd settles on from its ENIs as they are (the CNI
+    # simulation); without a settings change the nodes hold what the report says.
+    ips_after = settled.ips_held if changed_settings else held_now
     pods = Placed(0, 0, 0, ())
     if question.add_pods:
         rules = AddressRules.of(cluster, existing)
-        states = [
-            node_state(n, modelled.instance_types[n.instance_type], rules)
+        known = [
+            n
             for n in modelled.nodes
             if n.pods is not None and n.instance_type in modelled.instance_types
         ]
-        limits = [
-            modelled.instance_types[n.instance_type]
-            for n in modelled.nodes
-            if n.pods is not None and n.instance_type in modelled.instance_types
-        ]
+        states = [node_state(n, modelled.instance_types[n.instance_type], rules) for n in known]
+        limits = [modelled.instance_types[n.instance_type] for n in known]
+        if changed_settings:
+            for state, load in zip(states, loads, strict=True):
+                _settled_to(state, settled_step(load, existing))
         before = _charged(room)
         pods = place_pods(states, limits, question.add_pods, room, rules)
         ips_after += before - _charged(room)
@@ -279,6 +286,22 @@ def answer(cluster: ClusterReport, question: Question) -> Answer:
         why_not=why_not,
     )
     return replace(result, line=_line(result, question, out_words))
+
+
+def _settled_to(state: NodeState, step: StepResult) -> None:
+    """The node's pool ENIs as the settings settle them (in device order), before more pods.
+    ENIs the settings add are where its next ENI goes (the room was charged per pool)."""
+    offset = 0 if state.enis and state.enis[0].pods else 1
+    pool = [e for e in state.enis if e.pods]
+    values = list(step.layout[offset:])
+    for eni, held in zip(pool, values, strict=False):
+        eni.held = held
+    for held in values[len(pool) :]:
+        if state.slots == 0 or not state.new_eni_subnets:
+            break
+        state.enis.append(PoolEni(state.new_eni_subnets[0], held, pods=True))
+        state.slots -= 1
+    state.warm = step.warm_ips
 
 
 def _charged(room: Room) -> int:

@@ -59,23 +59,26 @@ class NodeState:
 
     def grow(self, room: Room, units: int, rules: AddressRules) -> int:
         """Obtain up to `units` more units (addresses, or prefixes), charging `room`; the
-        units obtained (a new ENI may bring more than asked: ipamd creates it full)."""
+        units obtained (a new ENI may bring more than asked: ipamd creates it full under
+        WARM_ENI_TARGET)."""
         got = 0
         unit = self.limits.unit
         prefixes = int(self.limits.prefix_mode)
-        for eni in self.enis:
-            if got >= units:
-                return got
-            if not eni.pods or eni.held >= self.limits.per_eni:
-                continue
-            take = min(self.limits.per_eni - eni.held, units - got)
-            take = min(take, self.affordable(room, eni.subnet_id))
-            if take > 0:
-                self.charge(room, eni.subnet_id, take * unit, take * prefixes)
-                eni.held += take
-                got += take
-        while got < units and self.slots > 0:
-            request = rules.new_eni_request(units - got, self.limits.per_eni)
+        while got < units:
+            for eni in self.enis:
+                if got >= units:
+                    break
+                if not eni.pods or eni.held >= self.limits.per_eni:
+                    continue
+                take = min(self.limits.per_eni - eni.held, units - got)
+                take = min(take, self.affordable(room, eni.subnet_id))
+                if take > 0:
+                    self.charge(room, eni.subnet_id, take * unit, take * prefixes)
+                    eni.held += take
+                    got += take
+            if got >= units or self.slots == 0:
+                break
+            request = rules.new_eni_request(self.limits.per_eni)
             subnet_id = room.most_free(self.new_eni_subnets, 1 + request * unit, request * prefixes)
             if subnet_id is None:
                 break  # every candidate refuses it: CreateNetworkInterface fails in each

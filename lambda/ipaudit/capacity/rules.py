@@ -98,12 +98,18 @@ class AddressRules:
             trunk=self.settings.pod_eni and limits.takes_trunk_eni,
         )
 
-    def new_eni_request(self, wanted: int, per_eni: int) -> int:
-        """Units (addresses, or prefixes) ipamd creates a new ENI with when `wanted` more are
-        short: a full ENI under WARM_ENI_TARGET, the shortfall under WARM_IP_TARGET or
-        MINIMUM_IP_TARGET, one prefix at a time under prefix delegation's WARM_PREFIX_TARGET."""
-        if self.settings.prefix_delegation:
-            return min(per_eni, max(1, wanted if self.settings.warm_ip_targets_defined else 1))
-        if self.settings.warm_ip_targets_defined:
-            return min(per_eni, max(1, wanted))
+    def new_eni_request(self, per_eni: int) -> int:
+        """Units (addresses, or prefixes) ipamd creates a new ENI with, the pool being empty
+        when it does (GetENIResourcesToAllocate): a full ENI under WARM_ENI_TARGET; the
+        shortfall under WARM_IP_TARGET / MINIMUM_IP_TARGET (WARM_IP_TARGET, at least 1); under
+        prefix delegation WARM_PREFIX_TARGET's prefixes (or WARM_IP_TARGET's, in /28s)."""
+        settings = self.settings
+        if settings.prefix_delegation:
+            if settings.warm_ip_targets_defined:
+                wanted = -(-max(1, settings.warm_ip_target) // IPS_PER_PREFIX)
+            else:
+                wanted = max(1, settings.warm_prefix_target)
+            return min(per_eni, wanted)
+        if settings.warm_ip_targets_defined:
+            return min(per_eni, max(1, settings.warm_ip_target))
         return per_eni

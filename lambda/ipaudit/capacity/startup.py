@@ -116,4 +116,4 @@ def launch_need(limits: InstanceTypeLimits, rules: AddressRules, launch: str) ->
 def new_eni_need(limits: InstanceTypeLimits, rules: AddressRules) -> int:
     """Addresses one more ENI takes in one subnet: its own and what ipamd creates it with."""
     type_limits = rules.limits(limits)
-    return 1 + rules.new_eni_request(1, type_limits.per_eni) * type_limits.unit
+    return 1 + rules.new_eni_request(type_limits.per_eni) * type_limits.unit

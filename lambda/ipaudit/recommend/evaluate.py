@@ -119,11 +119,13 @@ def node_loads(
         # Discovery's exclusion of the node's own subnet works like custom networking.
         skip_primary = cluster.subnet_discovery and primary_excluded(node)
         other_cards = sum(c.ips_held for c in node.network_cards if c.card > 0)
+        # Pods on branch ENIs (security groups for pods) take no address of aws-node's pool.
+        branch = min(node.branch_enis, node.pods)
         loads.append(
             NodeLoad(
                 limits=node_limits,
-                pods=node.pods,
-                max_pods=node_max_pods,
+                pods=node.pods - branch,
+                max_pods=node_max_pods - branch,
                 max_ips_held=None if room is None else node.ips_held - other_cards + room,
                 layout=_layout(node, node_limits, current, prefix_mode, skip_primary),
                 prefix_mode=prefix_mode,
@@ -144,9 +146,7 @@ def evaluate(settings: CniSettings, loads: Sequence[NodeLoad]) -> Outcome:
     burst_by_subnet: Counter[tuple[str, ...]] = Counter()
     prefixes_by_subnet: Counter[tuple[str, ...]] = Counter()
     for load in loads:
-        prefix_mode = settings.prefix_delegation and load.limits.supports_prefix_delegation
-        start = load.layout if prefix_mode == load.prefix_mode else None
-        settled = _run(load, settings, start, load.pods)
+        settled = settled_step(load, settings)
         burst = _run(load, settings, None, load.burst_pods)
         # Cards above 0 hold what ipamd's forced 1/1 gives them, whatever the settings.
         settled = replace(settled, ips_held=settled.ips_held + load.other_cards_ips)
@@ -179,6 +179,14 @@ def evaluate(settings: CniSettings, loads: Sequence[NodeLoad]) -> Outcome:
         dict(burst_by_subnet),
         dict(prefixes_by_subnet),
     )
+
+
+def settled_step(load: NodeLoad, settings: CniSettings) -> StepResult:
+    """The node as ipamd settles it under `settings` from its ENIs as they are (a brand-new
+    node when the address mode changes), card 0 only."""
+    prefix_mode = settings.prefix_delegation and load.limits.supports_prefix_delegation
+    start = load.layout if prefix_mode == load.prefix_mode else None
+    return _run(load, settings, start, load.pods)
 
 
 def _obtainable(

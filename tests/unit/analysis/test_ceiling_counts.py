@@ -125,7 +125,7 @@ def test_prefix_delegation_is_bounded_by_free_blocks() -> None:
     assert (zone.need_launch, zone.need_prefix_blocks, zone.nodes_possible) == (17, 1, 2)
 
 
-def test_pods_that_fit_are_kubelets_room_on_warm_addresses_then_slots_bounded_by_the_pool() -> None:
+def test_pods_that_fit_are_warm_addresses_then_whole_enis_the_subnet_can_hold() -> None:
     cluster = _cluster(
         [_subnet("subnet-a", "eu-west-1a", 7, ["nodes", "pods"])],
         [_group("ng", TWO_ZONES[:1])],
@@ -133,10 +133,25 @@ def test_pods_that_fit_are_kubelets_room_on_warm_addresses_then_slots_bounded_by
     )
     [ceiling] = solve(cluster)
     [room] = ceiling.pods
-    # Kubelet: 22 and 18 more; warm: 4 and 0; slots 27 - 9 = 18 each: 18 and 18 need
-    # addresses, and the pool has 7.
+    # Kubelet: 22 and 18 more; warm: 4 and 0. Each primary ENI is full (9), so more pods need
+    # a new ENI, which ipamd creates with 9 addresses (WARM_ENI_TARGET) plus its own: 10 in
+    # one subnet, and subnet-a has 7. CreateNetworkInterface fails: only the 4 warm fit.
     assert (room.nodes, room.pods_on_held, room.pods_needing_addresses) == (2, 4, 36)
-    assert (room.free, room.pods_fit, ceiling.pods_fit_now) == (7, 11, 11)
+    assert (room.free, room.pods_fit, ceiling.pods_fit_now) == (7, 4, 4)
+
+
+def test_under_warm_ip_target_a_new_eni_takes_only_the_shortfall() -> None:
+    cluster = _cluster(
+        [_subnet("subnet-a", "eu-west-1a", 7, ["nodes", "pods"])],
+        [_group("ng", TWO_ZONES[:1])],
+        nodes=[_node("subnet-a", 5), _node("subnet-a", 9)],
+        cni={"WARM_IP_TARGET": "1"},
+    )
+    [ceiling] = solve(cluster)
+    # WARM_IP_TARGET: a new ENI asks for what is short, so the 7 free go 1 + 6 to the first
+    # node's new ENI (its kubelet room is 22: 4 warm + 18 more wanted, 6 obtained) and
+    # nothing is left for the second: 4 + 6 = 10.
+    assert ceiling.pods_fit_now == 10
 
 
 def test_what_the_model_does_not_cover_is_said_not_counted() -> None:

@@ -73,16 +73,25 @@ def test_a_full_launch_subnet_blocks_new_nodes_not_pods() -> None:
     assert "new m5.large nodes cannot launch in it" in finding.message
 
 
-def test_a_launch_subnet_low_but_not_empty_is_a_warning_counting_the_nodes_it_can_still_take() -> (
+def test_an_untagged_launch_subnet_is_charged_the_primary_enis_ten_not_one() -> None:
+    # Under discovery the primary ENI still fills from the launch subnet: a new m5.large takes
+    # 1 + 9 there. 7 free cannot start one (domain note, "Where a new node lands").
+    [finding] = cluster_findings(pooled(node_free=7, tagged_free=899), SETTINGS, LIMITS)
+    assert (finding.severity, finding.resource) == ("CRITICAL", "subnet-node")
+    assert "needs 10 at start-up" in finding.message
+
+
+def test_a_launch_subnet_low_but_not_empty_counts_the_nodes_it_can_still_take_at_ten_each() -> (
     None
 ):
-    [finding] = cluster_findings(pooled(node_free=12, tagged_free=899), SETTINGS, LIMITS)
+    # 40 of 251 free (15.9%): below the 25% warning, above the 10% critical; 40 // 10 = 4.
+    [finding] = cluster_findings(pooled(node_free=40, tagged_free=899), SETTINGS, LIMITS)
     assert finding.severity == "WARNING"
-    assert "12 more nodes can launch in it" in finding.message
+    assert "4 more m5.large nodes can launch in it" in finding.message
 
 
-def test_the_pool_is_short_only_when_all_its_subnets_together_are() -> None:
-    # 0 + 5 free: fewer than the 9 pod addresses a new m5.large takes at start-up (10 - 1).
+def test_the_pool_is_short_when_no_subnet_of_it_can_hold_one_more_eni() -> None:
+    # A new ENI of an m5.large takes 1 + 9 in one subnet: 0 and 5 free cannot hold one.
     assert found(pooled(node_free=0, tagged_free=5)) == [
         ("subnet_headroom", "CRITICAL", "subnet-node"),
         ("pod_pool_headroom", "CRITICAL", "eu-west-1a"),
@@ -95,6 +104,22 @@ def test_the_pool_is_short_only_when_all_its_subnets_together_are() -> None:
         "free) has 5 of 1270 addresses free (0.4%)"
     )
     assert pool.value == 5
+
+
+def test_two_subnets_of_seven_are_not_fourteen_for_an_eni_of_ten() -> None:
+    # 7 + 7 = 14 free together, but each new ENI lands whole in one subnet.
+    findings = cluster_findings(pooled(node_free=7, tagged_free=7), SETTINGS, LIMITS)
+    [pool] = [f for f in findings if f.kind == "pod_pool_headroom"]
+    assert pool.severity == "CRITICAL"
+    assert "takes 10 in one subnet" in pool.message
+
+
+def test_a_subnet_tagged_zero_is_not_room() -> None:
+    # subnet-tagged re-tagged kubernetes.io/role/cni=0: the audit leaves it out of the nodes'
+    # candidates, so the zone has one candidate (its own subnet) and no pool to judge.
+    cluster = pooled(node_free=0, tagged_free=899)
+    cluster = replace(cluster, eni_subnets={"subnet-node": ["subnet-node"]})
+    assert [f.kind for f in cluster_findings(cluster, SETTINGS, LIMITS)] == ["subnet_headroom"]
 
 
 def test_without_discovery_the_same_subnets_are_judged_one_by_one() -> None:
