@@ -18,6 +18,7 @@ PURE = [
     "terminal.py",
     "errors.py",
     "cni",
+    "capacity",
     "analysis",
     "recommend",
     "forecast",
@@ -58,3 +59,37 @@ def test_only_the_demo_command_imports_the_simulators() -> None:
         if m.parent.name != "sim" and any(n.startswith("ipaudit_sim") for n in imported(m))
     }
     assert importers == {"cli/demo.py"}
+
+
+# The pure packages, bottom up: each imports only from its own layer or the ones below. The
+# contracts (snapshot, report, errors) are below them all; analysis and the recommender are
+# peers that both ask the capacity model, which asks the CNI model.
+LAYERS = [
+    {"snapshot", "report", "errors"},
+    {"cni"},
+    {"capacity"},
+    {"analysis", "recommend", "forecast"},
+]
+
+
+def _layer(name: str) -> int | None:
+    top = name.split(".")[1] if name.startswith("ipaudit.") else None
+    return next((i for i, layer in enumerate(LAYERS) if top in layer), None)
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        m
+        for layer in LAYERS
+        for package in layer
+        for m in modules(package)
+        if (PACKAGE / package).is_dir()
+    ],
+    ids=str,
+)
+def test_pure_packages_import_only_downwards(module: Path) -> None:
+    own = _layer("ipaudit." + module.relative_to(PACKAGE).parts[0])
+    assert own is not None
+    above = {n for n in imported(module) if (_layer(n) or -1) > own}
+    assert not above, f"{module.relative_to(PACKAGE)} imports {sorted(above)} from above"

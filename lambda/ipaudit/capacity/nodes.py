@@ -78,7 +78,7 @@ class NodeState:
                     got += take
             if got >= units or self.slots == 0:
                 break
-            request = rules.new_eni_request(self.limits.per_eni)
+            request = rules.new_eni_request(self.limits.per_eni, units - got)
             subnet_id = room.most_free(self.new_eni_subnets, 1 + request * unit, request * prefixes)
             if subnet_id is None:
                 break  # every candidate refuses it: CreateNetworkInterface fails in each

@@ -98,18 +98,20 @@ class AddressRules:
             trunk=self.settings.pod_eni and limits.takes_trunk_eni,
         )
 
-    def new_eni_request(self, per_eni: int) -> int:
-        """Units (addresses, or prefixes) ipamd creates a new ENI with, the pool being empty
-        when it does (GetENIResourcesToAllocate): a full ENI under WARM_ENI_TARGET; the
-        shortfall under WARM_IP_TARGET / MINIMUM_IP_TARGET (WARM_IP_TARGET, at least 1); under
-        prefix delegation WARM_PREFIX_TARGET's prefixes (or WARM_IP_TARGET's, in /28s)."""
+    def new_eni_request(self, per_eni: int, short: int | None = None) -> int:
+        """Units (addresses, or prefixes) ipamd creates a new ENI with when `short` more are
+        wanted (GetENIResourcesToAllocate): a full ENI under WARM_ENI_TARGET; under
+        WARM_IP_TARGET / MINIMUM_IP_TARGET what is short, at most WARM_IP_TARGET (the rest
+        follows on that ENI, in its subnet); under prefix delegation WARM_PREFIX_TARGET's
+        prefixes (or WARM_IP_TARGET's, in /28s). `short` None: the pool empty, nothing more."""
         settings = self.settings
         if settings.prefix_delegation:
             if settings.warm_ip_targets_defined:
-                wanted = -(-max(1, settings.warm_ip_target) // IPS_PER_PREFIX)
+                target = -(-max(1, settings.warm_ip_target) // IPS_PER_PREFIX)
             else:
-                wanted = max(1, settings.warm_prefix_target)
-            return min(per_eni, wanted)
-        if settings.warm_ip_targets_defined:
-            return min(per_eni, max(1, settings.warm_ip_target))
-        return per_eni
+                target = max(1, settings.warm_prefix_target)
+        elif settings.warm_ip_targets_defined:
+            target = max(1, settings.warm_ip_target)
+        else:
+            return per_eni
+        return min(per_eni, max(1, target if short is None else min(short, target)))

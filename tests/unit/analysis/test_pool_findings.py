@@ -81,9 +81,7 @@ def test_an_untagged_launch_subnet_is_charged_the_primary_enis_ten_not_one() -> 
     assert "needs 10 at start-up" in finding.message
 
 
-def test_a_launch_subnet_low_but_not_empty_counts_the_nodes_it_can_still_take_at_ten_each() -> (
-    None
-):
+def test_a_launch_subnet_low_but_not_empty_counts_the_nodes_it_can_still_take_at_ten_each() -> None:
     # 40 of 251 free (15.9%): below the 25% warning, above the 10% critical; 40 // 10 = 4.
     [finding] = cluster_findings(pooled(node_free=40, tagged_free=899), SETTINGS, LIMITS)
     assert finding.severity == "WARNING"

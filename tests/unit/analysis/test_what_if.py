@@ -3,6 +3,9 @@ the simulation of every node (cni.simulate) under the same inputs the recommende
 
 from __future__ import annotations
 
+import random
+from dataclasses import replace
+
 import pytest
 from test_ceiling_counts import M5_LARGE, TWO_ZONES, _cluster, _group, _node, _subnet
 
@@ -136,3 +139,71 @@ def test_a_question_about_what_the_report_does_not_hold_is_one_line_naming_the_f
         answer_report(report, Question(settings={"WARM_IP_TARGET": "two"}))
     with pytest.raises(InputError, match=r"^--cluster: no cluster named 'other'"):
         answer_report(report, Question(add_pods=1), cluster="other")
+
+
+def _random_cluster(generator: random.Random, settings: dict[str, str]) -> ClusterReport:
+    """Two to four m5.large nodes in one roomy subnet, each holding what ipamd settles on for
+    its pods under `settings` (the simulation of a node that received them)."""
+    nodes = []
+    for index in range(generator.randint(2, 4)):
+        pods = generator.randint(0, 27)
+        step = simulate(M5_LARGE, CniSettings.from_env(settings), [pods], placement="pack")
+        held = step.steps[0].secondary_ips
+        enis = step.steps[0].enis
+        nodes.append(
+            replace(
+                _node("subnet-a", pods),
+                instance_id=f"i-{index}",
+                enis=enis,
+                ips_held=enis + held,
+                secondary_ips=held,
+                warm_ips=held - pods,
+            )
+        )
+    return _cluster(
+        [_subnet("subnet-a", "eu-west-1a", 5000, ["nodes", "pods"])],
+        [_group("ng", TWO_ZONES[:1])],
+        nodes=nodes,
+        cni=settings,
+    )
+
+
+def test_more_pods_equal_stepping_the_simulation_node_by_node() -> None:
+    """For random small clusters: what-if's "add M pods" holds what simulating each node with
+    the pods placed on it holds, the pods placed as the README says (warm addresses first, the
+    node with the most first; then the nodes that can obtain more, in report order)."""
+    generator = random.Random(21)
+    for _ in range(60):
+        settings = generator.choice([{}, {"WARM_IP_TARGET": "2"}, {"WARM_ENI_TARGET": "2"}])
+        cluster = _random_cluster(generator, settings)
+        more = generator.randint(1, 60)
+        room = [max(0, 27 - (n.pods or 0)) for n in cluster.nodes]
+        warm = [n.warm_ips or 0 for n in cluster.nodes]
+        added = [0] * len(cluster.nodes)
+        left = more
+        for i in sorted(range(len(added)), key=lambda i: -warm[i]):
+            take = min(left, room[i], warm[i])
+            added[i] += take
+            left -= take
+        for i in range(len(added)):
+            take = min(left, room[i] - added[i])
+            added[i] += take
+            left -= take
+        loads = node_loads(cluster, cluster.instance_types, CniSettings.from_env(settings))
+        expected = 0
+        for node, load, extra in zip(cluster.nodes, loads, added, strict=True):
+            if not extra:
+                expected += node.ips_held
+                continue
+            step = simulate(
+                M5_LARGE,
+                CniSettings.from_env(settings),
+                [load.pods + extra],
+                max_pods=load.max_pods,
+                placement="spread",
+                start=load.layout,
+            ).steps[0]
+            expected += step.ips_held
+        result = answer(cluster, Question(add_pods=more))
+        assert result.pods_placed == more - left
+        assert result.ips_held_after == expected, (settings, more, cluster.nodes)
