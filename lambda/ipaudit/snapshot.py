@@ -156,6 +156,19 @@ class NodePool:
     instance_types: tuple[str, ...] = ()
     subnet_selector: tuple[SubnetSelectorTerm, ...] = ()
     node_class_found: bool = True  # False: no EC2NodeClass of that name was listed
+    # `topology.kubernetes.io/zone` In values of its requirements (empty: any zone).
+    zones: tuple[str, ...] = ()
+    # `karpenter.k8s.aws/instance-family` and `-size` In values (used when no type is pinned).
+    families: tuple[str, ...] = ()
+    sizes: tuple[str, ...] = ()
+
+    @property
+    def named_types(self) -> tuple[str, ...]:
+        """The instance types it may launch, as named: pinned ones, else every family x size
+        its requirements allow (a family with no size named cannot be spelled out)."""
+        if self.instance_types:
+            return self.instance_types
+        return tuple(f"{f}.{s}" for f in self.families for s in self.sizes)
 
 
 @dataclass(frozen=True)

@@ -124,12 +124,26 @@ def group_shapes(cluster: Cluster, nodes: Sequence[NodeReport], pools: Pools) ->
         if not pool.node_class_found:
             notes.append(f"its EC2NodeClass {pool.node_class!r} was not found: no subnets")
         launch = [s.subnet_id for s in selected_subnets(pool.subnet_selector, vpc)]
+        if pool.zones:
+            # Karpenter launches only in the zones its requirements allow.
+            launch = [s for s in launch if s in by_id and by_id[s].az in pool.zones]
+            notes.append(f"zones limited to {', '.join(pool.zones)} by its requirements")
+        types = list(pool.named_types)
+        if not pool.instance_types and types:
+            known = [t for t in types if t in cluster.instance_types]
+            largest = max(known, key=lambda t: _size(cluster.instance_types[t]), default=None)
+            if largest is not None:
+                notes.append(
+                    f"its requirements allow {len(types)} type(s) by family and size: counted "
+                    f"for the largest DescribeInstanceTypes knows, {largest}"
+                )
+                types = [largest]
         shapes.append(
             Ceiling(
                 group=pool.name,
                 kind="nodepool",
                 subnet_ids=launch,
-                instance_types=sorted(pool.instance_types or types_of[pool.name]),
+                instance_types=sorted(types or types_of[pool.name]),
                 current_nodes=count[pool.name],
                 pool_limits=dict(pool.limits),
                 zones=_zones(launch, by_id, pools),
@@ -137,6 +151,11 @@ def group_shapes(cluster: Cluster, nodes: Sequence[NodeReport], pools: Pools) ->
             )
         )
     return shapes
+
+
+def _size(limits: InstanceTypeLimits) -> tuple[int, int]:
+    """An instance type's size as the start-up need grows with it: ENIs, then addresses."""
+    return limits.max_enis * limits.ipv4_per_eni, limits.vcpus
 
 
 def _zones(launch: Sequence[str], by_id: Mapping[str, Subnet], pools: Pools) -> list[CeilingZone]:
@@ -220,8 +239,8 @@ def _solve(cluster: ClusterReport, ceiling: Ceiling, room: Room) -> Ceiling:
     limits = cluster.instance_types[instance_type]
     max_nodes, limit = _max_nodes(cluster, inputs, limits)
     wanted = None if max_nodes is None else max(0, max_nodes - inputs.current_nodes)
-    cap = UNLIMITED if wanted is None else wanted
-    zones = [_zone(zone, limits, rules, room.copy(), cap) for zone in inputs.zones]
+    # Each zone counts every node it can hold; the spread over zones decides how many start.
+    zones = [_zone(zone, limits, rules, room.copy(), UNLIMITED) for zone in inputs.zones]
     caps = {zone.az: zone.nodes_possible for zone in zones}
     ask = sum(caps.values()) + 1 if wanted is None else wanted
     placed, ran_out = place(caps, ask)
@@ -506,13 +525,18 @@ def _names(zones: Sequence[str]) -> str:
 
 
 def _zone_words(zone: CeilingZone) -> str:
-    launch = ", ".join(f"{s} {f}" for s, f in zone.free_by_subnet.items()) or str(zone.free_launch)
+    each = zone.free_by_subnet
+    if len(each) > 1:  # a node lands in one of them: each is counted alone
+        launch = ", ".join(f"{s} {f}" for s, f in each.items()) + " free"
+        per_node = f"{zone.need_launch} per node in one of them"
+    else:
+        launch, per_node = f"{zone.free_launch} free", f"{zone.need_launch} per node"
     if zone.free_pool is None:
-        words = [f"{launch} free, {zone.need_launch} per node in one subnet"]
+        words = [f"{launch}, {per_node}"]
     else:
         words = [
-            f"{launch} free where nodes launch, {zone.need_launch} per node in one subnet",
-            f"{zone.free_pool} free for their pods' ENIs, {zone.need_pool} per node",
+            f"{launch} where nodes launch, {per_node}",
+            f"{zone.free_pool} free for their pods, {zone.need_pool} per node",
         ]
     if zone.free_prefix_blocks is not None:
         words.append(

@@ -113,7 +113,7 @@ def group_instance_types(eks: EksCluster, kube: KubeView | None) -> set[str]:
     """The instance types the node groups and Karpenter NodePools name for new nodes."""
     named = {t for group in eks.nodegroup_details for t in group.instance_types}
     if kube is not None:
-        named |= {t for pool in kube.node_pools for t in pool.instance_types}
+        named |= {t for pool in kube.node_pools for t in pool.named_types}
     return named
 
 

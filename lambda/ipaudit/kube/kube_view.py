@@ -64,6 +64,9 @@ _OS_LABEL = "kubernetes.io/os"
 _COMPUTE_TYPE_LABEL = "eks.amazonaws.com/compute-type"
 _NODE_POOL_LABEL = "karpenter.sh/nodepool"
 _INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
+_ZONE_LABEL = "topology.kubernetes.io/zone"
+_FAMILY_LABEL = "karpenter.k8s.aws/instance-family"
+_SIZE_LABEL = "karpenter.k8s.aws/instance-size"
 KARPENTER_GROUP, KARPENTER_VERSION = "karpenter.sh", "v1"
 NODE_CLASS_GROUP, NODE_CLASS_VERSION = "karpenter.k8s.aws", "v1"
 _FORBIDDEN = 403
@@ -229,17 +232,21 @@ def _node_pool(item: Obj, selectors: dict[str | None, tuple[SubnetSelectorTerm, 
     spec = item.get("spec") or {}
     template = (spec.get("template") or {}).get("spec") or {}
     node_class = str((template.get("nodeClassRef") or {}).get("name") or "")
-    types: list[str] = []
+    wanted: dict[str, set[str]] = {}
     for requirement in template.get("requirements") or []:
-        if requirement.get("key") == _INSTANCE_TYPE_LABEL and requirement.get("operator") == "In":
-            types += [str(v) for v in requirement.get("values") or []]
+        if requirement.get("operator") == "In":
+            key = str(requirement.get("key") or "")
+            wanted.setdefault(key, set()).update(str(v) for v in requirement.get("values") or [])
     return NodePool(
         name=str((item.get("metadata") or {}).get("name") or ""),
         node_class=node_class,
         limits={str(k): str(v) for k, v in (spec.get("limits") or {}).items()},
-        instance_types=tuple(sorted(set(types))),
+        instance_types=tuple(sorted(wanted.get(_INSTANCE_TYPE_LABEL, ()))),
         subnet_selector=selectors.get(node_class, ()),
         node_class_found=node_class in selectors,
+        zones=tuple(sorted(wanted.get(_ZONE_LABEL, ()))),
+        families=tuple(sorted(wanted.get(_FAMILY_LABEL, ()))),
+        sizes=tuple(sorted(wanted.get(_SIZE_LABEL, ()))),
     )
 
 
