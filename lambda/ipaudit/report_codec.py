@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections.abc
 import dataclasses
+import functools
 import types
 import typing
 from typing import Any, TypeVar
@@ -31,13 +32,20 @@ def decode(cls: type[T], values: Any) -> T:
     return result
 
 
+@functools.cache
+def _field_hints(cls: type) -> dict[str, Any]:
+    """A dataclass's init fields and their type hints, resolved once per class (resolving them
+    for every object was three quarters of reading a 10,000-node report)."""
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls) if f.init}
+
+
 def _value(hint: Any, value: Any) -> Any:
     if value is None:
         return None
     if dataclasses.is_dataclass(hint) and isinstance(hint, type):
-        hints = typing.get_type_hints(hint)
-        fields = {f.name for f in dataclasses.fields(hint) if f.init}
-        return hint(**{k: _value(hints[k], v) for k, v in value.items() if k in fields})
+        hints = _field_hints(hint)
+        return hint(**{k: _value(hints[k], v) for k, v in value.items() if k in hints})
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if origin in (types.UnionType, typing.Union):

@@ -19,6 +19,7 @@ import math
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from copy import deepcopy
 from dataclasses import replace
 from fnmatch import fnmatchcase
 
@@ -184,10 +185,12 @@ def solve(
     blocks: Mapping[str, int] | None = None,
     cni: Mapping[str, str] | None = None,
     current: Mapping[str, int] | None = None,
+    nodes: Mapping[str, NodeState] | None = None,
 ) -> list[Ceiling]:
     """Every ceiling of `cluster.ceilings` counted again: with the subnets' free addresses and
     /28 blocks as reported, or as `free`/`blocks` say (by subnet), under aws-node's settings
-    or `cni`, with each group's node count or `current`'s."""
+    or `cni`, with each group's node count or `current`'s, and its nodes as the report has
+    them or as `nodes` (by instance id) holds them after a change."""
     if cluster.cni is not None and cni is not None:
         cluster = replace(cluster, cni=dict(cni))
     room = Room.of(cluster, free=free, blocks=blocks)
@@ -203,6 +206,7 @@ def solve(
             cluster,
             replace(c, current_nodes=counts.get(c.group, c.current_nodes)),
             group_room(room, users, c.group),
+            nodes or {},
         )
         for c in cluster.ceilings
     ]
@@ -221,7 +225,9 @@ def address_rules(cluster: ClusterReport) -> AddressRules:
     return AddressRules.of(cluster, CniSettings.from_env(cluster.cni))
 
 
-def _solve(cluster: ClusterReport, ceiling: Ceiling, room: Room) -> Ceiling:
+def _solve(
+    cluster: ClusterReport, ceiling: Ceiling, room: Room, nodes: Mapping[str, NodeState]
+) -> Ceiling:
     inputs = _inputs_only(ceiling)
     why = _unmodelled(cluster, inputs)
     if why is not None:
@@ -245,7 +251,7 @@ def _solve(cluster: ClusterReport, ceiling: Ceiling, room: Room) -> Ceiling:
     ask = sum(caps.values()) + 1 if wanted is None else wanted
     placed, ran_out = place(caps, ask)
     possible = sum(placed.values())
-    pods, pods_fit = _pod_room(cluster, inputs.group, rules, room.copy())
+    pods, pods_fit = _pod_room(cluster, inputs.group, rules, room.copy(), nodes)
     severity: Severity | None = None
     if possible == 0 and (wanted is None or wanted > 0):
         severity = "CRITICAL"
@@ -430,7 +436,11 @@ def _per_node(
 
 
 def _pod_room(
-    cluster: ClusterReport, group: str, rules: AddressRules, room: Room
+    cluster: ClusterReport,
+    group: str,
+    rules: AddressRules,
+    room: Room,
+    after: Mapping[str, NodeState],
 ) -> tuple[list[PodRoom], int | None]:
     """Pods that still fit on the group's nodes, by where their next ENI may go (the rule in
     `PodRoom`): each node's warm addresses, then what the model can still obtain for it ENI
@@ -442,7 +452,10 @@ def _pod_room(
         limits = cluster.instance_types.get(node.instance_type)
         if limits is None:
             continue
-        state = node_state(node, limits, rules)
+        if node.instance_id in after:
+            state = deepcopy(after[node.instance_id])
+        else:
+            state = node_state(node, limits, rules)
         free = sum(room.free.get(s, 0) for s in {*state.new_eni_subnets, *_grown_in(state)})
         on_held, grown = state.pods_fit(room, rules)
         pool = tuple(sorted({*state.new_eni_subnets, *_grown_in(state)}))

@@ -202,23 +202,26 @@ def shared_subnet_findings(
 ) -> list[Finding]:
     """Headroom findings, one per subnet however many clusters draw on it (the worst demand
     decides), naming every cluster. A subnet one cluster uses keeps that cluster's id."""
-    by_subnet: dict[str, list[tuple[ClusterReport, SubnetReport, tuple[str, int] | None]]] = {}
+    Users = list[tuple[ClusterReport, SubnetReport, tuple[str, int] | None, bool]]
+    by_subnet: dict[str, Users] = {}
     for cluster, startup in clusters:
         pools = discovery_pools(cluster)
         for subnet in cluster.subnets:
             if "nodes" not in subnet.roles and subnet in pools.get(subnet.az, ()):
                 continue  # a pod subnet of a pool: the pool's finding judges it
             demand = subnet_demand(cluster, subnet, startup)
-            by_subnet.setdefault(subnet.subnet_id, []).append((cluster, subnet, demand))
+            # Pods of nodes launched here have other subnets for their next ENIs.
+            elsewhere = bool(set(_zone_candidates(cluster, subnet.az)) - {subnet.subnet_id})
+            by_subnet.setdefault(subnet.subnet_id, []).append((cluster, subnet, demand, elsewhere))
     findings = []
     for subnet_id, users in by_subnet.items():
-        judged = [(_subnet_severity(s, settings, d), c, s) for c, s, d in users]
+        judged = [(_subnet_severity(s, settings, d, e), c, s) for c, s, d, e in users]
         (severity, why), owner, subnet = max(
             judged, key=lambda j: (SEVERITY_RANK.get(j[0][0] or "", -1), j[0][1])
         )
         if severity is None:
             continue
-        names = sorted({c.name for c, _, _ in users} | set(subnet.clusters))
+        names = sorted({c.name for c, _, _, _ in users} | set(subnet.clusters))
         message = (
             f"subnet {subnet.subnet_id} ({subnet.cidr}, {subnet.az}) has {subnet.free} of "
             f"{subnet.usable} addresses free ({subnet.free_pct:g}%){why}"
@@ -260,7 +263,10 @@ def subnet_finding(
 
 
 def _subnet_severity(
-    subnet: SubnetReport, settings: Settings, startup: tuple[str, int] | None
+    subnet: SubnetReport,
+    settings: Settings,
+    startup: tuple[str, int] | None,
+    elsewhere: bool = False,
 ) -> tuple[Severity | None, str]:
     if control_plane_only(subnet):
         # No node lands here: EKS itself needs room for its control-plane ENIs.
@@ -272,15 +278,10 @@ def _subnet_severity(
         return None, ""
     if startup is not None and subnet.free < startup[1]:
         instance_type, need = startup
-        if "nodes" in subnet.roles and "pods" not in subnet.roles:
+        if "nodes" in subnet.roles and elsewhere:
             return "CRITICAL", (
                 f"; new {instance_type} nodes cannot launch in it (each takes {need} here at "
-                f"start-up; their pods' ENIs go to other subnets)"
-            )
-        if "nodes" in subnet.roles:
-            return "CRITICAL", (
-                f"; new {instance_type} nodes cannot launch in it: a new {instance_type} node "
-                f"needs {need} at start-up"
+                f"start-up; their pods' next ENIs may go to other subnets)"
             )
         return "CRITICAL", f"; a new {instance_type} node needs {need} at start-up"
     launch_only = "nodes" in subnet.roles and "pods" not in subnet.roles

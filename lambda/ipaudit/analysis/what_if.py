@@ -185,6 +185,7 @@ def answer(cluster: ClusterReport, question: Question) -> Answer:
     # simulation); without a settings change the nodes hold what the report says.
     ips_after = settled.ips_held if changed_settings else held_now
     pods = Placed(0, 0, 0, ())
+    after_nodes: dict[str, NodeState] = {}
     if question.add_pods:
         rules = AddressRules.of(cluster, existing)
         known = [
@@ -199,6 +200,7 @@ def answer(cluster: ClusterReport, question: Question) -> Answer:
                 _settled_to(state, settled_step(load, existing))
         before = _charged(room)
         pods = place_pods(states, limits, question.add_pods, room, rules)
+        after_nodes = {n.instance_id: state for n, state in zip(known, states, strict=True)}
         ips_after += before - _charged(room)
     started = not_started = 0
     first_out: str | None = None
@@ -221,7 +223,9 @@ def answer(cluster: ClusterReport, question: Question) -> Answer:
         blocks[subnet.subnet_id] += subnet.free_prefix_blocks - shares_now.blocks.get(
             subnet.subnet_id, 0
         )
-    ceilings = solve(cluster, free=free, blocks=blocks, cni=env_after, current=counts)
+    ceilings = solve(
+        cluster, free=free, blocks=blocks, cni=env_after, current=counts, nodes=after_nodes
+    )
     subnets = [
         SubnetAfter(
             s.subnet_id,

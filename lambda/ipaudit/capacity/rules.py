@@ -53,8 +53,10 @@ class AddressRules:
         found = {k: tuple(v) for k, v in cluster.eni_subnets.items()}
         if not found:
             # A report before `eni_subnets`: where its nodes' and groups' pods were said to draw.
+            moves = cluster.subnet_discovery or settings.custom_networking
             for node in cluster.nodes:
-                found.setdefault(node.subnet_id, tuple(node.pool_subnet_ids) or (node.subnet_id,))
+                pool = tuple(node.pool_subnet_ids) if moves else ()
+                found.setdefault(node.subnet_id, pool or (node.subnet_id,))
             for ceiling in cluster.ceilings:
                 for zone in ceiling.zones:
                     for launch in zone.launch_subnet_ids:

@@ -104,6 +104,13 @@ def node_loads(
         zone: sorted(s.subnet_id for s in subnets)
         for zone, subnets in discovery_pools(cluster).items()
     }
+    rules = AddressRules.of(cluster, current)
+    obtainable: dict[tuple[object, ...], int | None] = {}
+    free_room = Room(free, {s: v // IPS_PER_PREFIX for s, v in free.items()})
+    free_room.blocks |= {
+        s.subnet_id: min(free_room.blocks.get(s.subnet_id, 0), s.free_prefix_blocks)
+        for s in cluster.subnets
+    }
     scale = 1.0
     if peak_pods is not None and cluster.pods and peak_pods > cluster.pods:
         scale = peak_pods / cluster.pods
@@ -113,7 +120,19 @@ def node_loads(
         if node_limits is None or node.pods is None:
             continue
         pool = pool_subnet(node, zone_pools)
-        room = _obtainable(cluster, node, node_limits, current, free)
+        # Nodes of one shape (type, ENIs where they are, candidates) can obtain the same.
+        shape = (
+            node.instance_type,
+            node.subnet_id,
+            node.enis,
+            node.secondary_ips,
+            tuple(node.pool_subnet_ids),
+            tuple(node.interfaces),
+            tuple(node.network_cards),
+        )
+        if shape not in obtainable:
+            obtainable[shape] = _obtainable(node, node_limits, rules, free_room)
+        room = obtainable[shape]
         prefix_mode = current.prefix_delegation and node_limits.supports_prefix_delegation
         node_max_pods = node.max_pods or default_max_pods(node_limits)
         # Discovery's exclusion of the node's own subnet works like custom networking.
@@ -149,16 +168,15 @@ def evaluate(settings: CniSettings, loads: Sequence[NodeLoad]) -> Outcome:
         settled = settled_step(load, settings)
         burst = _run(load, settings, None, load.burst_pods)
         # Cards above 0 hold what ipamd's forced 1/1 gives them, whatever the settings.
-        settled = replace(settled, ips_held=settled.ips_held + load.other_cards_ips)
-        extra = extra_cards_ips_held(load.limits, settings)
-        burst = replace(burst, ips_held=burst.ips_held + extra)
-        held += settled.ips_held
+        settled_held = settled.ips_held + load.other_cards_ips
+        burst_ips = burst.ips_held + extra_cards_ips_held(load.limits, settings)
+        held += settled_held
         warm += settled.warm_ips
         pending += max(settled.pending, burst.pending)
-        burst_held += burst.ips_held
+        burst_held += burst_ips
         burst_prefixes += burst.prefixes
-        by_subnet[load.pool_subnet] += settled.ips_held
-        burst_by_subnet[load.pool_subnet] += burst.ips_held
+        by_subnet[load.pool_subnet] += settled_held
+        burst_by_subnet[load.pool_subnet] += burst_ips
         prefixes_by_subnet[load.pool_subnet] += burst.prefixes
         calls += burst.ec2_calls
         starts += burst.pods
@@ -190,26 +208,19 @@ def settled_step(load: NodeLoad, settings: CniSettings) -> StepResult:
 
 
 def _obtainable(
-    cluster: ClusterReport,
-    node: NodeReport,
-    limits: InstanceTypeLimits,
-    current: CniSettings,
-    free: Mapping[str, int],
+    node: NodeReport, limits: InstanceTypeLimits, rules: AddressRules, room: Room
 ) -> int | None:
     """Addresses the node could still add, ENI by ENI where aws-node would take them (the
-    capacity model): its ENIs' own subnets, then new ENIs in its candidate subnets."""
-    if not any(s in free for s in (*node.pool_subnet_ids, node.subnet_id)):
+    capacity model): its ENIs' own subnets, then new ENIs in its candidate subnets. Each node
+    is counted against the whole room, as if alone (the recommender's bound per node)."""
+    if not any(s in room.free for s in (*node.pool_subnet_ids, node.subnet_id)):
         return None
-    rules = AddressRules.of(cluster, current)
     state = node_state(node, limits, rules)
-    room = Room(free, {s: v // IPS_PER_PREFIX for s, v in free.items()})
-    room.blocks |= {
-        s.subnet_id: min(room.blocks.get(s.subnet_id, 0), s.free_prefix_blocks)
-        for s in cluster.subnets
-    }
-    start = sum(room.free.values())
-    state.grow(room, 10**6, rules)
-    return start - sum(room.free.values())
+    trial = Room({}, {})
+    trial.free, trial.blocks = dict(room.free), dict(room.blocks)  # only what it touches
+    start = sum(trial.free.values())
+    state.grow(trial, 10**6, rules)
+    return start - sum(trial.free.values())
 
 
 def _run(

@@ -78,7 +78,7 @@ def test_an_untagged_launch_subnet_is_charged_the_primary_enis_ten_not_one() -> 
     # 1 + 9 there. 7 free cannot start one (domain note, "Where a new node lands").
     [finding] = cluster_findings(pooled(node_free=7, tagged_free=899), SETTINGS, LIMITS)
     assert (finding.severity, finding.resource) == ("CRITICAL", "subnet-node")
-    assert "needs 10 at start-up" in finding.message
+    assert "each takes 10 here at start-up" in finding.message
 
 
 def test_a_launch_subnet_low_but_not_empty_counts_the_nodes_it_can_still_take_at_ten_each() -> None:

@@ -207,3 +207,16 @@ def test_more_pods_equal_stepping_the_simulation_node_by_node() -> None:
         result = answer(cluster, Question(add_pods=more))
         assert result.pods_placed == more - left
         assert result.ips_held_after == expected, (settings, more, cluster.nodes)
+
+
+def test_pods_placed_leave_that_much_less_room_in_the_ceiling_after() -> None:
+    roomy = _cluster(
+        [_subnet("subnet-a", "eu-west-1a", 200, ["nodes", "pods"])],
+        [_group("ng", TWO_ZONES[:1])],
+        nodes=[_node("subnet-a", 5), _node("subnet-a", 9)],
+    )
+    [before] = answer(roomy, Question(settings={"WARM_IP_TARGET": "1"})).ceilings
+    assert before.pods_fit_now == 22 + 18  # kubelet's room; the subnet has plenty
+    result = answer(roomy, Question(add_pods=25))
+    [after] = result.ceilings
+    assert after.pods_fit_now == 40 - 25
