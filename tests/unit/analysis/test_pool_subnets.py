@@ -59,3 +59,24 @@ def test_under_discovery_a_primary_subnet_tagged_zero_gives_no_pod_address() -> 
         ["subnet-node-a"], subnets, custom=False, eni_configs=(), discovery=True
     )
     assert pools == [["subnet-pods-a"]]
+
+
+def test_with_discovery_off_a_node_subnet_tagged_zero_takes_no_new_eni_from_v1_22() -> None:
+    # "primary subnet is tagged with kubernetes.io/role/cni=0 and subnet discovery is
+    # disabled - no valid subnets available for ENI creation" (createENI, v1.22.0+).
+    tagged = [
+        Subnet(
+            "subnet-node-a",
+            "vpc-1",
+            "10.0.0.0/24",
+            "eu-west-1a",
+            200,
+            tags={"kubernetes.io/role/cni": "0"},
+        )
+    ]
+    assert pool_subnet_ids(
+        ["subnet-node-a"], tagged, custom=False, eni_configs=[], version=(1, 22, 0)
+    ) == [[]]
+    assert pool_subnet_ids(
+        ["subnet-node-a"], tagged, custom=False, eni_configs=[], version=(1, 21, 0)
+    ) == [["subnet-node-a"]]

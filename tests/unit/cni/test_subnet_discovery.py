@@ -94,3 +94,30 @@ def test_candidates_are_the_zones_valid_subnets_most_free_first() -> None:
     ]
     found = candidate_subnets(own, vpc, version=(1, 23, 1))
     assert [s.subnet_id for s in found] == ["subnet-big", "subnet-small", "subnet-own"]
+
+
+def test_v1_22_0_matched_cluster_tags_under_the_eks_prefix_even_without_cluster_name() -> None:
+    # #3463: a common EKS `kubernetes.io/cluster/x` tag rejected the subnet on v1.22.0, with
+    # CLUSTER_NAME empty too; #3647 (v1.22.1) moved the check to cni.networking.k8s.aws/.
+    eks_tagged = subnet("s", 9, **{TAG: "1", "kubernetes.io/cluster/other": "shared"})
+    assert not valid_for_new_eni(eks_tagged, own=False, version=(1, 22, 0))
+    assert excluded(eks_tagged, (1, 22, 0))
+    assert valid_for_new_eni(eks_tagged, own=False, version=(1, 22, 1))
+    assert not excluded(eks_tagged, (1, 22, 1))
+    ours = subnet("s", 9, **{TAG: "1", "kubernetes.io/cluster/shop": "owned"})
+    assert valid_for_new_eni(ours, own=False, version=(1, 22, 0), cluster_name="shop")
+
+
+def test_a_tagged_subnet_for_another_cluster_excludes_a_nodes_enis_there() -> None:
+    theirs = subnet("s", 9, **{TAG: "1", "cni.networking.k8s.aws/cluster/other": "1"})
+    assert excluded(theirs, (1, 23, 1), "shop")
+    assert not excluded(theirs, (1, 23, 1))  # CLUSTER_NAME unset: no check
+    assert not excluded(subnet("s", 9), (1, 23, 1))  # untagged: fail-open
+
+
+def test_ipv6_skipped_discovery_from_v1_20_until_v1_22() -> None:
+    ipv6 = {"ENABLE_IPv6": "true"}
+    assert discovery_enabled(ipv6, (1, 19, 0))
+    assert not discovery_enabled(ipv6, (1, 20, 0))
+    assert not discovery_enabled(ipv6, (1, 21, 9))
+    assert discovery_enabled(ipv6, (1, 22, 0))
