@@ -60,6 +60,7 @@ FUNCTION_CODE = (
     "audit",
     "analysis",
     "cni",
+    "capacity",
     "recommend",
     "forecast",
     "alerts",
