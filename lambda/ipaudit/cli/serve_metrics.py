@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ipaudit.cli.audit import add_audit_flags, audit_once, audit_setup, nothing_read, progress
 from ipaudit.cli.options import seconds_flag
@@ -30,9 +30,7 @@ from ipaudit.report_openmetrics import (
     exposition,
     report_samples,
 )
-
-if TYPE_CHECKING:
-    from ipaudit.stale_scopes import Served
+from ipaudit.stale_scopes import Served, carry_over
 
 MIN_INTERVAL = 60.0  # an audit makes AWS calls in every account: not a tight loop
 MAX_INTERVAL = 86400.0
@@ -150,8 +148,6 @@ class Exporter:
 
     def published(self, report: Report) -> bool:
         """Serve this audit's report; False when it could read nothing (a failed audit)."""
-        from ipaudit.stale_scopes import carry_over
-
         read = not nothing_read(report)
         with self._lock:
             self._serve(carry_over(self._served, report), FROM_AUDIT)
