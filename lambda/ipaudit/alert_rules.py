@@ -83,7 +83,7 @@ EXPORTER_RULES = (
         expr="ipaudit_exporter_failed_audits >= 3",
         for_="0m",
         severity="warning",
-        summary="ipaudit serve-metrics: its last {{ $value }} audits failed",
+        summary="ipaudit serve-metrics: 3 or more audits in a row failed",
         description=(
             "Three audits in a row raised or could read no cluster (its stderr says why): the "
             "findings served, and their alerts, are the last good audit's "
@@ -112,8 +112,8 @@ EXPORTER_RULES = (
         severity="warning",
         summary="ipaudit's last audit is over 3 hours old",
         description=(
-            "The figures are from an audit {{ $value | humanizeDuration }} ago: the exporter "
-            "stopped auditing, or the textfile or pushgateway copy is no longer refreshed."
+            "The figures are from an audit over 3 hours ago: the exporter stopped auditing, or "
+            "the textfile or pushgateway copy is no longer refreshed."
         ),
     ),
     Rule(

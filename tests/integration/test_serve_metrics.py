@@ -8,6 +8,7 @@ import json
 import os
 import queue
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -427,6 +428,27 @@ def test_the_demos_metrics_equal_its_json_report(demo_json: dict[str, Any]) -> N
         "ipaudit_leaked_eni_addresses",
         "ipaudit_recommendation_addresses_returned",
     }
+
+
+@pytest.mark.skipif(
+    shutil.which("promtool") is None,
+    reason="promtool missing: `make setup` installs it where apt runs as root",
+)
+def test_promtool_accepts_the_demos_exposition_names_and_units(demo_json: dict[str, Any]) -> None:
+    # What a scrape of serve-metrics gets: the exporter's own gauges and the report's.
+    exporter = Exporter()
+    exporter.published(report_from_dict(demo_json))
+
+    done = subprocess.run(
+        ["promtool", "check", "metrics"],
+        input=exporter.text(),
+        capture_output=True,
+        text=True,
+        timeout=BOUND,
+        check=False,
+    )
+
+    assert (done.returncode, done.stdout + done.stderr) == (0, "")
 
 
 def test_a_subnet_with_fewer_free_than_the_start_up_need_has_a_critical_headroom_finding(
