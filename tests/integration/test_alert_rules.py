@@ -397,3 +397,22 @@ def test_promtool_unit_tests_of_every_rule_pass(tmp_path: Path) -> None:
 
     assert done.returncode == 0, done.stdout + done.stderr
     assert tested == fired == set(all_alerts())  # every rule shown firing and silent
+
+
+@pytest.mark.skipif(shutil.which("amtool") is None, reason="amtool comes with Alertmanager")
+def test_the_documented_alertmanager_routing_example_loads(tmp_path: Path) -> None:
+    docs = (RULES.parents[1] / "docs" / "alerts.md").read_text()
+    [example] = re.findall(r"```yaml\n(# alertmanager.yml\n.*?)```", docs, re.DOTALL)
+    config = tmp_path / "alertmanager.yml"
+    config.write_text(example)
+
+    done = subprocess.run(
+        ["amtool", "check-config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=BOUND,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 inhibit rules" in done.stdout
