@@ -6,13 +6,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
+PROMETHEUS_STAMP := $(VENV)/.prometheus
 # The Lambda runtime's Python: `make lock` resolves lambda/requirements.txt for it
 # (infra/scheduled_functions.py's RUNTIME_PYTHON_VERSION; a test keeps the two equal).
 LAMBDA_PYTHON := 3.12
 
-.PHONY: setup demo test lint unit synth bench lock clean
+.PHONY: setup demo test lint unit synth bench lock rules clean
 
-setup: $(PY_STAMP) $(NODE_STAMP)
+setup: $(PY_STAMP) $(NODE_STAMP) $(PROMETHEUS_STAMP)
 
 $(PY_STAMP): requirements.txt lambda/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +24,21 @@ $(PY_STAMP): requirements.txt lambda/requirements.txt pyproject.toml
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+# Debian's prometheus (2.42, with promtool) and prometheus-alertmanager (0.25): the alerting
+# rules' tests run them. Installed with apt where there is apt and root (CI); elsewhere the tests
+# that need them skip, saying so.
+$(PROMETHEUS_STAMP): $(PY_STAMP)
+	@if command -v promtool >/dev/null && command -v prometheus-alertmanager >/dev/null; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager; \
+	else echo "make: no apt-get as root: the Prometheus and Alertmanager tests will skip"; fi
+	touch $@
+
+# dashboards/ipaudit-alerts.yaml from the finding kinds (lambda/ipaudit/finding_kinds.py).
+rules: $(PY_STAMP)
+	$(BIN)/python -m ipaudit.alert_rules > dashboards/ipaudit-alerts.yaml
 
 demo: $(PY_STAMP)
 	$(BIN)/ipaudit demo

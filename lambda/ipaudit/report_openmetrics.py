@@ -25,6 +25,7 @@ from datetime import datetime
 from ipaudit.forecast.forecast_findings import KIND as FORECAST_KIND
 from ipaudit.report import ClusterReport, Report, SubnetReport
 
+DAY_SECONDS = 86400.0
 CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 NO_CLUSTER = "-"
 
@@ -43,7 +44,9 @@ SubnetWhere = tuple[str, str, str]  # account, region, subnet id
 
 CLUSTER_LABELS = ("account", "region", "cluster")
 SUBNET_LABELS = ("account", "region", "vpc", "subnet", "az", "cluster")
-NODE_LABELS = (*CLUSTER_LABELS, "instance", "instance_type", "subnet", "node")
+# `instance_id`, not `instance`: Prometheus sets `instance` to the scrape target on every series
+# and would rename the EC2 id `exported_instance`.
+NODE_LABELS = (*CLUSTER_LABELS, "instance_id", "instance_type", "subnet", "node")
 
 SUBNET_FREE = Gauge(
     "ipaudit_subnet_free_addresses",
@@ -76,11 +79,12 @@ SUBNET_STARTUP = Gauge(
     "subnet at start-up; fewer free than this is a CRITICAL subnet_headroom finding",
     (*SUBNET_LABELS, "instance_type"),
 )
-SUBNET_DAYS = Gauge(
-    "ipaudit_subnet_days_until_full",
-    "Days until the subnet runs out of addresses at its recent trend, when a subnet_forecast "
+SUBNET_UNTIL_FULL = Gauge(
+    "ipaudit_subnet_time_until_full_seconds",
+    "Seconds until the subnet runs out of addresses at its recent trend, when a subnet_forecast "
     "finding says so (within 14 days)",
     SUBNET_LABELS,
+    unit="seconds",
 )
 CLUSTER_INFO = Gauge(
     "ipaudit_cluster_info",
@@ -133,6 +137,12 @@ RECOMMENDATION_RETURNED = Gauge(
     "ipaudit_recommendation_addresses_returned",
     "Addresses the recommended aws-node settings give back",
     (*CLUSTER_LABELS, "kind"),
+)
+FINDING = Gauge(
+    "ipaudit_finding",
+    "1 for each finding, named by its resource; what the alerting rules page on (muted=true: "
+    "a mute covers it and no rule pages)",
+    (*CLUSTER_LABELS, "kind", "severity", "resource", "muted"),
 )
 FINDINGS = Gauge(
     "ipaudit_findings",
@@ -197,7 +207,7 @@ REPORT_GAUGES: tuple[Gauge, ...] = (
     SUBNET_USED,
     SUBNET_ROLE,
     SUBNET_STARTUP,
-    SUBNET_DAYS,
+    SUBNET_UNTIL_FULL,
     CLUSTER_INFO,
     CLUSTER_HELD,
     CLUSTER_PODS,
@@ -217,6 +227,7 @@ REPORT_GAUGES: tuple[Gauge, ...] = (
     CEILING_PODS,
     POOL_FREE,
     FINDINGS,
+    FINDING,
     COVERAGE_ERRORS,
     COVERAGE_ERROR,
 )
@@ -228,14 +239,18 @@ def render_openmetrics(report: Report) -> str:
 
 def report_samples(report: Report) -> list[Sample]:
     # A forecast finding names its subnet once; every cluster listing the subnet shows it.
-    days = {
-        (f.account_id, f.region, f.resource): f.value
+    until_full = {
+        (f.account_id, f.region, f.resource): f.value * DAY_SECONDS
         for f in report.findings
         if f.kind == FORECAST_KIND and f.value is not None
     }
     return [
-        (RUN_TIMESTAMP, (), _epoch_seconds(report.generated_at)),
-        *(sample for cluster in report.clusters for sample in _cluster_samples(cluster, days)),
+        (RUN_TIMESTAMP, (), epoch_seconds(report.generated_at)),
+        *(
+            sample
+            for cluster in report.clusters
+            for sample in _cluster_samples(cluster, until_full)
+        ),
         *_finding_samples(report),
         *_coverage_samples(report),
     ]
@@ -257,7 +272,9 @@ def exposition(gauges: Sequence[Gauge], samples: Iterable[Sample]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _cluster_samples(cluster: ClusterReport, days: Mapping[SubnetWhere, float]) -> Iterator[Sample]:
+def _cluster_samples(
+    cluster: ClusterReport, until_full: Mapping[SubnetWhere, float]
+) -> Iterator[Sample]:
     scope = (cluster.account_id, cluster.region, cluster.name)
     yield CLUSTER_INFO, (*scope, cluster.vpc_id, cluster.network_mode), 1
     yield CLUSTER_HELD, scope, cluster.ips_held
@@ -277,7 +294,7 @@ def _cluster_samples(cluster: ClusterReport, days: Mapping[SubnetWhere, float]) 
     if cluster.recommendation is not None:
         kind = cluster.recommendation.kind
         yield RECOMMENDATION_RETURNED, (*scope, kind), cluster.recommendation.ips_returned
-    yield from _subnet_samples(cluster, days)
+    yield from _subnet_samples(cluster, until_full)
     for node in cluster.nodes:
         where = (*scope, node.instance_id, node.instance_type, node.subnet_id, node.node_name or "")
         yield NODE_HELD, where, node.ips_held
@@ -307,7 +324,9 @@ def _ceiling_samples(cluster: ClusterReport) -> Iterator[Sample]:
             yield CEILING_PODS, where, ceiling.pods_fit_now
 
 
-def _subnet_samples(cluster: ClusterReport, days: Mapping[SubnetWhere, float]) -> Iterator[Sample]:
+def _subnet_samples(
+    cluster: ClusterReport, until_full: Mapping[SubnetWhere, float]
+) -> Iterator[Sample]:
     from ipaudit.analysis.findings import node_startup_need, subnet_demand
 
     # The need the headroom finding compared free addresses with, not a second reckoning.
@@ -318,16 +337,17 @@ def _subnet_samples(cluster: ClusterReport, days: Mapping[SubnetWhere, float]) -
         yield SUBNET_USABLE, where, subnet.usable
         yield SUBNET_FREE_BLOCKS, where, subnet.free_prefix_blocks
         for owner, count in subnet.addresses.items():
-            yield SUBNET_USED, (*where, owner), count
+            if count:  # most owners hold nothing in most subnets: no series, not a 0
+                yield SUBNET_USED, (*where, owner), count
         for role in subnet.roles:
             yield SUBNET_ROLE, (*where, role), 1
         demand = subnet_demand(cluster, subnet, startup)
         if demand is not None:
             instance_type, need = demand
             yield SUBNET_STARTUP, (*where, instance_type), need
-        forecast = days.get((cluster.account_id, cluster.region, subnet.subnet_id))
+        forecast = until_full.get((cluster.account_id, cluster.region, subnet.subnet_id))
         if forecast is not None:
-            yield SUBNET_DAYS, where, forecast
+            yield SUBNET_UNTIL_FULL, where, forecast
 
 
 def _subnet_labels(cluster: ClusterReport, subnet: SubnetReport) -> tuple[str, ...]:
@@ -355,6 +375,13 @@ def _finding_samples(report: Report) -> Iterator[Sample]:
     )
     for values, count in counts.items():
         yield FINDINGS, values, count
+    # One series per finding, whose labels are the finding's id (kind, account, region,
+    # cluster, resource): one alert per finding, and a value that never changes while the
+    # finding stays, so an alert neither resolves nor re-fires between audits.
+    for f in report.findings:
+        muted = "true" if f.muted else "false"
+        where = (f.account_id, f.region, f.cluster or NO_CLUSTER)
+        yield FINDING, (*where, f.kind, f.severity, f.resource, muted), 1
 
 
 def _coverage_samples(report: Report) -> Iterator[Sample]:
@@ -371,7 +398,7 @@ def _coverage_samples(report: Report) -> Iterator[Sample]:
             yield COVERAGE_ERROR, (*where, entry.error or ""), 1
 
 
-def _epoch_seconds(iso: str) -> float:
+def epoch_seconds(iso: str) -> float:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 

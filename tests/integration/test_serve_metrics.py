@@ -8,6 +8,7 @@ import json
 import os
 import queue
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -28,13 +29,14 @@ from unit.openmetrics_spec import DERIVED, from_report, scraped, series, without
 
 from ipaudit.cli import main
 from ipaudit.cli.serve_metrics import (
+    EXPORTER_GAUGES,
     LISTENING,
     SERVING,
     Exporter,
     MetricsServer,
     audit_loop,
 )
-from ipaudit.report import Report
+from ipaudit.report import Coverage, Report
 from ipaudit.report_codec import report_from_dict
 from ipaudit.report_openmetrics import CONTENT_TYPE, REPORT_GAUGES, render_openmetrics
 from ipaudit_sim.aws import MotoServer
@@ -45,6 +47,7 @@ from tests.integration.cluster_builder import moto_environment
 REGION = "eu-west-1"
 BOUND = 120  # seconds: a bound on a hang, not a wait for timing
 RUN_TIME = frozenset({"ipaudit_run_timestamp_seconds"})  # each audit has its own
+EXPORTER = frozenset(gauge.name for gauge in EXPORTER_GAUGES)
 
 
 def ipaudit(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -171,9 +174,8 @@ def test_serve_metrics_serves_the_audit_over_http_and_stops_cleanly(
     samples = scraped(text)
     assert samples[series("ipaudit_up")] == 1
     assert samples[series("ipaudit_exporter_last_audit_success")] == 1
-    report_part = without(
-        samples, DERIVED | RUN_TIME | {"ipaudit_up", "ipaudit_exporter_last_audit_success"}
-    )
+    assert samples[series("ipaudit_exporter_report_source", source="audit")] == 1
+    report_part = without(samples, DERIVED | RUN_TIME | EXPORTER)
     assert report_part == without(from_report(audited), RUN_TIME)
     assert code == 0
     assert served.lines.get(timeout=BOUND) == f"ipaudit: serve-metrics: {how.name}, stopping"
@@ -285,12 +287,11 @@ def test_before_the_first_audit_finishes_it_answers_up_0_not_an_error(
     stop.set()
     loop.join(BOUND)
 
-    assert scraped(before) == {series("ipaudit_up"): 0}
-    assert [f.name for f in strict_openmetrics(before)][2:] == [g.name for g in REPORT_GAUGES]
+    assert scraped(before) == {series("ipaudit_up"): 0, series("ipaudit_exporter_failed_audits"): 0}
+    families = [f.name for f in strict_openmetrics(before)]
+    assert families == [g.name for g in (*EXPORTER_GAUGES, *REPORT_GAUGES)]
     assert scraped(after)[series("ipaudit_up")] == 1
-    assert without(
-        scraped(after), frozenset({"ipaudit_up", "ipaudit_exporter_last_audit_success"})
-    ) == scraped(render_openmetrics(prod_report()))
+    assert without(scraped(after), EXPORTER) == scraped(render_openmetrics(prod_report()))
 
 
 def test_it_audits_again_every_interval_and_a_failed_audit_keeps_the_last_report(
@@ -319,11 +320,11 @@ def test_it_audits_again_every_interval_and_a_failed_audit_keeps_the_last_report
     assert waited == [900.0, 900.0]
     first, second = (scraped(text) for text in scrapes)
     assert first[series("ipaudit_exporter_last_audit_success")] == 1
+    assert first[series("ipaudit_exporter_failed_audits")] == 0
     assert second[series("ipaudit_exporter_last_audit_success")] == 0
+    assert second[series("ipaudit_exporter_failed_audits")] == 1
     assert second[series("ipaudit_up")] == 1  # the last report is still served
-    assert without(second, frozenset({"ipaudit_exporter_last_audit_success"})) == without(
-        first, frozenset({"ipaudit_exporter_last_audit_success"})
-    )
+    assert without(second, EXPORTER) == without(first, EXPORTER)
     assert said == [
         f"{SERVING}run-1",
         "serve-metrics: the audit failed, next try in 900s: RuntimeError",
@@ -345,7 +346,55 @@ def test_only_metrics_is_served_and_a_classic_scraper_gets_the_text_format(
     assert missing.value.code == 404
     assert classic == "text/plain; version=0.0.4; charset=utf-8"
     assert negotiated == CONTENT_TYPE
-    assert scraped(text) == {series("ipaudit_up"): 0}
+    assert scraped(text) == {series("ipaudit_up"): 0, series("ipaudit_exporter_failed_audits"): 0}
+
+
+def test_the_stored_run_is_served_with_its_age_until_the_first_audit_replaces_it(
+    endpoint: tuple[Exporter, MetricsServer],
+) -> None:
+    exporter, server = endpoint
+    exporter.restored(prod_report("stored"))
+
+    stored = scraped(get(server)[1])
+    exporter.published(prod_report("own"))
+    exporter.restored(prod_report("stale-copy"))  # the table is read once, before any audit
+    own = scraped(get(server)[1])
+
+    assert stored[series("ipaudit_up")] == 1
+    assert stored[series("ipaudit_exporter_report_source", source="table")] == 1
+    assert stored[series("ipaudit_exporter_report_age_seconds")] > 0  # 2026-03-02 is past
+    assert without(stored, EXPORTER) == scraped(render_openmetrics(prod_report("stored")))
+    assert own[series("ipaudit_exporter_report_source", source="audit")] == 1
+    assert series("ipaudit_exporter_report_source", source="table") not in own
+
+
+def test_audits_that_read_nothing_keep_the_last_findings_stale_and_count_as_failed(
+    endpoint: tuple[Exporter, MetricsServer],
+) -> None:
+    exporter, server = endpoint
+    good = prod_report("good")  # prod's subnet-a: 40 of 1019 free, a CRITICAL finding
+    dark = report(
+        [],
+        run_id="dark",
+        coverage=[Coverage(good.clusters[0].account_id, "eu-west-1", None, "error", "EC2: down")],
+    )
+
+    exporter.published(good)
+    results = [exporter.published(dark) for _ in range(3)]
+    samples = scraped(get(server)[1])
+
+    assert results == [False, False, False]
+    assert samples[series("ipaudit_exporter_failed_audits")] == 3
+    assert samples[series("ipaudit_exporter_last_audit_success")] == 0
+    findings = {dict(labels)["resource"] for (name, labels) in samples if name == "ipaudit_finding"}
+    assert findings == {"subnet-a"}  # still served: the outage did not resolve it
+    stale = series(
+        "ipaudit_scope_stale_since_timestamp_seconds",
+        account="111111111111",
+        region="eu-west-1",
+        cluster="-",
+    )
+    assert samples[stale] == 1772442000.0  # the good run's time, 2026-03-02 09:00Z
 
 
 # The demo: every kind of figure at once (a forecast from seeded history, a leak, a subnet two
@@ -375,10 +424,31 @@ def test_the_demos_metrics_equal_its_json_report(demo_json: dict[str, Any]) -> N
 
     assert without(samples, DERIVED) == from_report(demo_json)
     assert {name for name, _ in samples} >= {
-        "ipaudit_subnet_days_until_full",
+        "ipaudit_subnet_time_until_full_seconds",
         "ipaudit_leaked_eni_addresses",
         "ipaudit_recommendation_addresses_returned",
     }
+
+
+@pytest.mark.skipif(
+    shutil.which("promtool") is None,
+    reason="promtool missing: `make setup` installs it where apt runs as root",
+)
+def test_promtool_accepts_the_demos_exposition_names_and_units(demo_json: dict[str, Any]) -> None:
+    # What a scrape of serve-metrics gets: the exporter's own gauges and the report's.
+    exporter = Exporter()
+    exporter.published(report_from_dict(demo_json))
+
+    done = subprocess.run(
+        ["promtool", "check", "metrics"],
+        input=exporter.text(),
+        capture_output=True,
+        text=True,
+        timeout=BOUND,
+        check=False,
+    )
+
+    assert (done.returncode, done.stdout + done.stderr) == (0, "")
 
 
 def test_a_subnet_with_fewer_free_than_the_start_up_need_has_a_critical_headroom_finding(

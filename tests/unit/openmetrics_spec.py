@@ -105,15 +105,17 @@ def from_report(report: dict[str, Any]) -> dict[Series, float]:
             put("ipaudit_subnet_usable_addresses", subnet["usable"], **where)
             put("ipaudit_subnet_free_prefix_blocks", subnet["free_prefix_blocks"], **where)
             for owner, count in subnet["addresses"].items():
-                put("ipaudit_subnet_used_addresses", count, **where, owner=owner)
+                if count != 0:  # an owner holding nothing has no series
+                    put("ipaudit_subnet_used_addresses", count, **where, owner=owner)
             for role in subnet["roles"]:
                 put("ipaudit_subnet_role", 1, **where, role=role)
             days = forecast.get((cluster["account_id"], cluster["region"], subnet["subnet_id"]))
-            put("ipaudit_subnet_days_until_full", days, **where)
+            seconds = None if days is None else days * 86400
+            put("ipaudit_subnet_time_until_full_seconds", seconds, **where)
         for node in cluster["nodes"]:
             at = {
                 **scope,
-                "instance": node["instance_id"],
+                "instance_id": node["instance_id"],
                 "instance_type": node["instance_type"],
                 "subnet": node["subnet_id"],
                 "node": node["node_name"] or "",
@@ -151,6 +153,18 @@ def from_report(report: dict[str, Any]) -> dict[Series, float]:
             kind=kind,
             severity=severity,
             muted=muted,
+        )
+    for f in report["findings"]:
+        put(
+            "ipaudit_finding",
+            1,
+            account=f["account_id"],
+            region=f["region"],
+            cluster=f["cluster"] or "-",
+            kind=f["kind"],
+            severity=f["severity"],
+            resource=f["resource"],
+            muted=str(f["muted"]).lower(),
         )
     errors = Counter[tuple[str, str]]()
     for entry in report["coverage"]:

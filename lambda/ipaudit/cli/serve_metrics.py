@@ -11,42 +11,83 @@ import argparse
 import signal
 import socket
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from ipaudit.cli.audit import add_audit_flags, audit_once, audit_setup, progress
+from ipaudit.cli.audit import add_audit_flags, audit_once, audit_setup, nothing_read, progress
 from ipaudit.cli.options import seconds_flag
 from ipaudit.errors import InputError
 from ipaudit.report import Report
 from ipaudit.report_openmetrics import (
     CONTENT_TYPE,
+    NO_CLUSTER,
     REPORT_GAUGES,
     Gauge,
     Sample,
+    epoch_seconds,
     exposition,
     report_samples,
 )
+from ipaudit.stale_scopes import Served, carry_over
 
 MIN_INTERVAL = 60.0  # an audit makes AWS calls in every account: not a tight loop
 MAX_INTERVAL = 86400.0
 DEFAULT_INTERVAL = 300.0
+# Each cycle's own deadline unless --deadline says otherwise: a hung call must not freeze the
+# figures; what is not audited by then is a coverage error, its scope served stale.
+DEFAULT_DEADLINE = 600.0
 DEFAULT_BIND = "127.0.0.1"  # loopback unless asked: the metrics name accounts and subnets
 # The line a supervisor or a test waits for: the first report is being served.
 SERVING = "serve-metrics: serving the metrics of run "
 LISTENING = "serve-metrics: listening on "
+RESTORED = "serve-metrics: serving the stored run "
 _STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 # What a scraper that does not ask for OpenMetrics gets: the same text reads as Prometheus'
 # 0.0.4 format, where `# UNIT` and `# EOF` are comments.
 _CLASSIC_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
-UP = Gauge("ipaudit_up", "1 while a report is served, 0 before the first audit finishes", ())
+UP = Gauge("ipaudit_up", "1 while a report is served, 0 before there is one", ())
 LAST_AUDIT_SUCCESS = Gauge(
     "ipaudit_exporter_last_audit_success",
-    "1 when the exporter's last audit finished, 0 when it failed (the last report is still served)",
+    "1 when the exporter's last audit read something, 0 when it failed or could read no "
+    "cluster (the last good values are still served)",
     (),
 )
-EXPORTER_GAUGES: tuple[Gauge, ...] = (UP, LAST_AUDIT_SUCCESS)
+FAILED_AUDITS = Gauge(
+    "ipaudit_exporter_failed_audits",
+    "The exporter's audits in a row that failed or could read no cluster (0 after one that did)",
+    (),
+)
+REPORT_SOURCE = Gauge(
+    "ipaudit_exporter_report_source",
+    "1 for where the served report comes from: table (the last stored run, until the "
+    "exporter's own first audit ends) or audit",
+    ("source",),
+)
+REPORT_AGE = Gauge(
+    "ipaudit_exporter_report_age_seconds",
+    "Seconds since the served report's audit ran, at the scrape",
+    (),
+    unit="seconds",
+)
+SCOPE_STALE = Gauge(
+    "ipaudit_scope_stale_since_timestamp_seconds",
+    "For each scope the last audit could not read: when the values still served for it were "
+    "audited, Unix seconds (cluster - : the whole account and region)",
+    ("account", "region", "cluster"),
+    unit="seconds",
+)
+EXPORTER_GAUGES: tuple[Gauge, ...] = (
+    UP,
+    LAST_AUDIT_SUCCESS,
+    FAILED_AUDITS,
+    REPORT_SOURCE,
+    REPORT_AGE,
+    SCOPE_STALE,
+)
+FROM_TABLE, FROM_AUDIT = "table", "audit"
 
 
 def register(sub: Any) -> None:
@@ -75,7 +116,7 @@ def register(sub: Any) -> None:
         help=f"address to listen on (default {DEFAULT_BIND}: this machine only)",
     )
     add_audit_flags(parser)
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, deadline=DEFAULT_DEADLINE)
 
 
 def port_number(raw: str) -> int:
@@ -85,30 +126,64 @@ def port_number(raw: str) -> int:
 
 
 class Exporter:
-    """The metrics to serve: the last report's, and the exporter's own state. Thread-safe: the
-    audit loop publishes while the HTTP server's threads scrape."""
+    """The metrics to serve: the report's (the last stored run until the first audit, then each
+    audit's with the last good values of the scopes it could not read), and the exporter's own
+    state. Thread-safe: the audit loop publishes while the HTTP server's threads scrape."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._lock = threading.Lock()
-        self._report: list[Sample] | None = None
+        self._clock = clock
+        self._served: Served | None = None
+        self._source = ""
+        self._samples: list[Sample] = []
+        self._generated = 0.0
         self._last_success: bool | None = None
+        self._failed = 0
 
-    def published(self, report: Report) -> None:
-        samples = report_samples(report)  # once per audit, not once per scrape
+    def restored(self, report: Report) -> None:
+        """The last stored run, served until the first audit ends (never over one)."""
         with self._lock:
-            self._report, self._last_success = samples, True
+            if self._served is None:
+                self._serve(Served(report), FROM_TABLE)
+
+    def published(self, report: Report) -> bool:
+        """Serve this audit's report; False when it could read nothing (a failed audit)."""
+        read = not nothing_read(report)
+        with self._lock:
+            self._serve(carry_over(self._served, report), FROM_AUDIT)
+            self._count(read)
+        return read
 
     def failed(self) -> None:
         with self._lock:
-            self._last_success = False
+            self._count(False)
+
+    def _count(self, success: bool) -> None:
+        self._last_success = success
+        self._failed = 0 if success else self._failed + 1
+
+    def _serve(self, served: Served, source: str) -> None:
+        # Samples once per audit, not once per scrape.
+        stale = [
+            (SCOPE_STALE, (account, region, cluster or NO_CLUSTER), epoch_seconds(since))
+            for (account, region, cluster), since in served.stale_since.items()
+        ]
+        self._served, self._source = served, source
+        self._samples = [*report_samples(served.report), *stale]
+        self._generated = epoch_seconds(served.report.generated_at)
 
     def text(self) -> str:
         with self._lock:
-            report, last_success = self._report, self._last_success
-        own: list[Sample] = [(UP, (), 0 if report is None else 1)]
+            served, source, samples = self._served, self._source, self._samples
+            last_success, failed, generated = self._last_success, self._failed, self._generated
+        own: list[Sample] = [(UP, (), 0 if served is None else 1)]
         if last_success is not None:
             own.append((LAST_AUDIT_SUCCESS, (), 1 if last_success else 0))
-        return exposition((*EXPORTER_GAUGES, *REPORT_GAUGES), [*own, *(report or [])])
+        own.append((FAILED_AUDITS, (), failed))
+        if served is not None:
+            own.append((REPORT_SOURCE, (source,), 1))
+            own.append((REPORT_AGE, (), max(0.0, round(self._clock() - generated, 3))))
+        return exposition((*EXPORTER_GAUGES, *REPORT_GAUGES), [*own, *samples])
 
 
 def audit_loop(
@@ -119,8 +194,9 @@ def audit_loop(
     say: Callable[[str], None] = progress,
 ) -> None:
     """Audit, publish, then `wait(interval)` (True: stop), until told to stop. A failed cycle
-    keeps the last report served: a long-running exporter outlives one bad audit, and
-    `ipaudit_exporter_last_audit_success` and the report's timestamp show it."""
+    keeps the last report served, and one whose scopes failed keeps those scopes' last good
+    values: a long-running exporter outlives bad audits without dropping a finding's series
+    (which would resolve its alert); `ipaudit_exporter_failed_audits` counts them."""
     while True:
         try:
             report = audit()
@@ -128,7 +204,8 @@ def audit_loop(
             exporter.failed()
             say(f"serve-metrics: the audit failed, next try in {interval:g}s: {_problem(error)}")
         else:
-            exporter.published(report)
+            if not exporter.published(report):
+                say("serve-metrics: the audit could read no cluster: the last values stay served")
             say(SERVING + report.run_id)
         if wait(interval):
             return
@@ -191,6 +268,8 @@ def run(args: argparse.Namespace) -> int:
     # here as it does there, exit 1; once serving, a failing cycle is retried instead.
     audit_targets(settings, session)
     exporter = Exporter()
+    if settings.table:
+        _restore(exporter, settings.table, session)
     stop = threading.Event()
     # Blocked before any thread starts, so every thread inherits the mask and the signals wait
     # for sigwait below: a stop is one orderly path, wherever the audit is.
@@ -221,6 +300,22 @@ def run(args: argparse.Namespace) -> int:
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
     return 0
+
+
+def _restore(exporter: Exporter, table: str, session: Any) -> None:
+    """Serve the last stored run from the first scrape on (before listening: no scrape sees an
+    empty exporter), so a restart does not drop every finding's series for an audit's length."""
+    from ipaudit.aws.session import make_client
+    from ipaudit.store.latest import latest_run
+
+    try:
+        stored = latest_run(make_client(session, "dynamodb"), table)
+    except Exception as error:  # the audit reads the table again; it is not fatal here
+        progress(f"serve-metrics: the last stored run could not be read: {_problem(error)}")
+        return
+    if stored is not None:
+        exporter.restored(stored)
+        progress(f"{RESTORED}{stored.run_id} ({stored.generated_at}) until the first audit ends")
 
 
 def _host(bind: str) -> str:
