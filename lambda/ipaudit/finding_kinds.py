@@ -42,23 +42,24 @@ FINDING_KINDS: tuple[FindingKind, ...] = (
         "subnet",
         "CRITICAL: free addresses below `IPAUDIT_CRIT_FREE_PCT`, or fewer than one more node of "
         "the cluster's largest aws-node instance type takes from this subnet at start-up under "
-        "the current aws-node settings (from the CNI model, every network card aws-node manages "
-        "included; under custom networking, or subnet discovery drawing the pods elsewhere, 1 in "
-        "the node's subnet and the rest where its pods draw); a launch subnet whose nodes' pods "
-        "draw elsewhere (custom networking, or subnet discovery): 0 free (new nodes cannot "
-        "launch), and below `IPAUDIT_WARN_FREE_PCT` only a WARNING saying how many more nodes "
-        "can launch; a control-plane-only subnet: fewer than the 6 free addresses EKS requires. "
-        "WARNING: free addresses below `IPAUDIT_WARN_FREE_PCT`; a control-plane-only subnet: "
-        "fewer than the 16 EKS recommends (unless it is smaller than that, like a /28)",
+        "the current aws-node settings (the capacity model: where nodes launch, its own address "
+        "and its primary ENI's pool, 10 for an m5.large under the defaults, with subnet discovery "
+        "too; 1 when custom networking or discovery's `=0` moves its pods off the primary ENI; "
+        "where only pods draw, the rest when it is the zone's only place for new ENIs); below "
+        "the thresholds a launch subnet's message counts how many more nodes can launch in it; "
+        "a control-plane-only subnet: fewer than the 6 free addresses EKS requires. WARNING: free "
+        "addresses below `IPAUDIT_WARN_FREE_PCT`; a control-plane-only subnet: fewer than the 16 "
+        "EKS recommends (unless it is smaller than that, like a /28)",
     ),
     FindingKind(
         "pod_pool_headroom",
         ("CRITICAL", "WARNING"),
         "the zone whose pods draw on the pool",
         "az",
-        "under subnet discovery, a zone's pool of several pod subnets: CRITICAL when together "
-        "they have fewer than a new node's pods take at start-up, or below "
-        "`IPAUDIT_CRIT_FREE_PCT`; WARNING below `IPAUDIT_WARN_FREE_PCT`",
+        "under subnet discovery, the subnets a zone's new ENIs may go to (not one tagged `=0`): "
+        "CRITICAL when none of them can hold one more ENI of the largest type (each lands whole "
+        "in one subnet), or together below `IPAUDIT_CRIT_FREE_PCT`; WARNING below "
+        "`IPAUDIT_WARN_FREE_PCT`",
     ),
     FindingKind(
         "pods_without_addresses",
