@@ -1,10 +1,12 @@
-# `make demo` and `make test` are all a fresh machine needs: the demo installs the Python
-# environment only (no Node.js needed), the tests `make setup` (Python and the npm tools).
+# `make demo` and `make test` are all a fresh machine needs: the demo installs what it runs on
+# only (the package and moto; no Node.js, no development tools), the tests `make setup` (Python
+# with the development tools, the npm tools, Prometheus).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.demo-installed
 NODE_STAMP := node_modules/.installed
 PROMETHEUS_STAMP := $(VENV)/.prometheus
 # The Lambda runtime's Python: `make lock` resolves lambda/requirements.txt for it
@@ -15,9 +17,15 @@ LAMBDA_PYTHON := 3.12
 
 setup: $(PY_STAMP) $(NODE_STAMP) $(PROMETHEUS_STAMP)
 
-$(PY_STAMP): requirements.txt lambda/requirements.txt pyproject.toml
+# The demo's environment: the package as the Lambda pins it, and moto for the simulated AWS.
+$(DEMO_STAMP): lambda/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r lambda/requirements.txt -e '.[demo]'
+	touch $@
+
+# Everything for development on top: CDK, test and lint tools.
+$(PY_STAMP): $(DEMO_STAMP) requirements.txt
 	$(BIN)/python -m pip install --quiet -r requirements.txt -e '.[demo]'
 	touch $@
 
@@ -40,7 +48,7 @@ $(PROMETHEUS_STAMP): $(PY_STAMP)
 rules: $(PY_STAMP)
 	$(BIN)/python -m ipaudit.alert_rules > dashboards/ipaudit-alerts.yaml
 
-demo: $(PY_STAMP)
+demo: $(DEMO_STAMP)
 	$(BIN)/ipaudit demo
 
 lint: setup

@@ -10,7 +10,7 @@ answers with that endpoint and CA, as EKS does.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
@@ -71,15 +71,22 @@ def _publish(account_id: str, name: str, endpoint: str, ca_data: str) -> None:
 
 
 @contextmanager
-def article_world(env: MutableMapping[str, str] = os.environ) -> Iterator[World]:
-    """Start and seed everything; `env` (the process environment by default) is pointed at it."""
+def article_world(
+    env: MutableMapping[str, str] = os.environ, progress: Callable[[str], None] | None = None
+) -> Iterator[World]:
+    """Start and seed everything; `env` (the process environment by default) is pointed at it.
+    `progress` hears what is being done while it starts (it takes a while: moto loads its
+    data on the first EC2 call)."""
+    say = progress or (lambda _message: None)
     with ExitStack() as stack:
+        say("starting the simulated AWS (a moto server on loopback)")
         moto = stack.enter_context(running_moto())
         proxy = EksProxy(moto.url)
         aws_endpoint = proxy.start()
         stack.callback(proxy.stop)
         point_environment_at(aws_endpoint, REGION, env)
         session = boto3.Session(region_name=REGION)
+        say("seeding the organization: 3 accounts, 5 EKS clusters, their VPCs, nodes and ENIs")
         organization = seed_article(session)
         caller_arn = session.client("sts").get_caller_identity()["Arn"]
         auditor_role = f"arn:aws:iam::{organization.prod_account}:role/{DEFAULT_ROLE_NAME}"
@@ -90,6 +97,7 @@ def article_world(env: MutableMapping[str, str] = os.environ) -> Iterator[World]
             (organization.batch, organization.prod_account, auditor_role),
             (organization.search, organization.prod_account, auditor_role),
         ]
+        say(f"starting {len(clusters)} Kubernetes API servers (one per cluster)")
         servers: dict[str, KubeApiServer] = {}
         access: dict[str, KubeAccess] = {}
         endpoints = []

@@ -173,12 +173,16 @@ def test_search_runs_subnet_discovery_and_only_new_nodes_are_blocked(
     )
 
 
-def test_the_digest_goes_to_a_temporary_folder_unless_one_is_named(
+def test_the_digest_is_one_temporary_file_unless_one_is_named(
     demo_run: tuple[dict[str, Any], Path, Path], text: tuple[str, Path]
 ) -> None:
     _, cwd, tmpdir = demo_run
     assert list(cwd.iterdir()) == []  # nothing left in the working directory
-    [written] = tmpdir.glob("ipaudit-demo-*/ipaudit-demo-digest.html")
+    # One file in the temporary directory, overwritten by the next run: no folder per run.
+    assert [p.name for p in tmpdir.iterdir() if p.name.startswith("ipaudit-demo")] == [
+        "ipaudit-demo-digest.html"
+    ]
+    written = tmpdir / "ipaudit-demo-digest.html"
     assert "<table" in written.read_text()  # the weekly digest, for a browser
     _, named = text
     assert "<table" in named.read_text()

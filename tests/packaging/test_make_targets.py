@@ -40,6 +40,10 @@ def test_make_demo_installs_python_only_and_runs_the_demo(clone: Path) -> None:
     assert "pip install" in commands
     assert ".venv/bin/ipaudit demo" in commands
     assert "npm" not in commands
+    # The runtime's pins and the demo extra, never the development tools (CDK, mypy, ...).
+    assert "-r lambda/requirements.txt -e '.[demo]'" in commands
+    assert "-r requirements.txt" not in commands
+    assert "apt-get" not in commands
 
 
 @pytest.mark.skipif(MAKE is None, reason="make is not installed on this machine")

@@ -126,15 +126,15 @@ def run(args: argparse.Namespace) -> int:
 
     quiet = args.output != "text"  # JSON and CSV are for pipes: nothing else on stdout
     say = (lambda _message: None) if quiet else progress
-    say("starting the simulated organization (moto server, Kubernetes API servers)")
-    with article_world(os.environ) as world:
+    with article_world(os.environ, progress=say) as world:
         settings = Settings.from_env(world.env)
         report = run_audit(settings, world.session, progress=say)
         seed_history(report, settings, world.session)
         # A real run, not a dry one: the alert state it records is what the digest counts.
         outcome = after_audit(report, settings, world.session)
         code = emit(outcome.report, args)
-        digest_path = args.digest or Path(tempfile.mkdtemp(prefix="ipaudit-demo-")) / DIGEST_NAME
+        # One file, overwritten by every run: no folder left behind per run.
+        digest_path = args.digest or Path(tempfile.gettempdir()) / DIGEST_NAME
         digest = weekly_digest(settings, world.session, html_path=digest_path)
     if not quiet:
         width = terminal_width()
