@@ -173,7 +173,7 @@ OWNER_WORD = {
 }
 
 
-def attribution_line(subnet: SubnetReport) -> str:
+def attribution_line(subnet: SubnetReport, cluster: str = "") -> str:
     """`subnet-a  1019 used = 20 node primaries + 1200 pods + ...`: only owners holding some."""
     used = subnet.usable - subnet.free
     parts = [
@@ -182,14 +182,17 @@ def attribution_line(subnet: SubnetReport) -> str:
         if (count := subnet.addresses.get(owner, 0))
     ]
     roles = ",".join(subnet.roles) or "no role"
-    shared = (
-        f"; shared with {', '.join(c for c in subnet.clusters)}" if len(subnet.clusters) > 1 else ""
-    )
+    # The other clusters drawing on it: the one being read is not "shared with" itself.
+    others = sorted(c for c in subnet.clusters if c != cluster)
+    shared = f"; shared with {', '.join(others)}" if len(subnet.clusters) > 1 and others else ""
     return f"{subnet.subnet_id}  {used} used = {' + '.join(parts) or '0'}  ({roles}{shared})"
 
 
 def render_cluster(cluster: ClusterReport, width: int = DEFAULT_WIDTH) -> str:
-    fargate = f", {cluster.fargate_pods} on Fargate" if cluster.fargate_pods else ""
+    # Fargate pods run on no node of the table: said apart, not as the nodes' pods.
+    on_fargate = cluster.fargate_pods or 0
+    fargate = f"; {plural(on_fargate, 'pod')} more on Fargate" if on_fargate else ""
+    node_pods = None if cluster.pods is None else cluster.pods - on_fargate
     nodes = len(cluster.nodes)
     lines = [
         wrap(
@@ -202,7 +205,7 @@ def render_cluster(cluster: ClusterReport, width: int = DEFAULT_WIDTH) -> str:
         wrap(
             f"{plural(nodes, 'node')} {'holds' if nodes == 1 else 'hold'} "
             f"{plural(cluster.ips_held, 'address', 'addresses')} for "
-            f"{_maybe(cluster.pods)} pods{fargate} ({_maybe(cluster.warm_ips)} warm)",
+            f"{_maybe(node_pods)} pods ({_maybe(cluster.warm_ips)} warm){fargate}",
             width,
             "  ",
         ),
@@ -227,7 +230,7 @@ def render_cluster(cluster: ClusterReport, width: int = DEFAULT_WIDTH) -> str:
         ),
         "",
         "  Who holds the used addresses:",
-        *(wrap(attribution_line(s), width, "    ", "    ") for s in cluster.subnets),
+        *(wrap(attribution_line(s, cluster.name), width, "    ", "    ") for s in cluster.subnets),
     ]
     wasting = sorted(cluster.nodes, key=lambda n: (-(n.warm_ips or 0), -n.ips_held, n.instance_id))[
         :TOP_NODES
@@ -350,7 +353,10 @@ def pod_pool_lines(cluster: ClusterReport) -> list[str]:
     if not cluster.subnet_discovery:
         return []
     version = cluster.cni_version or "version unknown"
-    lines = [f"subnet discovery: on (aws-node {version}): new ENIs go to the zone's most free"]
+    lines = [
+        f"subnet discovery: on (aws-node {version}): a node's new ENIs go to the valid subnet "
+        "of its zone with the most free addresses"
+    ]
     free = {s.subnet_id: s.free for s in cluster.subnets}
     zone_of = {s.subnet_id: s.az for s in cluster.subnets}
     pools = {

@@ -194,3 +194,20 @@ def test_a_mistyped_flag_never_echoes_a_url_it_was_given() -> None:
     done = ipaudit("audit", "--slack", HOOK)  # ambiguous: --slack-secret-arn or the refused one
     assert done.returncode == 2
     assert "hush-hush" not in done.stderr
+
+
+def test_settings_written_as_name_equals_value_get_the_json_they_need(tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    report.write_text("{}")
+    done = ipaudit("what-if", "--report", str(report), "--settings", "WARM_IP_TARGET=2")
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.strip() == (
+        "ipaudit: error: --settings: 'WARM_IP_TARGET=2' is neither a JSON object nor a file: "
+        """give a JSON object, e.g. --settings '{"WARM_IP_TARGET": "2"}'"""
+    )
+
+
+def test_two_output_formats_at_once_are_refused() -> None:
+    done = ipaudit("demo", "--output", "csv", "--json")
+    assert done.returncode == 2 and done.stdout == ""
+    assert "argument --json: not allowed with argument --output" in done.stderr

@@ -105,7 +105,7 @@ def test_each_cluster_says_its_network_mode_and_each_subnet_who_holds_its_addres
     assert "aws-node: not running (or not readable)" in text
     assert (
         "subnet-a 1019 used = 10 node primaries + 120 pods + 879 warm + 10 leaked "
-        "(nodes,pods; shared with shop-prod, batch)"
+        "(nodes,pods; shared with batch)"
     ) in flowing(text)
     assert "note 222222222222/eu-west-1/*: subnet subnet-v6 is IPv6-only" in flowing(text)
 
@@ -209,7 +209,17 @@ def test_under_subnet_discovery_each_zones_pool_is_one_line_with_its_free_addres
         subnet_discovery=True,
     )
     assert pod_pool_lines(cluster) == [
-        "subnet discovery: on (aws-node v1.19.2): new ENIs go to the zone's most free",
+        "subnet discovery: on (aws-node v1.19.2): a node's new ENIs go to the valid subnet of "
+        "its zone with the most free addresses",
         "pods in eu-west-1a draw on subnet-tagged (899 free), subnet-node (0 free): 899 free "
         "in all",
     ]
+
+
+def test_fargate_pods_are_said_apart_from_the_pods_on_the_nodes() -> None:
+    base = report()
+    [cluster] = base.clusters
+    # 120 pods counted for the cluster, 3 of them on Fargate: the nodes hold 300 for 117.
+    fargate = replace(cluster, fargate_pods=3)
+    text = flowing(render_report(replace(base, clusters=[fargate])))
+    assert "2 nodes hold 300 addresses for 117 pods (170 warm); 3 pods more on Fargate" in text

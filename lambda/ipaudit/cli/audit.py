@@ -71,14 +71,16 @@ deadline_seconds = seconds_flag(0, MAX_DEADLINE, low_allowed=False)
 
 
 def add_output_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
+    # `--output csv --json` asks for two things: refused, not the last one silently taken.
+    formats = parser.add_mutually_exclusive_group()
+    formats.add_argument(
         "--output",
         choices=OUTPUTS,
         default="text",
         help="text for people (default), the JSON report, CSV rows per subnet and node, or "
         "OpenMetrics text for Prometheus",
     )
-    parser.add_argument(
+    formats.add_argument(
         "--json", dest="output", action="store_const", const="json", help="same as --output json"
     )
     parser.add_argument(

@@ -154,6 +154,12 @@ def read_settings(raw: str, flag: str) -> dict[str, str | None]:
     numbers or booleans as aws-node reads them; null unsets one)."""
     text = raw
     if not raw.lstrip().startswith("{"):
+        if "=" in raw and not Path(raw).exists():
+            name, _, value = raw.partition("=")
+            raise InputError(
+                f"{flag}: {raw!r} is neither a JSON object nor a file: give a JSON object, "
+                f"e.g. {flag} '{json.dumps({name.strip(): value.strip()})}'"
+            )
         try:
             text = Path(raw).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:

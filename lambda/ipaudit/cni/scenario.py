@@ -128,7 +128,10 @@ def _settings(value: Any) -> CniSettings:
     _no_unknown(value, CNI_FIELDS, "cni.")
     env: dict[str, str] = {}
     for name, setting in value.items():
-        if name in BOOL_VARIABLES:
+        if isinstance(setting, str):
+            # As aws-node reads its environment (and `what-if --settings` takes it): "2", "true".
+            env[name] = setting
+        elif name in BOOL_VARIABLES:
             if not isinstance(setting, bool):
                 raise ScenarioError(f"scenario: cni.{name}: must be true or false, got {setting!r}")
             env[name] = "true" if setting else "false"

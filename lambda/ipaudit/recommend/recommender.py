@@ -102,9 +102,10 @@ class _Recommender:
             pool: [by_id[s] for s in pool if s in by_id]
             for pool in sorted({load.pool_subnet for load in loads})
         }
+        # By zone and CIDR, as people read them (subnet ids differ from account to account).
         self.pools: list[SubnetReport] = sorted(
             {s.subnet_id: s for group in self.members.values() for s in group}.values(),
-            key=lambda s: s.subnet_id,
+            key=lambda s: (s.az, s.cidr, s.subnet_id),
         )
         self.free = sum(subnet.free for subnet in self.pools)
         self.usable = sum(subnet.usable for subnet in self.pools)

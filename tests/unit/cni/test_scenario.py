@@ -99,3 +99,10 @@ def test_security_groups_for_pods_is_a_scenario_setting() -> None:
         ScenarioError, match=r"^scenario: cni\.ENABLE_POD_ENI: must be true or false"
     ):
         parse_scenario(_with(cni={"ENABLE_POD_ENI": "yes"}))
+
+
+def test_settings_may_be_written_as_aws_node_reads_them_as_what_if_takes_them() -> None:
+    scenario = parse_scenario(_with(cni={"WARM_IP_TARGET": "2", "ENABLE_POD_ENI": "true"}))
+    assert (scenario.settings.warm_ip_target, scenario.settings.pod_eni) == (2, True)
+    with pytest.raises(ScenarioError, match=r"^scenario: cni\.WARM_IP_TARGET: must be a whole"):
+        parse_scenario(_with(cni={"WARM_IP_TARGET": "two"}))
