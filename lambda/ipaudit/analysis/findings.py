@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from ipaudit.analysis.ceilings import KIND as CEILING_KIND
-from ipaudit.analysis.pool_subnets import discovery_pools
+from ipaudit.analysis.pool_subnets import discovery_pools, zone_candidates
 from ipaudit.capacity.rules import AddressRules
 from ipaudit.capacity.startup import launch_need, new_eni_need
 from ipaudit.cni.cni_settings import CniSettings
@@ -125,23 +125,12 @@ def subnet_demand(
 
 def _zone_candidates(cluster: ClusterReport, az: str) -> list[str]:
     """Every subnet new ENIs of nodes launched in `az` may go to, by id."""
-    rules = _rules(cluster)
-    if rules is None:
-        return []
-    zone_of = {s.subnet_id: s.az for s in cluster.subnets}
-    zone_of |= {s.subnet_id: s.az for s in cluster.vpc_subnets}
-    found = {
-        s
-        for launch, subnets in rules.eni_subnets.items()
-        if zone_of.get(launch) == az
-        for s in subnets
-    }
-    if not cluster.eni_subnets and not found & {
-        s.subnet_id for s in cluster.subnets if "pods" in s.roles and s.az == az
-    }:
+    found = zone_candidates(cluster).get(az, [])
+    pods_here = {s.subnet_id for s in cluster.subnets if "pods" in s.roles and s.az == az}
+    if not cluster.eni_subnets and not pods_here & set(found):
         # A report before `eni_subnets`: the zone's pod subnets stand in.
-        found = {s.subnet_id for s in cluster.subnets if "pods" in s.roles and s.az == az}
-    return sorted(found)
+        return sorted(pods_here)
+    return found
 
 
 def pool_findings(

@@ -16,9 +16,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ipaudit.cni.subnet_discovery import Version, candidate_subnets, refused_without_discovery
+from ipaudit.capacity.rules import eni_subnets_of
+from ipaudit.cni.subnet_discovery import (
+    TRUE_WORDS,
+    Version,
+    candidate_subnets,
+    refused_without_discovery,
+)
 from ipaudit.report import ClusterReport, NodeReport, SubnetReport
 from ipaudit.snapshot import EniConfig, Subnet
+
+CUSTOM_NETWORKING = "AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG"
 
 
 def pool_subnet_ids(
@@ -78,16 +86,28 @@ def _eni_config_subnets(
     return pools
 
 
+def zone_candidates(cluster: ClusterReport) -> dict[str, list[str]]:
+    """Per zone, every subnet a new ENI of a node launched there may go to, by id."""
+    custom = (cluster.cni or {}).get(CUSTOM_NETWORKING, "") in TRUE_WORDS
+    zone_of = {s.subnet_id: s.az for s in cluster.vpc_subnets}
+    zone_of |= {s.subnet_id: s.az for s in cluster.subnets}
+    zones: dict[str, set[str]] = {}
+    for launch, found in eni_subnets_of(cluster, custom=custom).items():
+        zones.setdefault(zone_of.get(launch, ""), set()).update(found)
+    return {az: sorted(ids) for az, ids in zones.items()}
+
+
 def discovery_pools(cluster: ClusterReport) -> dict[str, list[SubnetReport]]:
-    """Under subnet discovery, each zone whose pods draw on several subnets: those subnets, the
-    pool its pods' addresses come from (zones drawing on one subnet are not listed)."""
+    """Under subnet discovery, each zone whose new ENIs have several subnets to go to: those
+    subnets (one tagged `=0` is not among them), the pool its pods' addresses come from. Zones
+    with one candidate are not listed."""
     if not cluster.subnet_discovery:
         return {}
-    by_zone: dict[str, list[SubnetReport]] = {}
-    for subnet in cluster.subnets:
-        if "pods" in subnet.roles:
-            by_zone.setdefault(subnet.az, []).append(subnet)
-    return {zone: subnets for zone, subnets in by_zone.items() if len(subnets) > 1}
+    by_id = {s.subnet_id: s for s in cluster.subnets}
+    pools = {
+        az: [by_id[s] for s in ids if s in by_id] for az, ids in zone_candidates(cluster).items()
+    }
+    return {az: subnets for az, subnets in pools.items() if len(subnets) > 1}
 
 
 def primary_excluded(node: NodeReport) -> bool:

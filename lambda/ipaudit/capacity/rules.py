@@ -42,6 +42,24 @@ class TypeLimits:
         return IPS_PER_PREFIX if self.prefix_mode else 1
 
 
+def eni_subnets_of(cluster: ClusterReport, *, custom: bool) -> dict[str, tuple[str, ...]]:
+    """Per launch subnet, where a node's next ENI may go: the report's `eni_subnets`, or for a
+    report before it, where its nodes' and groups' pods were said to draw."""
+    found = {k: tuple(v) for k, v in cluster.eni_subnets.items()}
+    if found:
+        return found
+    moves = cluster.subnet_discovery or custom
+    for node in cluster.nodes:
+        pool = tuple(node.pool_subnet_ids) if moves else ()
+        found.setdefault(node.subnet_id, pool or (node.subnet_id,))
+    for ceiling in cluster.ceilings:
+        for zone in ceiling.zones:
+            for launch in zone.launch_subnet_ids:
+                pool = tuple(zone.pool_subnet_ids)
+                found.setdefault(launch, pool if custom and pool else (launch, *pool))
+    return found
+
+
 @dataclass(frozen=True)
 class AddressRules:
     settings: CniSettings
@@ -50,23 +68,10 @@ class AddressRules:
 
     @classmethod
     def of(cls, cluster: ClusterReport, settings: CniSettings) -> AddressRules:
-        found = {k: tuple(v) for k, v in cluster.eni_subnets.items()}
-        if not found:
-            # A report before `eni_subnets`: where its nodes' and groups' pods were said to draw.
-            moves = cluster.subnet_discovery or settings.custom_networking
-            for node in cluster.nodes:
-                pool = tuple(node.pool_subnet_ids) if moves else ()
-                found.setdefault(node.subnet_id, pool or (node.subnet_id,))
-            for ceiling in cluster.ceilings:
-                for zone in ceiling.zones:
-                    for launch in zone.launch_subnet_ids:
-                        pool = tuple(zone.pool_subnet_ids)
-                        mine = pool if settings.custom_networking and pool else (launch, *pool)
-                        found.setdefault(launch, mine)
         return cls(
             settings=settings,
             discovery=cluster.subnet_discovery and not settings.custom_networking,
-            eni_subnets=found,
+            eni_subnets=eni_subnets_of(cluster, custom=settings.custom_networking),
         )
 
     def new_eni_subnets(self, launch: str, fallback: tuple[str, ...] = ()) -> tuple[str, ...]:

@@ -36,7 +36,8 @@ FIRST_WITH_CNI_CLUSTER_TAGS: Version = (1, 22, 1)
 IPV6_SKIPPED: tuple[Version, Version] = ((1, 20, 0), (1, 22, 0))
 _VERSION = re.compile(r"v?(\d+)\.(\d+)\.(\d+)")
 # Go's strconv.ParseBool, as ipamd reads its settings.
-_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
+TRUE_WORDS = frozenset({"1", "t", "T", "TRUE", "true", "True"})
+_TRUE = TRUE_WORDS
 _FALSE = {"0", "f", "F", "FALSE", "false", "False"}
 
 
