@@ -21,7 +21,7 @@ from ipaudit.alerts.mutes import mutes_from_file
 from ipaudit.errors import InputError
 from ipaudit.settings import ACCOUNT_ID, ROLE_NAME, Settings, SettingsError
 
-# Context key -> the function's environment variable it becomes (the README's settings). The table,
+# Context key -> the function's environment variable it becomes (docs/settings.md). The table,
 # the topic and (unless given) the Slack secret are created by the stack, so they have no key.
 SETTING_KEYS: Mapping[str, str] = {
     "accounts": "IPAUDIT_ACCOUNTS",

@@ -25,7 +25,7 @@ FOR = "5m"
 KEEP_FIRING_FOR = "15m"
 
 HEADER = """\
-# Prometheus alerting rules for `ipaudit serve-metrics` (README: "Prometheus and Grafana").
+# Prometheus alerting rules for `ipaudit serve-metrics` (docs/metrics.md).
 # Rendered from lambda/ipaudit/finding_kinds.py by `make rules`: change that file, not this one
 # (a test fails when they differ).
 #

@@ -2,7 +2,7 @@
 
 Fields may be added, never renamed or dropped: outside tools read this. `report.schema.json`
 beside this module is the contract as a JSON Schema, shipped with the package; a field added
-here goes there too (optional, typed) and into the README.
+here goes there too (optional, typed) and into docs/report.md.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ SUBNET_ROLES = ("nodes", "pods", "control-plane", "load-balancers")
 
 
 # Who holds a subnet's used IPv4 addresses (`subnets[].addresses`), in report order; the counts
-# sum to `usable - free`. README "The JSON report" says what each one is.
+# sum to `usable - free`. docs/report.md says what each one is.
 ADDRESS_OWNERS = (
     "node_primary",
     "pods",
@@ -201,7 +201,7 @@ class PodRoom:
 
 @dataclass(frozen=True)
 class Ceiling:
-    """How far a managed node group or Karpenter NodePool can still grow (README "Scale
+    """How far a managed node group or Karpenter NodePool can still grow (docs/report.md "Scale
     ceilings"): every number its answer is counted from is here."""
 
     group: str

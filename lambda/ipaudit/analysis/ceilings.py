@@ -1,5 +1,5 @@
 """Scale ceilings: how many more nodes each node group and NodePool can start, and how many
-more pods fit on the nodes that exist (README "Scale ceilings"; pure).
+more pods fit on the nodes that exist (docs/report.md "Scale ceilings"; pure).
 
 Every count is the capacity model's (capacity/): a new node of the group's instance type with
 the largest start-up need is started node by node in the launch subnet with the most free

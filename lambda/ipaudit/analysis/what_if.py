@@ -1,8 +1,8 @@
 """What a change would do to a cluster, answered by the capacity model from a report (pure).
 
-`ipaudit what-if` (README "What if") asks it of a stored or a live report. The change is any
-of: aws-node settings (the recommender's or the user's, prefix delegation among them), more
-pods, more nodes of one type in one node group or NodePool. They apply in that order.
+`ipaudit what-if` (docs/commands.md "What if") asks it of a stored or a live report. The
+change is any of: aws-node settings (the recommender's or the user's, prefix delegation among
+them), more pods, more nodes of one type in one node group or NodePool, in that order.
 
 - "now" is what the report says the nodes hold; the model's figure for today's settings is
   `ips_held_model_now`. Settings move existing nodes to the model's settled holding under

@@ -146,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
     settings, session = audit_setup(args)
     outcome = audit_once(settings, session, args)
     code = emit(outcome.report, args)
-    # When several apply, the highest wins (README, "Commands").
+    # When several apply, the highest wins (docs/commands.md).
     return max(
         code,
         EXIT_STORAGE if outcome.storage_error else 0,

@@ -98,7 +98,7 @@ WHAT_IF_NODES = 10
 
 
 def what_if_line(report: Report) -> str:
-    """One `ipaudit what-if` answer on the article's cluster (README "What if")."""
+    """One `ipaudit what-if` answer on the article's cluster (docs/commands.md "What if")."""
     from ipaudit.analysis.what_if import Question, answer_report
     from ipaudit_sim.article import NODE_GROUP, NODE_TYPE
 

@@ -216,7 +216,7 @@ def _report(args: argparse.Namespace) -> Report:
 
 
 def answers_document(report: Report, answers: list[Answer]) -> dict[str, Any]:
-    """The JSON shape (README "What if")."""
+    """The JSON shape (docs/commands.md "What if")."""
     return {
         "run_id": report.run_id,
         "generated_at": report.generated_at,
