@@ -220,3 +220,37 @@ def test_pods_placed_leave_that_much_less_room_in_the_ceiling_after() -> None:
     result = answer(roomy, Question(add_pods=25))
     [after] = result.ceilings
     assert after.pods_fit_now == 40 - 25
+
+
+def test_more_nodes_equal_starting_them_one_by_one() -> None:
+    """For random zones: what-if's "add N nodes" starts what launching them one at a time
+    does — a zone holds free // 10 new m5.large (1 + 9 on the primary ENI each), the nodes are
+    spread evenly, a full zone skipped — and the nodes hold 10 more each."""
+    generator = random.Random(5)
+    for _ in range(60):
+        free_a, free_b = generator.randint(0, 120), generator.randint(0, 120)
+        cluster = _cluster(
+            [
+                _subnet("subnet-a", "eu-west-1a", free_a, ["nodes", "pods"]),
+                _subnet("subnet-b", "eu-west-1b", free_b, ["nodes", "pods"]),
+            ],
+            [_group("ng", TWO_ZONES, max_size=100)],
+            nodes=[_node("subnet-a", 5), _node("subnet-b", 9)],
+        )
+        wanted = generator.randint(1, 30)
+        caps = {"eu-west-1a": free_a // 10, "eu-west-1b": free_b // 10}
+        started = {"eu-west-1a": 0, "eu-west-1b": 0}
+        for _ in range(wanted):  # one at a time, to the zone with fewer new nodes that has room
+            open_zones = [z for z in sorted(caps) if started[z] < caps[z]]
+            if not open_zones:
+                break
+            zone = min(open_zones, key=lambda z: (started[z], z))
+            started[zone] += 1
+        result = answer(cluster, Question(add_nodes=wanted, instance_type="m5.large", group="ng"))
+        assert result.nodes_started == sum(started.values()), (free_a, free_b, wanted)
+        assert result.ips_held_after == 20 + 10 * sum(started.values())
+        free = {s.subnet_id: s.free_after for s in result.subnets}
+        assert free == {
+            "subnet-a": free_a - 10 * started["eu-west-1a"],
+            "subnet-b": free_b - 10 * started["eu-west-1b"],
+        }
