@@ -19,23 +19,12 @@ from typing import Any
 
 from ipaudit.alerts.mutes import mutes_from_file
 from ipaudit.errors import InputError
-from ipaudit.settings import ACCOUNT_ID, ROLE_NAME, Settings, SettingsError
+from ipaudit.settings import ACCOUNT_ID, DECLARED, ROLE_NAME, Settings, SettingsError
 
 # Context key -> the function's environment variable it becomes (docs/settings.md). The table,
 # the topic and (unless given) the Slack secret are created by the stack, so they have no key.
 SETTING_KEYS: Mapping[str, str] = {
-    "accounts": "IPAUDIT_ACCOUNTS",
-    "regions": "IPAUDIT_REGIONS",
-    "role_name": "IPAUDIT_ROLE_NAME",
-    "external_id": "IPAUDIT_EXTERNAL_ID",
-    "kube_endpoints": "IPAUDIT_KUBE_ENDPOINTS",
-    "slack_secret_arn": "IPAUDIT_SLACK_SECRET_ARN",
-    "email_from": "IPAUDIT_EMAIL_FROM",
-    "email_to": "IPAUDIT_EMAIL_TO",
-    "warn_free_pct": "IPAUDIT_WARN_FREE_PCT",
-    "crit_free_pct": "IPAUDIT_CRIT_FREE_PCT",
-    "renotify_hours": "IPAUDIT_RENOTIFY_HOURS",
-    "security_hub": "IPAUDIT_SECURITY_HUB",
+    d.context_key: d.variable for d in DECLARED if d.context_key and d.context_key != "mutes_file"
 }
 # Lambda allows 4 KB of environment in all; the mutes file must leave room for the rest.
 MAX_MUTES_JSON = 2048

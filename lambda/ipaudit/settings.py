@@ -38,6 +38,78 @@ class SettingsError(InputError):
 
 
 @dataclass(frozen=True)
+class Declared:
+    """One setting, declared once: the validator below, the CLI's flags (cli/options.py), the
+    CDK context keys (infra/config.py) and the settings reference (docs/settings.md, made by
+    `settings_table`) all come from this list."""
+
+    variable: str  # the environment variable the Lambda and the CLI read
+    flag: str | None  # the CLI flag (None: environment only)
+    context_key: str | None  # the CDK context key (None: the stack makes it, or none)
+    default: str  # in words, as the reference shows it
+    meaning: str  # one line for the reference
+
+
+DECLARED: tuple[Declared, ...] = (
+    Declared("IPAUDIT_ACCOUNTS", "--accounts", "accounts", "the caller's own account",
+             "`organization` (every ACTIVE account, the caller's included), or comma-separated "
+             "12-digit account ids"),
+    Declared("IPAUDIT_REGIONS", "--regions", "regions", "the session's region",
+             "comma-separated regions"),
+    Declared("IPAUDIT_ROLE_NAME", "--role-name", "role_name", f"`{DEFAULT_ROLE_NAME}`",
+             "role assumed in every account other than the caller's own (both stacks use it)"),
+    Declared("IPAUDIT_EXTERNAL_ID", "--external-id", "external_id", "none",
+             "optional sts ExternalId (2-1224 characters of letters, digits and `_+=,.@:/-`), "
+             "required by the member role when set"),
+    Declared("IPAUDIT_KUBE_ENDPOINTS", "--kube-endpoints", "kube_endpoints", "none",
+             "`cluster=url,...` overrides the API endpoint from DescribeCluster (a cluster name "
+             "or ARN as key; `http://` only for loopback)"),
+    Declared("IPAUDIT_TABLE", "--table", None, "none: nothing stored",
+             "DynamoDB table for history and alert state (the stack makes its own)"),
+    Declared("IPAUDIT_SNS_TOPIC_ARN", "--sns-topic-arn", None, "none: SNS off",
+             "SNS topic for warnings (the stack makes its own)"),
+    Declared("IPAUDIT_SLACK_WEBHOOK_URL", None, None, "none",
+             "Slack incoming webhook, literal (local use; `https://`, or `http://` on loopback); "
+             "a secret: environment only, never a flag"),
+    Declared("IPAUDIT_SLACK_SECRET_ARN", "--slack-secret-arn", "slack_secret_arn",
+             "none (the stack makes a secret)",
+             "a Secrets Manager secret holding the webhook URL (plain, or JSON `webhook_url`)"),
+    Declared("IPAUDIT_EMAIL_FROM", "--email-from", "email_from", "none: no digest mail",
+             "the weekly digest's sender, an SES-verified address or domain"),
+    Declared("IPAUDIT_EMAIL_TO", "--email-to", "email_to", "none",
+             "the weekly digest's comma-separated recipients"),
+    Declared("IPAUDIT_WARN_FREE_PCT", "--warn-free-pct", "warn_free_pct", "25",
+             "subnet free-address warning threshold (percent)"),
+    Declared("IPAUDIT_CRIT_FREE_PCT", "--crit-free-pct", "crit_free_pct", "10",
+             "subnet free-address critical threshold (percent, at most the warning one)"),
+    Declared("IPAUDIT_RENOTIFY_HOURS", "--renotify-hours", "renotify_hours", "24",
+             "repeat an unchanged open alert after this long (hours, above 0, at most 8760)"),
+    Declared("IPAUDIT_MUTES", None, "mutes_file", "none",
+             "mutes kept in git, as a JSON list (CDK: `mutes_file`, a file it reads and checks; "
+             "docs/operating.md \"Muting a finding\")"),
+    Declared("IPAUDIT_SECURITY_HUB", "--security-hub", "security_hub", "`false`",
+             "`true`: import findings into Security Hub (docs/operating.md \"Security Hub\")"),
+)  # fmt: skip
+# The defaults the validator applies, the same figures as `DECLARED` shows.
+DEFAULT_WARN_FREE_PCT = 25.0
+DEFAULT_CRIT_FREE_PCT = 10.0
+DEFAULT_RENOTIFY_HOURS = 24.0
+
+
+def settings_table() -> str:
+    """The settings reference's table (docs/settings.md), one row per declared setting."""
+    rows = [
+        "| variable | flag | CDK context key | default | meaning |",
+        "|---|---|---|---|---|",
+    ]
+    for d in DECLARED:
+        flag = f"`{d.flag}`" if d.flag else "—"
+        key = f"`{d.context_key}`" if d.context_key else "—"
+        rows.append(f"| `{d.variable}` | {flag} | {key} | {d.default} | {d.meaning} |")
+    return "\n".join(rows) + "\n"
+
+
+@dataclass(frozen=True)
 class Settings:
     accounts: tuple[str, ...] | None = None  # None: the caller's own account
     organization: bool = False  # every ACTIVE account of the organization
@@ -51,9 +123,9 @@ class Settings:
     slack_secret_arn: str | None = None
     email_from: str | None = None
     email_to: tuple[str, ...] = ()
-    warn_free_pct: float = 25.0
-    crit_free_pct: float = 10.0
-    renotify_hours: float = 24.0
+    warn_free_pct: float = DEFAULT_WARN_FREE_PCT
+    crit_free_pct: float = DEFAULT_CRIT_FREE_PCT
+    renotify_hours: float = DEFAULT_RENOTIFY_HOURS
     mutes: tuple[Mute, ...] = ()  # kept in git: the CDK context's mutes file
     security_hub: bool = False  # import findings into Security Hub
 
@@ -69,8 +141,12 @@ class Settings:
         organization = accounts_raw is not None and accounts_raw.lower() == ORGANIZATION
         accounts = None if organization or accounts_raw is None else _accounts(accounts_raw)
         regions_raw = get("IPAUDIT_REGIONS")
-        warn = _percent("IPAUDIT_WARN_FREE_PCT", get("IPAUDIT_WARN_FREE_PCT"), 25.0)
-        crit = _percent("IPAUDIT_CRIT_FREE_PCT", get("IPAUDIT_CRIT_FREE_PCT"), 10.0)
+        warn = _percent(
+            "IPAUDIT_WARN_FREE_PCT", get("IPAUDIT_WARN_FREE_PCT"), DEFAULT_WARN_FREE_PCT
+        )
+        crit = _percent(
+            "IPAUDIT_CRIT_FREE_PCT", get("IPAUDIT_CRIT_FREE_PCT"), DEFAULT_CRIT_FREE_PCT
+        )
         if crit > warn:
             raise SettingsError(
                 f"IPAUDIT_CRIT_FREE_PCT: {crit:g} is above IPAUDIT_WARN_FREE_PCT ({warn:g})"
@@ -111,7 +187,9 @@ class Settings:
             email_to=email_to,
             warn_free_pct=warn,
             crit_free_pct=crit,
-            renotify_hours=_hours("IPAUDIT_RENOTIFY_HOURS", get("IPAUDIT_RENOTIFY_HOURS"), 24.0),
+            renotify_hours=_hours(
+                "IPAUDIT_RENOTIFY_HOURS", get("IPAUDIT_RENOTIFY_HOURS"), DEFAULT_RENOTIFY_HOURS
+            ),
             mutes=_mutes(get("IPAUDIT_MUTES")),
             security_hub=_flag("IPAUDIT_SECURITY_HUB", get("IPAUDIT_SECURITY_HUB")),
         )

@@ -116,3 +116,46 @@ def test_the_webhook_url_never_shows_in_the_settings_repr() -> None:
         {"IPAUDIT_SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T0/B0/SECRETTOKEN"}
     )
     assert "SECRETTOKEN" not in repr(settings)
+
+
+# -- each setting declared once ------------------------------------------------------------
+
+
+def test_the_settings_reference_is_made_from_the_declaration() -> None:
+    from pathlib import Path
+
+    from ipaudit.settings import settings_table
+
+    reference = Path(__file__).resolve().parents[2] / "docs" / "settings.md"
+    assert settings_table() in reference.read_text()
+
+
+def test_the_validator_reads_every_declared_variable_and_no_other() -> None:
+    import inspect
+    import re
+
+    from ipaudit import settings as module
+    from ipaudit.settings import DECLARED
+
+    read = set(re.findall(r'get\("(IPAUDIT_\w+)"\)', inspect.getsource(module.Settings.from_env)))
+    assert read == {d.variable for d in DECLARED}
+
+
+def test_every_declared_flag_sets_its_variable_on_the_command_line() -> None:
+    from ipaudit.cli import build_parser
+    from ipaudit.cli.options import SETTING_FLAGS, settings_from
+    from ipaudit.settings import DECLARED
+
+    assert {d.flag: d.variable for d in DECLARED if d.flag} == SETTING_FLAGS
+    args = build_parser().parse_args(["audit", "--warn-free-pct", "40", "--renotify-hours", "6"])
+    chosen = settings_from(args, env={"IPAUDIT_WARN_FREE_PCT": "30"})
+    assert (chosen.warn_free_pct, chosen.renotify_hours) == (40.0, 6.0)  # the flag wins
+
+
+def test_every_declared_context_key_becomes_its_variable_in_the_function() -> None:
+    from infra.config import SETTING_KEYS
+    from ipaudit.settings import DECLARED
+
+    declared = {d.context_key: d.variable for d in DECLARED if d.context_key}
+    # mutes_file is read as a file at synth, then passed as IPAUDIT_MUTES (infra/config.py).
+    assert declared == {**SETTING_KEYS, "mutes_file": "IPAUDIT_MUTES"}

@@ -12,28 +12,14 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from ipaudit.errors import InputError
-from ipaudit.settings import Settings, check_region
+from ipaudit.settings import DECLARED, Settings, check_region
 
 if TYPE_CHECKING:
     import boto3
 
 # flag -> environment variable
-SETTING_FLAGS: dict[str, str] = {
-    "--accounts": "IPAUDIT_ACCOUNTS",
-    "--regions": "IPAUDIT_REGIONS",
-    "--role-name": "IPAUDIT_ROLE_NAME",
-    "--external-id": "IPAUDIT_EXTERNAL_ID",
-    "--kube-endpoints": "IPAUDIT_KUBE_ENDPOINTS",
-    "--table": "IPAUDIT_TABLE",
-    "--sns-topic-arn": "IPAUDIT_SNS_TOPIC_ARN",
-    "--slack-secret-arn": "IPAUDIT_SLACK_SECRET_ARN",
-    "--email-from": "IPAUDIT_EMAIL_FROM",
-    "--email-to": "IPAUDIT_EMAIL_TO",
-    "--warn-free-pct": "IPAUDIT_WARN_FREE_PCT",
-    "--crit-free-pct": "IPAUDIT_CRIT_FREE_PCT",
-    "--renotify-hours": "IPAUDIT_RENOTIFY_HOURS",
-    "--security-hub": "IPAUDIT_SECURITY_HUB",
-}
+# Each setting's flag, from its one declaration (settings.DECLARED).
+SETTING_FLAGS: dict[str, str] = {d.flag: d.variable for d in DECLARED if d.flag}
 
 
 def _dest(flag: str) -> str:
