@@ -1,5 +1,5 @@
 """The weekly summary e-mail, built from the stored history."""
 
-from ipaudit.digest.weekly import Digest, weekly_digest
+from ipaudit.digest.mailing import Digest, weekly_digest
 
 __all__ = ["Digest", "weekly_digest"]
