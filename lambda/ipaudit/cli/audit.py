@@ -179,13 +179,28 @@ def audit_once(settings: Settings, session: boto3.Session, args: argparse.Namesp
     return outcome
 
 
+def late_line(outcome: AfterAudit) -> str | None:
+    """How many announcements an earlier run could not deliver this run did: each change once,
+    whatever number of destinations took it, and only what a destination accepted."""
+    accepted = outcome.late_delivered
+    if not accepted:
+        return None
+    changes = {(d.change.finding.id, d.change.change, d.at) for d in accepted}
+    per = {name: sum(d.destination == name for d in accepted) for name in ("slack", "sns")}
+    where = ", ".join(f"{_NAMES[name]} {count}" for name, count in per.items() if count)
+    return f"delivered {len(changes)} announcement(s) an earlier run could not ({where})"
+
+
+_NAMES = {"slack": "Slack", "sns": "SNS"}
+
+
 def delivery_lines(outcome: AfterAudit) -> list[str]:
     """What happened to the findings after the audit, for the terminal (never the webhook)."""
     lines = []
     if outcome.stored:
         lines.append("run stored")
     if outcome.slack_posted:
-        lines.append(f"Slack: posted {len(outcome.changes)} change(s)")
+        lines.append(f"Slack: posted {outcome.slack_changes} change(s)")
     if outcome.slack_error:
         lines.append(f"Slack: failed: {outcome.slack_error}")
     if outcome.sns_published:
@@ -195,8 +210,8 @@ def delivery_lines(outcome: AfterAudit) -> list[str]:
     if outcome.security_hub_imported:
         lines.append(f"Security Hub: imported {outcome.security_hub_imported} finding(s)")
     lines += [f"Security Hub: failed: {error}" for error in outcome.security_hub_errors]
-    if outcome.late:
-        lines.append(f"delivered {len(outcome.late)} announcement(s) an earlier run could not")
+    if late := late_line(outcome):
+        lines.append(late)
     if note := outcome.held_note():
         lines.append(note)
     if outcome.delivery_failed:
