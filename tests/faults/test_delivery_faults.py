@@ -12,7 +12,7 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from pytest_httpserver import HTTPServer
 from unit.alerts.factories import T0, cluster, report, subnet
 from werkzeug import Request, Response
 
+from ipaudit.aws import session as session_module
 from ipaudit.cli.audit import delivery_lines
 from ipaudit.notify import slack
 from ipaudit.pipeline import AfterAudit, after_audit
@@ -303,3 +304,223 @@ def test_a_process_killed_between_a_2xx_and_its_mark_sends_at_most_one_duplicate
     heard = stage.slack_heard()
     assert 1 <= heard["new"] <= 2  # never lost; the one duplicate window
     assert stage.sns_heard() == Counter(new=1)  # SNS was never reached by the killed run
+
+
+def subnets_report(free: dict[str, int], run_id: str, hours: float) -> Report:
+    """One cluster whose subnets have the free addresses given (1019 usable each)."""
+    subnets = [subnet(name, free=count) for name, count in free.items()]
+    return report([cluster(subnets=subnets)], run_id=run_id, at=T0 + timedelta(hours=hours))
+
+
+def slack_threads(stage: Stage) -> list[dict[str, list[str]]]:
+    """Per accepted Slack post, per subnet, the changes its lines announce, top to bottom."""
+    posts = []
+    for request, answer in stage.slack.log:
+        if answer.status_code != 200:
+            continue
+        threads: dict[str, list[str]] = {}
+        for block in request.get_json()["blocks"]:
+            for line in block.get("text", {}).get("text", "").splitlines():
+                for change, mark in SLACK_MARKS.items():
+                    if line.startswith(mark):
+                        where = line.split("subnet ", 1)[1].split(" ", 1)[0]
+                        threads.setdefault(where, []).append(change)
+        posts.append(threads)
+    return posts
+
+
+def sns_threads(stage: Stage) -> dict[str, list[tuple[str, bool]]]:
+    """Per subnet, the (change, late) of every SNS message on-call's queue got, in order."""
+    sqs = stage.session.client("sqs")
+    threads: dict[str, list[tuple[str, bool]]] = {}
+    while batch := sqs.receive_message(QueueUrl=stage.queue_url, MaxNumberOfMessages=10).get(
+        "Messages"
+    ):
+        for message in batch:
+            envelope = json.loads(message["Body"])
+            body = json.loads(envelope["Message"])
+            where = body["finding"]["resource"]
+            threads.setdefault(where, []).append((body["change"], body["late"]))
+            sqs.delete_message(QueueUrl=stage.queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return threads
+
+
+def test_after_an_outage_each_finding_reads_in_commit_order_and_ends_on_its_current_state(
+    stage: Stage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", stage.proxy.url)
+    slack_answers(stage, 500)
+    stage.session.client("sns").delete_topic(TopicArn=stage.topic)
+    # 200 free of 1019 is WARNING, 50 CRITICAL, 900 no finding (resolved when open).
+    run(stage, subnets_report({"subnet-a": 200, "subnet-b": 200}, "r1", 0), 0)  # new, new
+    run(stage, subnets_report({"subnet-a": 900, "subnet-b": 50}, "r2", 1), 1)  # resolved, esc.
+    run(stage, subnets_report({"subnet-a": 200, "subnet-b": 900}, "r3", 2), 2)  # new, resolved
+
+    slack_answers(stage, 200)
+    topic_back(stage)
+    caught_up = run(stage, subnets_report({"subnet-a": 200}, "r4", 3), 3)
+    assert not caught_up.delivery_failed and caught_up.changes == ()
+
+    # subnet-a is open again, subnet-b resolved: the last line of each says so.
+    (post,) = slack_threads(stage)
+    assert post == {
+        "subnet-a": ["new", "resolved", "new"],
+        "subnet-b": ["new", "escalated", "resolved"],
+    }
+    assert sns_threads(stage) == {
+        "subnet-a": [("new", True), ("resolved", True), ("new", True)],
+        "subnet-b": [("new", True), ("escalated", True), ("resolved", True)],
+    }
+    assert caught_up.slack_changes == 6 and caught_up.sns_published == 6
+
+
+def test_two_invocations_of_one_scheduled_run_send_each_change_once(
+    stage: Stage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """EventBridge delivers at least once: the duplicate has the same scheduled time, hence the
+    same run id, and runs while the first is posting."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", stage.proxy.url)
+    # One attempt: the endpoint answers one request at a time, so a post from the duplicate
+    # (the defect) times out instead of waiting for the first one's handler forever.
+    monkeypatch.setattr(
+        slack, "DEFAULT_RETRY", slack.RetryPolicy(attempts=1, sleep=lambda _: None, timeout=20)
+    )
+    duplicate: list[AfterAudit | BaseException] = []
+    started: list[bool] = []
+
+    def duplicate_runs_while_the_first_posts(request: Request) -> Response:
+        if not started:
+            started.append(True)
+            try:
+                duplicate.append(run(stage, two_new("r1", 0), 0))
+            except Exception as error:  # reported by the test, not as Slack's answer
+                duplicate.append(error)
+        return Response("ok")
+
+    stage.slack.expect_request(HOOK).respond_with_handler(duplicate_runs_while_the_first_posts)
+    first = run(stage, two_new("r1", 0), 0)
+
+    (second,) = duplicate
+    assert isinstance(second, AfterAudit)
+    assert second.changes == () and second.sending == () and not second.slack_posted
+    assert second.summary()["held_deliveries"] == 4  # 2 changes x (Slack, SNS), held by r1
+    assert first.slack_changes == 2 and first.sns_published == 2
+    assert len(stage.slack.log) == 1
+    assert stage.slack_heard() == Counter(new=2)
+    assert stage.sns_heard() == Counter(new=2)
+
+
+def test_one_failed_mark_does_not_stop_the_others_and_is_tried_again(
+    stage: Stage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", stage.proxy.url)
+    monkeypatch.setattr(session_module, "ATTEMPTS", 1)  # botocore's retries spent at once
+    stage.settings = replace(stage.settings, sns_topic_arn=None)
+
+    def accept_then_throttle_the_next_table_call(request: Request) -> Response:
+        stage.proxy.throttle_next["dynamodb"] = 1  # the first DeleteItem after the 2xx
+        return Response("ok")
+
+    stage.slack.expect_request(HOOK).respond_with_handler(accept_then_throttle_the_next_table_call)
+    eight = {f"subnet-{n}": 50 for n in range(8)}
+    first = run(stage, subnets_report(eight, "r1", 0), 0)
+    assert stage.proxy.throttled == {"dynamodb": 1}
+    assert first.slack_changes == 8 and first.storage_error is None  # marked on the retry
+
+    stage.slack.clear_all_handlers()
+    slack_answers(stage, 200)
+    after_the_lease = run(stage, subnets_report(eight, "r2", 1), 1)
+    assert after_the_lease.sending == () and not after_the_lease.slack_posted
+    assert stage.slack_heard() == Counter(new=8)
+
+
+def test_a_mark_that_keeps_failing_costs_one_late_duplicate_and_says_so(
+    stage: Stage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", stage.proxy.url)
+    monkeypatch.setattr(session_module, "ATTEMPTS", 1)
+    stage.settings = replace(stage.settings, sns_topic_arn=None)
+
+    def accept_then_throttle_both_tries(request: Request) -> Response:
+        # The first DeleteItem fails, the seven others pass, then the retry of the first fails.
+        stage.proxy.throttle_next["dynamodb"] = 1
+        stage.proxy.on_answer = on_seventh_delete
+        return Response("ok")
+
+    deletes: list[bytes] = []
+
+    def on_seventh_delete(service: str, body: bytes, status: int) -> None:
+        if service == "dynamodb" and b'"Key"' in body and b'"TableName"' in body:
+            deletes.append(body)
+            if len(deletes) == 7:
+                stage.proxy.throttle_next["dynamodb"] = 1
+
+    stage.slack.expect_request(HOOK).respond_with_handler(accept_then_throttle_both_tries)
+    eight = {f"subnet-{n}": 50 for n in range(8)}
+    first = run(stage, subnets_report(eight, "r1", 0), 0)
+    assert first.slack_changes == 8
+    assert first.storage_error and "marking 1 delivered announcement(s)" in first.storage_error
+    stage.proxy.on_answer = lambda service, body, status: None
+
+    stage.slack.clear_all_handlers()
+    slack_answers(stage, 200)
+    later = run(stage, subnets_report(eight, "r2", 1), 1)  # after r1's lease
+    assert len(later.late_delivered) == 1 and later.slack_changes == 1
+    assert stage.slack_heard() == Counter(new=9)  # the one duplicate, marked late
+    assert "_(late: found 2026-03-02T09:00:00Z)_" in json.dumps(stage.slack.log[-1][0].get_json())
+
+
+def test_sns_batches_are_marked_as_accepted_so_a_kill_before_the_next_resends_nothing(
+    stage: Stage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", stage.proxy.url)
+    slack_answers(stage, 200)
+    pid: list[int] = []
+    batches: list[bytes] = []
+
+    def kill_on_the_second_batch(service: str, region: str, body: bytes) -> bool:
+        if service == "sns" and b"Action=PublishBatch" in body:
+            batches.append(body)
+            if len(batches) == 2 and pid:
+                os.kill(pid.pop(), signal.SIGKILL)
+                return True  # never reaches SNS
+        return False
+
+    stage.proxy.hang = kill_on_the_second_batch
+    twelve = {f"subnet-{n:02d}": 50 for n in range(12)}  # a batch of ten, then one of two
+    process = child(stage, subnets_report(twelve, "r1", 0), 0, tmp_path)
+    pid.append(process.pid)
+    process.communicate(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    assert stage.sns_heard() == Counter(new=10)
+
+    stage.proxy.hang = lambda service, region, body: False
+    later = run(stage, subnets_report(twelve, "r2", 1), 1)  # after r1's lease
+    assert later.sns_published == 2 and len(later.late_delivered) == 2
+    assert stage.sns_heard() == Counter(new=2)
+    assert stage.slack_heard() == Counter(new=12)
+
+
+def test_a_retry_of_the_same_run_marks_what_it_re_posts_late(
+    stage: Stage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Lambda retry has the same run id; Slack may already have what it re-posts."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", stage.proxy.url)
+    pid: list[int] = []
+
+    def accept_then_kill(request: Request) -> Response:
+        if pid:
+            os.kill(pid.pop(), signal.SIGKILL)
+        return Response("ok")
+
+    stage.slack.expect_request(HOOK).respond_with_handler(accept_then_kill)
+    process = child(stage, audit(50, "r1", 0), 0, tmp_path)
+    pid.append(process.pid)
+    process.communicate(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+
+    retry = run(stage, audit(50, "r1", 0.5), 0.5)  # the same run id, after the lease
+    assert retry.changes == () and retry.slack_changes == 1 and retry.sns_published == 1
+    (_, repost) = [request.get_json() for request, _ in stage.slack.log]
+    assert "_(late: found 2026-03-02T09:00:00Z)_" in json.dumps(repost)
+    assert stage.sns_heard() == Counter(new=1)

@@ -9,7 +9,7 @@ import pytest
 from mypy_boto3_dynamodb import DynamoDBClient
 from unit.alerts.factories import T0, cluster, report, subnet
 
-from ipaudit.alerts.lifecycle import alerting, stateless
+from ipaudit.alerts.lifecycle import AlertChange, alerting, stateless
 from ipaudit.store.deliveries import LEASE, Delivery, Held, claim, delivered, put_items, release
 from ipaudit.store.table import create_table
 
@@ -96,3 +96,16 @@ def test_a_run_that_outlived_its_lease_cannot_release_what_another_run_took(
         dynamodb, TABLE, ["slack"], run_id="r3", invocation="r3", now=later + timedelta(seconds=1)
     )
     assert third.sending == [] and third.held == [Held("slack", "r2", later + LEASE)]
+
+
+def test_a_findings_changes_go_out_in_version_order_whatever_the_clocks_said() -> None:
+    from ipaudit.store.deliveries import in_commit_order
+
+    rep = report([cluster(subnets=[subnet("subnet-a", free=50), subnet("subnet-b", free=50)])])
+    a, b = (AlertChange("new", f) for f in sorted(rep.findings, key=lambda f: f.resource))
+    resolved_a = AlertChange("resolved", a.finding)
+    # r2's clock ran behind r1's: its later transition of subnet-a carries an earlier time.
+    first = Delivery("slack", a, T0 + timedelta(minutes=2), "r1", version=1)
+    other = Delivery("slack", b, T0 + timedelta(minutes=1), "r1", version=1)
+    second = Delivery("slack", resolved_a, T0, "r2", version=2)
+    assert in_commit_order([first, other, second]) == [first, other, second]
