@@ -524,3 +524,58 @@ def test_a_retry_of_the_same_run_marks_what_it_re_posts_late(
     (_, repost) = [request.get_json() for request, _ in stage.slack.log]
     assert "_(late: found 2026-03-02T09:00:00Z)_" in json.dumps(repost)
     assert stage.sns_heard() == Counter(new=1)
+
+
+def test_a_commit_that_fails_midway_releases_what_it_committed_for_the_next_run(
+    stage: Stage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", stage.proxy.url)
+    monkeypatch.setattr(session_module, "ATTEMPTS", 1)
+    slack_answers(stage, 200)
+    transactions: list[bytes] = []
+
+    def throttle_the_second_transaction(service: str, body: bytes) -> bool:
+        if service == "dynamodb" and b'"TransactItems"' in body:
+            transactions.append(body)
+            return len(transactions) == 2
+        return False
+
+    stage.proxy.throttle_when = throttle_the_second_transaction
+    failed = run(stage, two_new("r1", 0), 0)
+    assert failed.storage_error and "recording alert changes" in failed.storage_error
+    assert len(failed.changes) == 1 and failed.sending == ()  # one committed, nothing sent
+    assert stage.slack_heard() == Counter() and stage.sns_heard() == Counter()
+
+    # Seconds later, well inside the 15-minute lease: nobody "is sending them".
+    stage.proxy.throttle_when = lambda service, body: False
+    next_run = run(stage, two_new("r2", 30 * SECONDS), 30 * SECONDS)
+    assert next_run.summary()["held_deliveries"] == 0 and next_run.held_note() is None
+    assert len(next_run.changes) == 1  # the transition r1 could not commit
+    assert len(next_run.late_delivered) == 2  # r1's one change, on Slack and SNS
+    assert stage.slack_heard() == Counter(new=2)
+    assert stage.sns_heard() == Counter(new=2)
+
+
+def test_security_hub_still_imports_when_the_alert_state_cannot_be_read(
+    stage: Stage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", stage.proxy.url)
+    monkeypatch.setattr(session_module, "ATTEMPTS", 1)
+    stage.session.client("securityhub").enable_security_hub()
+    own = stage.session.client("sts").get_caller_identity()["Account"]
+    rep = report([cluster(subnets=[subnet(free=50)], account_id=own)], run_id="r1", at=T0)
+    states_read: list[bytes] = []
+
+    def throttle_the_second_state_read(service: str, body: bytes) -> bool:
+        if service == "dynamodb" and b'"ALERTS"' in body and b"KeyConditionExpression" in body:
+            states_read.append(body)
+            return len(states_read) == 2  # the lifecycle's read passes, Security Hub's fails
+        return False
+
+    stage.proxy.throttle_when = throttle_the_second_state_read
+    slack_answers(stage, 200)
+    settings = replace(stage.settings, security_hub=True)
+    outcome = after_audit(rep, settings, boto3.Session(), now=T0)
+    assert outcome.storage_error and "reading alert state" in outcome.storage_error
+    assert outcome.security_hub_imported == 1 and outcome.security_hub_errors == ()
+    assert stage.slack_heard() == Counter(new=1) and stage.sns_heard() == Counter(new=1)
