@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ipaudit.alerts.lifecycle import AlertChange, audible, plan, stateless
+from ipaudit.alerts.lifecycle import AlertChange, AlertState, audible, plan, stateless, why_kept
 from ipaudit.alerts.mutes import Mute, apply_mutes
 from ipaudit.analysis.report_builder import with_recommendation
 from ipaudit.aws.error_line import one_line
@@ -33,7 +33,7 @@ from ipaudit.notify.destinations import (
     SnsDestination,
 )
 from ipaudit.notify.sns import PUBLISHED_CHANGES, SnsMessage, build_messages
-from ipaudit.report import SEVERITY_RANK, ClusterReport, Report
+from ipaudit.report import SEVERITY_RANK, ClusterReport, Finding, Report
 from ipaudit.settings import Settings
 from ipaudit.store.alert_state import commit, load_states
 from ipaudit.store.codec import key_time
@@ -64,6 +64,8 @@ class AfterAudit:
     sending: Sequence[Delivery] = ()
     delivered: Sequence[Delivery] = ()  # what the destinations accepted of `sending`
     held: Sequence[Held] = ()  # pending announcements a live other run holds: not sent here
+    # Open alerts absent from this run that it could not evaluate: kept open, with why.
+    kept: Sequence[tuple[Finding, str]] = ()
     slack_payload: dict[str, Any] | None = None
     slack_posted: bool = False
     slack_changes: int = 0  # changes the accepted Slack post carried (late ones included)
@@ -114,6 +116,7 @@ class AfterAudit:
             "slack_changes": self.slack_changes,
             "held_deliveries": len(self.held),
             "held_until": None if self.held_until is None else key_time(self.held_until),
+            "kept_open": len(self.kept),
             "delivery_failed": self.delivery_failed,
         }
 
@@ -269,6 +272,7 @@ class _Run:
                 report, states, now=self.now, renotify_hours=self.settings.renotify_hours
             )
             changes = audible([t.alert for t in transitions])
+            outcome = _with_kept(outcome, states)
         names: list[DestinationName] = ["slack", "sns"]
         if not outcome.dry_run:
             names = [d.name for d in self.destinations(outcome)]
@@ -292,6 +296,7 @@ class _Run:
             transitions = plan(
                 report, states, now=self.now, renotify_hours=self.settings.renotify_hours
             )
+            outcome = _with_kept(outcome, states)
             for transition in transitions:
                 # A muted finding's transition is recorded, never sent.
                 heard = audible([transition.alert])
@@ -421,6 +426,13 @@ class _Run:
             security_hub_imported=sent.count,
             security_hub_errors=tuple(sent.errors),
         )
+
+
+def _with_kept(outcome: AfterAudit, states: dict[str, AlertState]) -> AfterAudit:
+    kept = why_kept(outcome.report, states)
+    for finding_id, why in kept.items():
+        logger.info("alert %s kept open, not evaluated this run: %s", finding_id, why)
+    return replace(outcome, kept=tuple((states[i].finding, why) for i, why in kept.items()))
 
 
 def _deliveries(

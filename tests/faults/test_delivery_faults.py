@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -23,11 +24,12 @@ from pytest_httpserver import HTTPServer
 from unit.alerts.factories import T0, cluster, report, subnet
 from werkzeug import Request, Response
 
+from ipaudit.analysis.findings import ceiling_findings
 from ipaudit.aws import session as session_module
 from ipaudit.cli.audit import delivery_lines
 from ipaudit.notify import slack
 from ipaudit.pipeline import AfterAudit, after_audit
-from ipaudit.report import Report
+from ipaudit.report import Ceiling, Coverage, Report
 from ipaudit.settings import Settings
 from ipaudit.store.table import create_table
 from ipaudit_sim.aws import MotoServer
@@ -579,3 +581,63 @@ def test_security_hub_still_imports_when_the_alert_state_cannot_be_read(
     assert outcome.storage_error and "reading alert state" in outcome.storage_error
     assert outcome.security_hub_imported == 1 and outcome.security_hub_errors == ()
     assert stage.slack_heard() == Counter(new=1) and stage.sns_heard() == Counter(new=1)
+
+
+def with_ceiling(run_id: str, hours: float, ceiling: Ceiling | None, **kw: Any) -> Report:
+    """A cluster with plenty of free addresses whose node group has the ceiling given."""
+    base = cluster(subnets=[subnet(free=900)])
+    base = replace(base, ceilings=[] if ceiling is None else [ceiling])
+    return report(
+        [base],
+        run_id=run_id,
+        at=T0 + timedelta(hours=hours),
+        extra_findings=ceiling_findings(base),
+        **kw,
+    )
+
+
+STUCK = Ceiling(
+    group="ng-1",
+    kind="nodegroup",
+    subnet_ids=["subnet-a"],
+    instance_types=["m5.large"],
+    current_nodes=3,
+    modelled=True,
+    nodes_possible=0,
+    severity="CRITICAL",
+    note="ng-1 cannot start one more node",
+)
+UNKNOWN_TYPE = "not modelled: instance type(s) m5.large unknown to DescribeInstanceTypes"
+
+
+def test_a_finding_that_cannot_be_evaluated_keeps_its_state_and_says_why(
+    stage: Stage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", stage.proxy.url)
+    slack_answers(stage, 200)
+    opened = run(stage, with_ceiling("r1", 0, STUCK), 0)
+    assert [c.change for c in opened.changes] == ["new"]
+
+    # DescribeInstanceTypes no longer knows m5.large: the ceiling cannot be counted.
+    unknown = replace(STUCK, modelled=False, severity=None, nodes_possible=None, note=UNKNOWN_TYPE)
+    blind = run(stage, with_ceiling("r2", 1, unknown), 1)
+    assert blind.changes == ()
+    ((kept, why),) = blind.kept
+    assert kept.resource == "nodegroup/ng-1" and why == UNKNOWN_TYPE
+    assert (
+        "kept open, not evaluated this run: scale_ceiling nodegroup/ng-1 in "
+        f"111111111111/eu-west-1/prod: {UNKNOWN_TYPE}" in delivery_lines(blind)
+    )
+
+    # Its cluster's Kubernetes API did not answer: kept too, with that reason.
+    failed = [Coverage("111111111111", "eu-west-1", "prod", "error", "token refused")]
+    unaudited = run(stage, with_ceiling("r3", 2, None, coverage=failed), 2)
+    assert unaudited.changes == ()
+    assert [why for _, why in unaudited.kept] == ["not audited: token refused"]
+
+    healthy = run(stage, with_ceiling("r4", 3, STUCK), 3)
+    assert healthy.changes == () and healthy.kept == ()  # still open: neither new nor resolved
+    gone = run(stage, with_ceiling("r5", 4, None), 4)  # evaluated, and the group is gone
+    assert [c.change for c in gone.changes] == ["resolved"]
+    assert stage.slack_heard() == Counter(new=1, resolved=1)
+    assert stage.sns_heard() == Counter(new=1, resolved=1)

@@ -214,6 +214,10 @@ def delivery_lines(outcome: AfterAudit) -> list[str]:
         lines.append(late)
     if note := outcome.held_note():
         lines.append(note)
+    for finding, why in outcome.kept:
+        where = "/".join(p for p in (finding.account_id, finding.region, finding.cluster) if p)
+        what = f"{finding.kind} {finding.resource} in {where}"
+        lines.append(f"kept open, not evaluated this run: {what}: {why}")
     if outcome.delivery_failed:
         lines.append("what was not delivered is pending: the next run sends it")
     if outcome.storage_error:
