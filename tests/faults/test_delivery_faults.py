@@ -641,3 +641,26 @@ def test_a_finding_that_cannot_be_evaluated_keeps_its_state_and_says_why(
     assert [c.change for c in gone.changes] == ["resolved"]
     assert stage.slack_heard() == Counter(new=1, resolved=1)
     assert stage.sns_heard() == Counter(new=1, resolved=1)
+
+
+def test_what_a_run_says_it_delivered_counts_what_destinations_accepted_once_per_change(
+    stage: Stage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", stage.proxy.url)
+    slack_answers(stage, 500)
+    stage.session.client("sns").delete_topic(TopicArn=stage.topic)
+    run(stage, two_new("r1", 0), 0)
+    still_down = run(stage, two_new("r2", 1), 1)  # re-sends both, nothing is accepted
+    assert len(still_down.late) == 4 and still_down.late_delivered == ()
+    assert not any(line.startswith("delivered") for line in delivery_lines(still_down))
+
+    slack_answers(stage, 200)
+    topic_back(stage)
+    caught_up = run(stage, two_new("r3", 2), 2)
+    lines = delivery_lines(caught_up)
+    assert caught_up.changes == ()  # nothing new this run: both changes are r1's
+    assert "Slack: posted 2 change(s)" in lines
+    assert "SNS: published 2 message(s)" in lines
+    assert "delivered 2 announcement(s) an earlier run could not (Slack 2, SNS 2)" in lines
+    assert caught_up.summary()["slack_changes"] == 2
+    assert caught_up.summary()["late_delivered"] == 4
