@@ -16,6 +16,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ipaudit import metrics as audit_metrics
+from ipaudit import redact
 from ipaudit.audit import run_audit
 from ipaudit.audit.run import scheduled_run_id
 from ipaudit.aws.session import make_client
@@ -26,6 +27,7 @@ from ipaudit.settings import Settings
 from ipaudit.store.codec import parse_time
 from ipaudit.store.runs import check_table
 
+redact.install()  # before any record: LOG_LEVEL=DEBUG must not log AssumeRole's answers
 logger = Logger(service=audit_metrics.SERVICE)
 metrics = Metrics(namespace=audit_metrics.NAMESPACE, service=audit_metrics.SERVICE)
 

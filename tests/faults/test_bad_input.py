@@ -115,3 +115,12 @@ def test_a_transient_throttle_on_get_caller_identity_is_not_a_credentials_proble
         assert [c["status"] for c in report["coverage"]] == ["ok"]
     finally:
         proxy.stop()
+
+
+def test_get_token_for_an_empty_cluster_name_fails_in_one_line(
+    aws: boto3.Session, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["get-token", "--cluster-name", ""]) == 1
+    assert capsys.readouterr().out == ""  # no token for no cluster
+    main(["get-token", "--cluster-name", ""])
+    one_error_line(capsys, "--cluster-name")

@@ -24,6 +24,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
+from ipaudit import redact
 from ipaudit.aws.session import make_client
 from ipaudit.settings import Settings, webhook_allowed
 
@@ -49,6 +50,7 @@ DEFAULT_RETRY = RetryPolicy()
 def webhook_url(settings: Settings, session: boto3.Session) -> str | None:
     """The URL from the setting, else from the secret (read once per call); None if neither."""
     if settings.slack_webhook_url:
+        redact.secret(settings.slack_webhook_url)
         return settings.slack_webhook_url
     if not settings.slack_secret_arn:
         return None
@@ -68,6 +70,7 @@ def webhook_url(settings: Settings, session: boto3.Session) -> str | None:
         logger.info("IPAUDIT_SLACK_SECRET_ARN: the secret holds no webhook yet; Slack is off")
         return None
     url = _url_in(text)
+    redact.secret(url)
     if url is None:
         raise SlackError(
             "IPAUDIT_SLACK_SECRET_ARN: the secret holds no https:// webhook URL "
