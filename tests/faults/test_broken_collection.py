@@ -11,6 +11,7 @@ from typing import Any
 import boto3
 import pytest
 from faults.stand_ins import BrokenKubeApi, FaultyAws, node_list_items
+from moto.ec2.models import ec2_backends
 
 from ipaudit.audit import run_audit
 from ipaudit.cli import main
@@ -116,3 +117,53 @@ def test_a_hung_aws_endpoint_leaves_its_targets_not_audited_and_the_rest_reporte
     assert gaps == {(OTHER_REGION, "not audited: deadline")}
     assert {"shop-prod", "tools"} <= {c["name"] for c in report["clusters"]}
     assert code == 0  # stored and notified: a coverage gap is not a failure of the run
+
+
+# (A null metadata is unit-tested: this stand-in API pages by metadata.name.)
+ODD_PODS = [
+    {
+        "metadata": {"name": "ghost", "namespace": "shop", "resourceVersion": "1"},
+        "spec": None,
+        "status": {},
+    },
+    {
+        "metadata": {"name": "limbo", "namespace": "shop", "resourceVersion": "1"},
+        "spec": {},
+        "status": None,
+    },
+]
+
+
+def test_odd_shapes_are_counted_out_loud_in_coverage_notes_naming_them(world: World) -> None:
+    """An ENI of an InterfaceType EC2 did not have, an in-use ENI without an attachment and
+    pods with a null metadata, spec or status each change the numbers: each is named."""
+    org = world.organization
+    backend = ec2_backends[org.prod_account][REGION]
+    in_prod = [e for e in backend.enis.values() if e.subnet.id in org.prod.subnet_ids]
+    odd_type = in_prod[0]
+    no_attachment = backend.create_network_interface(
+        backend.get_subnet(org.prod.subnet_ids[0]), private_ip_address=None
+    )
+    saved = odd_type.interface_type
+    pods = world.kube["shop-prod"].pods
+    try:
+        odd_type.interface_type = "quantum_widget"
+        no_attachment.status = "in-use"
+        pods.extend(ODD_PODS)
+        report = run_audit(Settings.from_env(world.env), boto3.Session(region_name=REGION))
+    finally:
+        odd_type.interface_type = saved
+        backend.delete_network_interface(no_attachment.id)
+        del pods[-len(ODD_PODS) :]
+
+    (prod,) = [c for c in report.coverage if c.cluster == "shop-prod"]
+    assert prod.status == "ok"
+    notes = "\n".join(prod.notes)
+    assert f"ENI {odd_type.id} has an InterfaceType ipaudit does not know ('quantum_widget')" in (
+        notes
+    )
+    assert f"ENI {no_attachment.id} is in use without an attachment" in notes
+    assert (
+        "2 pod(s) left out of the pod counts, their metadata, spec or status null: "
+        "shop/ghost (spec null), shop/limbo (status null)"
+    ) in notes
