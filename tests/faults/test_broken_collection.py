@@ -4,6 +4,7 @@ each costs only its own scope, within the deadline, and everything else is repor
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -88,7 +89,10 @@ def test_a_hung_or_dripping_api_is_its_clusters_coverage_error_within_the_deadli
 
 
 @pytest.mark.parametrize("shape", list(MALFORMED))
-def test_a_malformed_answer_never_ends_the_run(world: World, shape: str) -> None:
+def test_a_malformed_answer_never_ends_the_run(
+    world: World, shape: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
     api = BrokenKubeApi("malformed")
     answers, expected = MALFORMED[shape]
     api.answers = answers
@@ -101,6 +105,9 @@ def test_a_malformed_answer_never_ends_the_run(world: World, shape: str) -> None
     others = [c for c in report.coverage if c.cluster != "shop-prod"]
     assert others and all(c.status == "ok" for c in others)
     assert {"shop-prod", "tools"} <= {c.name for c in report.clusters}
+    # A handled failure is one line, never a traceback.
+    assert not [r for r in caplog.records if r.exc_info], shape
+    assert "Traceback" not in caplog.text
 
 
 def test_a_hung_aws_endpoint_leaves_its_targets_not_audited_and_the_rest_reported(
