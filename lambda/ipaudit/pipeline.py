@@ -8,10 +8,12 @@ failure never loses findings, and a Slack failure never keeps SNS from publishin
 from __future__ import annotations
 
 import logging
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -20,6 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ipaudit.alerts.lifecycle import AlertChange, AlertState, audible, plan, stateless, why_kept
 from ipaudit.alerts.mutes import Mute, apply_mutes
 from ipaudit.analysis.report_builder import with_recommendation
+from ipaudit.audit.bounded import DeadlineExceeded, call_by, remaining
 from ipaudit.aws.error_line import one_line
 from ipaudit.aws.session import make_client
 from ipaudit.forecast.forecast_findings import KIND as FORECAST_KIND
@@ -37,7 +40,15 @@ from ipaudit.report import SEVERITY_RANK, ClusterReport, Finding, Report
 from ipaudit.settings import Settings
 from ipaudit.store.alert_state import commit, load_states
 from ipaudit.store.codec import key_time
-from ipaudit.store.deliveries import Delivery, Held, claim, delivered, put_items, release
+from ipaudit.store.deliveries import (
+    Claimed,
+    Delivery,
+    Held,
+    claim,
+    delivered,
+    put_items,
+    release,
+)
 from ipaudit.store.deliveries import Destination as DestinationName
 from ipaudit.store.history import ClusterHistory, load_histories, record_run
 from ipaudit.store.mute_items import load_mutes
@@ -76,6 +87,8 @@ class AfterAudit:
     security_hub_imported: int = 0
     security_hub_errors: Sequence[str] = ()
     dry_run: bool = False
+    elapsed_seconds: float | None = None  # the whole run's, audit included (set by the caller)
+    deadline_seconds: float | None = None  # the whole run's deadline, when it had one
 
     @property
     def late(self) -> tuple[Delivery, ...]:
@@ -117,6 +130,8 @@ class AfterAudit:
             "held_deliveries": len(self.held),
             "held_until": None if self.held_until is None else key_time(self.held_until),
             "kept_open": len(self.kept),
+            "elapsed_seconds": self.elapsed_seconds,
+            "deadline_seconds": self.deadline_seconds,
             "delivery_failed": self.delivery_failed,
         }
 
@@ -153,6 +168,7 @@ def after_audit(
     dry_run: bool = False,
     now: datetime | None = None,
     invocation: str | None = None,
+    deadline: float | None = None,
 ) -> AfterAudit:
     """Forecast, store (with IPAUDIT_TABLE), run the alert lifecycle and notify.
 
@@ -160,7 +176,9 @@ def after_audit(
     the next notifying run. `dry_run=True` stores the run but neither changes alert state nor
     posts; it returns exactly what would have been posted, whether or not a destination is set.
     `invocation` names this call among the calls of the same run id (a duplicated or retried
-    Lambda invocation shares its run id); by default a fresh one.
+    Lambda invocation shares its run id); by default a fresh one. `deadline` (time.monotonic())
+    bounds every call it makes, the table's, Slack's (its body included) and SNS's: the table
+    gets until `NOTIFY_RESERVE` before it, the destinations the rest.
     """
     now = now or datetime.now(UTC)
     run = _Run(
@@ -170,6 +188,8 @@ def after_audit(
         table=settings.table or "",
         invocation=invocation or f"{report.run_id}@{uuid.uuid4().hex[:12]}",
         now=now,
+        end=deadline,
+        storing_by=_storing_by(deadline),
     )
     report, storage_error = run.forecast_and_mute(report)
     stored, storage_error = run.store(report, storage_error)
@@ -206,6 +226,8 @@ class _Run:
     table: str
     invocation: str
     now: datetime
+    end: float | None = None  # the run's deadline: nothing here waits past it
+    storing_by: float | None = None  # the table's share of it; the rest is the destinations'
     histories: dict[str, ClusterHistory] = field(default_factory=dict)
 
     def forecast_and_mute(self, report: Report) -> tuple[Report, str | None]:
@@ -215,13 +237,24 @@ class _Run:
         histories = self.histories
         storage_error: str | None = None
         stored_mutes: list[Mute] = []
-        if self.dynamodb is not None:
+        dynamodb = self.dynamodb
+        if dynamodb is not None:
             try:
-                histories |= load_histories(
-                    self.dynamodb, self.table, report.clusters, now=self.now, run_id=report.run_id
+                read, stored_mutes = call_by(
+                    lambda: (
+                        load_histories(
+                            dynamodb,
+                            self.table,
+                            report.clusters,
+                            now=self.now,
+                            run_id=report.run_id,
+                        ),
+                        load_mutes(dynamodb, self.table),
+                    ),
+                    self.storing_by,
                 )
-                stored_mutes = load_mutes(self.dynamodb, self.table)
-            except (ClientError, BotoCoreError) as error:
+                histories |= read
+            except _STORAGE_FAILURES as error:
                 storage_error = _storage_failed("reading history and mutes", error)
         report = replace(
             report, clusters=[_sized_to_peak(c, histories.get(c.key)) for c in report.clusters]
@@ -239,11 +272,16 @@ class _Run:
     def store(self, report: Report, storage_error: str | None) -> tuple[bool, str | None]:
         if self.dynamodb is None or storage_error is not None:
             return False, storage_error
-        try:
-            if not store_run(self.dynamodb, self.table, report):
+        dynamodb = self.dynamodb
+
+        def store() -> None:
+            if not store_run(dynamodb, self.table, report):
                 logger.info("run %s was already stored by an earlier attempt", report.run_id)
-            record_run(self.dynamodb, self.table, report, self.histories)
-        except (ClientError, BotoCoreError) as error:
+            record_run(dynamodb, self.table, report, self.histories)
+
+        try:
+            call_by(store, self.storing_by)
+        except _STORAGE_FAILURES as error:
             return False, _storage_failed("storing the run", error)
         return True, None
 
@@ -252,11 +290,15 @@ class _Run:
         result: list[Destination] = []
         if self.settings.slack_webhook_url or self.settings.slack_secret_arn:
             result.append(
-                SlackDestination(outcome.report, self.settings, self.session, self.invocation)
+                SlackDestination(
+                    outcome.report, self.settings, self.session, self.invocation, deadline=self.end
+                )
             )
         if self.settings.sns_topic_arn:
             result.append(
-                SnsDestination(self.session, self.settings.sns_topic_arn, self.invocation)
+                SnsDestination(
+                    self.session, self.settings.sns_topic_arn, self.invocation, deadline=self.end
+                )
             )
         return result
 
@@ -286,17 +328,20 @@ class _Run:
 
         If the table fails midway, what this invocation committed and claimed is released at
         once: it sends nothing now, and the next run need not wait for the lease."""
-        assert self.dynamodb is not None
+        dynamodb = self.dynamodb
+        assert dynamodb is not None
         report = outcome.report
         names = [d.name for d in self.destinations(outcome)]
         changes: list[AlertChange] = []
         committed: list[Delivery] = []
-        try:
-            states = load_states(self.dynamodb, self.table)
+        kept: list[AfterAudit] = []
+
+        def record() -> Claimed:
+            states = load_states(dynamodb, self.table)
             transitions = plan(
                 report, states, now=self.now, renotify_hours=self.settings.renotify_hours
             )
-            outcome = _with_kept(outcome, states)
+            kept.append(_with_kept(outcome, states))
             for transition in transitions:
                 # A muted finding's transition is recorded, never sent.
                 heard = audible([transition.alert])
@@ -304,22 +349,31 @@ class _Run:
                     names, heard, report, self.now, self.invocation, transition.state.version
                 )
                 if commit(
-                    self.dynamodb, self.table, transition, put_items(self.table, pending, self.now)
+                    dynamodb, self.table, transition, put_items(self.table, pending, self.now)
                 ):
-                    changes += heard
-                    committed += pending
-            claimed = claim(
-                self.dynamodb,
+                    changes.extend(heard)
+                    committed.extend(pending)
+            return claim(
+                dynamodb,
                 self.table,
                 names,
                 run_id=report.run_id,
                 invocation=self.invocation,
                 now=self.now,
             )
+
+        try:
+            claimed = call_by(record, self.storing_by)
+        except DeadlineExceeded as error:
+            # The table may still be committing on the abandoned thread: what it commits stays
+            # claimed by this invocation until the lease ends, then a run sends it, late.
+            line = _storage_failed("recording alert changes", error)
+            return replace(kept[0] if kept else outcome, storage_error=line, changes=tuple(changes))
         except (ClientError, BotoCoreError) as error:
+            outcome = kept[0] if kept else outcome
             line = _storage_failed("recording alert changes", error)
             unreleased = release(
-                self.dynamodb,
+                dynamodb,
                 self.table,
                 committed,
                 invocation=self.invocation,
@@ -333,7 +387,7 @@ class _Run:
                     len(unreleased.deliveries),
                 )
             return replace(outcome, storage_error=line, changes=tuple(changes))
-        outcome = replace(outcome, changes=tuple(changes), held=tuple(claimed.held))
+        outcome = replace(kept[0], changes=tuple(changes), held=tuple(claimed.held))
         return self.sends(outcome, claimed.sending)
 
     def sends(self, outcome: AfterAudit, sending: Sequence[Delivery]) -> AfterAudit:
@@ -355,26 +409,55 @@ class _Run:
         others; those still unmarked are tried once more at the end."""
         unmarked: list[Delivery] = []
 
-        def mark(accepted: Sequence[Delivery]) -> None:
-            if self.dynamodb is not None and accepted:
-                unmarked.extend(delivered(self.dynamodb, self.table, accepted).deliveries)
+        def marker(taken: list[Delivery]) -> Callable[[Sequence[Delivery]], None]:
+            """Marks what a destination accepted at once, and notes it in `taken`."""
+
+            def mark(accepted: Sequence[Delivery]) -> None:
+                taken.extend(accepted)
+                if self.dynamodb is not None and accepted:
+                    unmarked.extend(delivered(self.dynamodb, self.table, accepted).deliveries)
+
+            return mark
 
         storage_error = outcome.storage_error
         results: dict[str, Sent] = {}
-        for destination in self.destinations(outcome):
-            mine = [d for d in outcome.sending if d.destination == destination.name]
-            if not mine:
+        destinations = [
+            (destination, mine)
+            for destination in self.destinations(outcome)
+            if (mine := [d for d in outcome.sending if d.destination == destination.name])
+        ]
+        for index, (destination, mine) in enumerate(destinations):
+            left = remaining(self.end)
+            if left == 0:
+                # Not tried: they stay claimed until the lease ends, then a run sends them.
+                results[destination.name] = Sent(errors=(OUT_OF_TIME,), settled=False)
                 continue
-            sent = destination.send(mine, mark)
+            taken: list[Delivery] = []
+            try:
+                # A fair share of what is left: a hung Slack never keeps SNS from its turn.
+                share = (
+                    None if left is None else time.monotonic() + left / (len(destinations) - index)
+                )
+                sent = call_by(partial(destination.send, mine, marker(taken)), share)
+            except DeadlineExceeded:
+                # What it did not confirm may have arrived: neither marked nor released, it is
+                # sent again (late) after the lease, the documented duplicate window.
+                sent = Sent(tuple(taken), (f"{destination.name}: {OUT_OF_TIME}",), settled=False)
             results[destination.name] = sent
-            storage_error = storage_error or self.release_refused(mine, sent)
-        if unmarked and self.dynamodb is not None:
-            again = delivered(self.dynamodb, self.table, unmarked)
-            if again.error is not None:
+            if sent.settled:
+                storage_error = storage_error or self.release_refused(mine, sent)
+        dynamodb = self.dynamodb
+        if unmarked and dynamodb is not None:
+            try:
+                again = call_by(lambda: delivered(dynamodb, self.table, unmarked), self.end)
+                failure: Exception | None = again.error
+            except DeadlineExceeded as error:
+                failure = error
+            if failure is not None:
                 storage_error = storage_error or _storage_failed(
-                    f"marking {len(again.deliveries)} delivered announcement(s) as sent (they "
+                    f"marking {len(unmarked)} delivered announcement(s) as sent (they "
                     "may be sent once more after their lease)",
-                    again.error,
+                    failure,
                 )
         slack_sent = results.get("slack", Sent())
         sns_sent = results.get("sns", Sent())
@@ -407,10 +490,11 @@ class _Run:
         first_seen: dict[str, datetime] = {}
         storage_error = outcome.storage_error
         if self.dynamodb is not None:
+            dynamodb = self.dynamodb
             try:
-                states = load_states(self.dynamodb, self.table)
+                states = call_by(lambda: load_states(dynamodb, self.table), self.end)
                 first_seen = {finding_id: s.opened_at for finding_id, s in states.items()}
-            except (ClientError, BotoCoreError) as error:
+            except _STORAGE_FAILURES as error:
                 # CreatedAt falls back to now; the findings are still imported.
                 storage_error = storage_error or _storage_failed("reading alert state", error)
         hub = SecurityHubDestination(
@@ -419,7 +503,10 @@ class _Run:
         changes = _deliveries(
             ["securityhub"], outcome.changes, outcome.report, self.now, self.invocation
         )
-        sent = hub.send(changes, lambda accepted: None)
+        try:
+            sent = call_by(lambda: hub.send(changes, lambda accepted: None), self.end)
+        except DeadlineExceeded:
+            sent = Sent(errors=(f"Security Hub: {OUT_OF_TIME}",))
         return replace(
             outcome,
             storage_error=storage_error,
@@ -458,8 +545,26 @@ def _deliveries(
     return result
 
 
+_STORAGE_FAILURES = (ClientError, BotoCoreError, DeadlineExceeded)
+OUT_OF_TIME = "did not finish by the run's deadline"
+# Of the time after the audit, what the table may not take from the destinations: storing a
+# large run is many writes, a post and a few PublishBatch calls are few.
+NOTIFY_SHARE = 0.3
+NOTIFY_RESERVE_MAX_SECONDS = 30.0
+
+
+def _storing_by(end: float | None) -> float | None:
+    left = remaining(end)
+    if end is None or left is None:
+        return None
+    return end - min(NOTIFY_RESERVE_MAX_SECONDS, left * NOTIFY_SHARE)
+
+
 def _storage_failed(doing: str, error: Exception) -> str:
-    line = f"DynamoDB failed {doing}: {one_line(error)}"
+    if isinstance(error, DeadlineExceeded):
+        line = f"DynamoDB {OUT_OF_TIME} {doing}"
+    else:
+        line = f"DynamoDB failed {doing}: {one_line(error)}"
     logger.error("%s", line)
     return line
 

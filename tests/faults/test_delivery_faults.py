@@ -10,6 +10,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -664,3 +666,52 @@ def test_what_a_run_says_it_delivered_counts_what_destinations_accepted_once_per
     assert "delivered 2 announcement(s) an earlier run could not (Slack 2, SNS 2)" in lines
     assert caught_up.summary()["slack_changes"] == 2
     assert caught_up.summary()["late_delivered"] == 4
+
+
+def test_slack_asking_to_wait_past_the_deadline_is_not_waited_for(
+    stage: Stage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", stage.proxy.url)
+    stage.slack.expect_request(HOOK).respond_with_data(
+        "slow down", status=429, headers={"Retry-After": "3600"}
+    )
+    # 20 s left: Slack's wait (3600 s, capped at 30) would outgrow the run.
+    first = after_audit(
+        audit(50, "r1", 0), stage.settings, boto3.Session(), now=T0, deadline=time.monotonic() + 20
+    )
+    assert first.slack_error and "wait past the run's deadline" in first.slack_error
+    assert len(stage.slack.log) == 1  # asked once, never waited for
+    assert first.sns_published == 1  # and SNS had its turn
+
+    slack_answers(stage, 200)
+    soon = run(stage, audit(50, "r2", 30 * SECONDS), 30 * SECONDS)  # released: sent at once
+    assert len(soon.late_delivered) == 1
+    assert stage.slack_heard() == Counter(new=1) and stage.sns_heard() == Counter(new=1)
+
+
+def test_a_hung_slack_costs_its_share_of_the_deadline_and_sns_still_publishes(
+    stage: Stage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", stage.proxy.url)
+    released = threading.Event()
+
+    def hang(request: Request) -> Response:
+        released.wait()
+        return Response("gone", status=503)
+
+    stage.slack.expect_request(HOOK).respond_with_handler(hang)
+    first = after_audit(
+        audit(50, "r1", 0), stage.settings, boto3.Session(), now=T0, deadline=time.monotonic() + 10
+    )
+    released.set()
+    assert first.slack_error and "did not finish by the run's deadline" in first.slack_error
+    assert first.sns_published == 1 and stage.sns_heard() == Counter(new=1)
+
+    # Slack may have had it: not released, so not sent again within the lease...
+    slack_answers(stage, 200)
+    soon = run(stage, audit(50, "r2", 60 * SECONDS), 60 * SECONDS)
+    assert soon.sending == () and soon.summary()["held_deliveries"] == 1
+    # ...and sent (late) by the first run after it.
+    later = run(stage, audit(50, "r3", 1), 1)
+    assert [d.destination for d in later.late_delivered] == ["slack"]
+    assert stage.slack_heard() == Counter(new=1) and stage.sns_heard() == Counter()

@@ -8,6 +8,7 @@ import shutil
 import sys
 import time
 from collections.abc import Collection
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ipaudit.cli.options import (
@@ -58,8 +59,9 @@ def add_audit_flags(parser: argparse.ArgumentParser) -> None:
         "--deadline",
         type=deadline_seconds,
         metavar="SECONDS",
-        help="stop auditing after this many seconds; what is not audited by then is a "
-        "coverage error (default: no deadline)",
+        help="end the whole run (audit, table, Slack, SNS) within this many seconds; what is "
+        "not audited by then is a coverage error (default: no deadline; serve-metrics: "
+        "900 per cycle)",
     )
     add_aws_flags(parser)
     add_setting_flags(parser)
@@ -169,11 +171,19 @@ def audit_setup(args: argparse.Namespace) -> tuple[Settings, boto3.Session]:
 def audit_once(settings: Settings, session: boto3.Session, args: argparse.Namespace) -> AfterAudit:
     """One audit and what follows it (forecast, store, alert), progress on stderr."""
     from ipaudit.audit import run_audit
+    from ipaudit.audit.bounded import collection_deadline
     from ipaudit.pipeline import after_audit
 
-    deadline = None if args.deadline is None else time.monotonic() + args.deadline
-    report = run_audit(settings, session, progress=progress, deadline=deadline)
-    outcome = after_audit(report, settings, session, notify=not args.no_notify)
+    # --deadline bounds the whole run: collection, then the table, Slack and SNS.
+    started = time.monotonic()
+    end = None if args.deadline is None else started + args.deadline
+    report = run_audit(settings, session, progress=progress, deadline=collection_deadline(end))
+    outcome = after_audit(report, settings, session, notify=not args.no_notify, deadline=end)
+    outcome = replace(
+        outcome,
+        elapsed_seconds=round(time.monotonic() - started, 1),
+        deadline_seconds=args.deadline,
+    )
     for line in delivery_lines(outcome):
         progress(line)
     return outcome
@@ -222,4 +232,8 @@ def delivery_lines(outcome: AfterAudit) -> list[str]:
         lines.append("what was not delivered is pending: the next run sends it")
     if outcome.storage_error:
         lines.append(f"storage failed: {outcome.storage_error}")
+    if outcome.deadline_seconds is not None and outcome.elapsed_seconds is not None:
+        lines.append(
+            f"run took {outcome.elapsed_seconds:g} s of its {outcome.deadline_seconds:g} s deadline"
+        )
     return lines

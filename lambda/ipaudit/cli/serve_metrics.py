@@ -31,6 +31,9 @@ from ipaudit.report_openmetrics import (
 MIN_INTERVAL = 60.0  # an audit makes AWS calls in every account: not a tight loop
 MAX_INTERVAL = 86400.0
 DEFAULT_INTERVAL = 300.0
+# Without --deadline each cycle still ends: a hung endpoint must not freeze the served report
+# while the exporter reports success. A Lambda's longest life, the same bound as the audit's.
+DEFAULT_CYCLE_DEADLINE = 900.0
 DEFAULT_BIND = "127.0.0.1"  # loopback unless asked: the metrics name accounts and subnets
 # The line a supervisor or a test waits for: the first report is being served.
 SERVING = "serve-metrics: serving the metrics of run "
@@ -186,6 +189,8 @@ class _Handler(BaseHTTPRequestHandler):
 def run(args: argparse.Namespace) -> int:
     from ipaudit.audit.run import audit_targets  # here: `ipaudit --help` never loads boto3
 
+    if args.deadline is None:
+        args.deadline = DEFAULT_CYCLE_DEADLINE
     settings, session = audit_setup(args)
     # What `audit` needs before its first call (credentials, region, the account list) fails
     # here as it does there, exit 1; once serving, a failing cycle is retried instead.

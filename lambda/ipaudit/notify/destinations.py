@@ -44,6 +44,9 @@ class Sent:
     # Why what was not accepted was not, when no error says it (Slack switched off).
     reason: str | None = None
     count: int = 0  # what the destination took: changes posted, messages, findings imported
+    # False: what it did not accept may have arrived all the same (the deadline cut it short);
+    # it is then neither marked nor released.
+    settled: bool = True
 
     @property
     def error(self) -> str | None:
@@ -75,6 +78,7 @@ class SlackDestination:
     session: boto3.Session
     invocation: str
     policy: slack.RetryPolicy | None = None
+    deadline: float | None = None
     name: DestinationName = "slack"
 
     def payload(self, deliveries: Sequence[Delivery]) -> dict[str, Any]:
@@ -85,7 +89,8 @@ class SlackDestination:
             url = slack.webhook_url(self.settings, self.session)
             if url is None:
                 return Sent(reason=SLACK_OFF)
-            slack.post(url, self.payload(deliveries), self.policy)
+            policy = replace(self.policy or slack.DEFAULT_RETRY, deadline=self.deadline)
+            slack.post(url, self.payload(deliveries), policy)
         except slack.SlackError as error:
             logger.error("Slack post failed: %s", error)
             return Sent(errors=(str(error),))
@@ -104,6 +109,7 @@ class SnsDestination:
     session: boto3.Session
     topic_arn: str
     invocation: str
+    deadline: float | None = None
     name: DestinationName = "sns"
 
     def message(self, delivery: Delivery) -> SnsMessage:
@@ -126,6 +132,7 @@ class SnsDestination:
             [self.message(d) for d in deliveries],
             threads=[d.change.finding.id for d in deliveries],
             on_batch=on_batch,
+            deadline=self.deadline,
         )
         if result.error:
             logger.error("SNS publish failed: %s", result.error)

@@ -25,6 +25,7 @@ from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
 from ipaudit import redact
+from ipaudit.audit.bounded import remaining
 from ipaudit.aws.session import make_client
 from ipaudit.settings import Settings, webhook_allowed
 
@@ -42,6 +43,12 @@ class RetryPolicy:
     max_delay: float = 30.0  # cap on any wait, Retry-After included (a Lambda has a deadline)
     timeout: float = 10.0
     sleep: Callable[[float], None] = time.sleep
+    # The run's deadline (time.monotonic()): no attempt or wait goes past it.
+    deadline: float | None = None
+
+
+class _OutOfTime(Exception):
+    """The next attempt would start after the run's deadline."""
 
 
 DEFAULT_RETRY = RetryPolicy()
@@ -84,6 +91,10 @@ def post(url: str, payload: dict[str, Any], policy: RetryPolicy | None = None) -
     urllib3's Retry on a requests Session; raise SlackError, whose text never holds the URL or
     anything Slack answered (a body can echo the request path)."""
     policy = policy or DEFAULT_RETRY
+    left = remaining(policy.deadline)
+    if left is not None and left <= 0:
+        raise SlackError("Slack not tried: the run's deadline has passed")
+    timeout = policy.timeout if left is None else min(policy.timeout, left)
     with requests.Session() as session, quiet_transport():
         adapter = HTTPAdapter(max_retries=_retry(policy))
         session.mount("https://", adapter)
@@ -93,8 +104,12 @@ def post(url: str, payload: dict[str, Any], policy: RetryPolicy | None = None) -
                 url,
                 data=json.dumps(payload),
                 headers={"Content-Type": "application/json"},
-                timeout=policy.timeout,
+                timeout=timeout,
             )
+        except _OutOfTime:
+            raise SlackError(
+                "Slack asked to wait past the run's deadline: left for the next run"
+            ) from None
         except requests.RequestException as error:
             raise SlackError(
                 f"Slack unreachable ({_root(error)}) after {policy.attempts} attempts"
@@ -118,6 +133,9 @@ def _retry(policy: RetryPolicy) -> Retry:
                 delay = min(max(retry_after, 0.0), policy.max_delay)
             else:
                 delay = min(policy.base_delay * 2 ** (attempt - 1), policy.max_delay)
+            left = remaining(policy.deadline)
+            if left is not None and delay >= left:
+                raise _OutOfTime
             logger.warning("Slack: retrying in %.1f s (attempt %d)", delay, attempt)
             policy.sleep(float(delay))
 

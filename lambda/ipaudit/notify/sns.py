@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ipaudit.alerts.lifecycle import AlertChange
+from ipaudit.audit.bounded import remaining
 from ipaudit.aws.error_line import one_line
 from ipaudit.report import ClusterReport, Report
 
@@ -102,6 +103,7 @@ def publish(
     *,
     threads: Sequence[str] | None = None,
     on_batch: Callable[[list[int]], None] = lambda accepted: None,
+    deadline: float | None = None,
 ) -> Published:
     """Publish in batches of up to ten, in order; which messages SNS accepted, and the first
     failure if any. `on_batch` hears each batch's accepted indexes as soon as SNS answers, so
@@ -117,6 +119,9 @@ def publish(
     for batch in _batches(
         threads if threads is not None else [str(i) for i in range(len(messages))]
     ):
+        if remaining(deadline) == 0:
+            failures.append("the run's deadline came before this batch; left for the next run")
+            break
         try:
             response = client.publish_batch(
                 TopicArn=topic_arn,
