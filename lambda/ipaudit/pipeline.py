@@ -178,7 +178,7 @@ def after_audit(
     `invocation` names this call among the calls of the same run id (a duplicated or retried
     Lambda invocation shares its run id); by default a fresh one. `deadline` (time.monotonic())
     bounds every call it makes, the table's, Slack's (its body included) and SNS's: the table
-    gets until `NOTIFY_RESERVE` before it, the destinations the rest.
+    gets all but `NOTIFY_SHARE` of the time left, the destinations the rest.
     """
     now = now or datetime.now(UTC)
     run = _Run(
@@ -306,10 +306,15 @@ class _Run:
         """No table (every alerting finding is new) or a dry run (what would be sent, to both
         Slack and SNS whether or not they are set): nothing is committed."""
         report = outcome.report
-        if self.dynamodb is None:
+        dynamodb = self.dynamodb
+        if dynamodb is None:
             changes = stateless(report)
         else:
-            states = load_states(self.dynamodb, self.table)
+            try:
+                states = call_by(lambda: load_states(dynamodb, self.table), self.storing_by)
+            except _STORAGE_FAILURES as error:
+                line = _storage_failed("reading alert state", error)
+                return replace(outcome, storage_error=outcome.storage_error or line)
             transitions = plan(
                 report, states, now=self.now, renotify_hours=self.settings.renotify_hours
             )
@@ -430,7 +435,8 @@ class _Run:
             left = remaining(self.end)
             if left == 0:
                 # Not tried: they stay claimed until the lease ends, then a run sends them.
-                results[destination.name] = Sent(errors=(OUT_OF_TIME,), settled=False)
+                not_tried = f"{destination.name}: not tried, the run's deadline had passed"
+                results[destination.name] = Sent(errors=(not_tried,), settled=False)
                 continue
             taken: list[Delivery] = []
             try:
