@@ -715,3 +715,42 @@ def test_a_hung_slack_costs_its_share_of_the_deadline_and_sns_still_publishes(
     later = run(stage, audit(50, "r3", 1), 1)
     assert [d.destination for d in later.late_delivered] == ["slack"]
     assert stage.slack_heard() == Counter(new=1) and stage.sns_heard() == Counter()
+
+
+def test_a_hung_sns_is_cut_at_the_deadline_and_what_it_may_have_is_left_for_after_the_lease(
+    stage: Stage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", stage.proxy.url)
+    slack_answers(stage, 200)
+    stage.proxy.hang = lambda service, region, body: service == "sns"
+    first = after_audit(
+        audit(50, "r1", 0), stage.settings, boto3.Session(), now=T0, deadline=time.monotonic() + 8
+    )
+    assert first.slack_changes == 1  # Slack, first, had its turn
+    assert first.sns_error and "did not finish by the run's deadline" in first.sns_error
+    assert first.sns_published == 0
+
+    stage.proxy.hang = lambda service, region, body: False
+    soon = run(stage, audit(50, "r2", 60 * SECONDS), 60 * SECONDS)
+    assert soon.sending == () and soon.summary()["held_deliveries"] == 1  # not released
+    later = run(stage, audit(50, "r3", 1), 1)  # after the lease
+    assert [d.destination for d in later.late_delivered] == ["sns"]
+    assert stage.slack_heard() == Counter(new=1) and stage.sns_heard() == Counter(new=1)
+
+
+def test_a_hung_table_is_cut_at_its_share_of_the_deadline_and_the_report_survives(
+    stage: Stage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", stage.proxy.url)
+    slack_answers(stage, 200)
+    stage.proxy.hang = lambda service, region, body: (
+        service == "dynamodb" and b'"TransactItems"' in body
+    )
+    outcome = after_audit(
+        audit(50, "r1", 0), stage.settings, boto3.Session(), now=T0, deadline=time.monotonic() + 6
+    )
+    assert outcome.stored and outcome.report.findings  # stored before the hang; report intact
+    assert outcome.storage_error == (
+        "DynamoDB did not finish by the run's deadline recording alert changes"
+    )
+    assert outcome.sending == () and stage.slack.log == []  # nothing committed, nothing sent
