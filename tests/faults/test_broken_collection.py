@@ -23,7 +23,7 @@ from ipaudit_sim.article import OTHER_REGION, REGION
 from ipaudit_sim.world import World
 
 DEADLINE = 10.0
-WHOLE_RUN = 20.0  # a whole `ipaudit audit --deadline` run, storing and notifying included
+WHOLE_RUN = 30.0  # a whole `ipaudit audit --deadline` run, storing and notifying included
 AWS_NODE = "/apis/apps/v1/namespaces/kube-system/daemonsets/aws-node"
 # shape -> (the API's answers by path, the cluster's coverage error): what cannot be read is the
 # cluster's coverage error, never a guess (a nameless node matches no pods; a DaemonSet with no
