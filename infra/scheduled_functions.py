@@ -50,6 +50,7 @@ FUNCTION_CODE = (
     "settings.py",
     "errors.py",
     "loopback.py",
+    "redact.py",
     "snapshot.py",
     "report.py",
     "report_codec.py",

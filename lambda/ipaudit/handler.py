@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +17,9 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ipaudit import metrics as audit_metrics
+from ipaudit import redact
 from ipaudit.audit import run_audit
+from ipaudit.audit.bounded import collection_deadline
 from ipaudit.audit.run import scheduled_run_id
 from ipaudit.aws.session import make_client
 from ipaudit.digest import weekly_digest
@@ -26,12 +29,13 @@ from ipaudit.settings import Settings
 from ipaudit.store.codec import parse_time
 from ipaudit.store.runs import check_table
 
+redact.install()  # before any record: LOG_LEVEL=DEBUG must not log AssumeRole's answers
 logger = Logger(service=audit_metrics.SERVICE)
 metrics = Metrics(namespace=audit_metrics.NAMESPACE, service=audit_metrics.SERVICE)
 
 
-# Kept back from the Lambda's time for storing the run and notifying after the deadline.
-STORE_AND_NOTIFY_MARGIN_SECONDS = 90.0
+# Kept back from the Lambda's remaining time for returning the summary and its log line.
+RETURN_MARGIN_SECONDS = 5.0
 
 
 @logger.inject_lambda_context(log_event=False)
@@ -43,7 +47,12 @@ def audit_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, An
     session = boto3.Session()
     if settings.table:
         check_table(make_client(session, "dynamodb"), settings.table)
-    budget = context.get_remaining_time_in_millis() / 1000 - STORE_AND_NOTIFY_MARGIN_SECONDS
+    # One deadline for the whole run, the Lambda's own time its ceiling: collection stops early
+    # enough to leave storing and notifying their share (audit/bounded.py), and after_audit
+    # bounds the table, Slack and SNS by the same end.
+    started = time.monotonic()
+    left = context.get_remaining_time_in_millis() / 1000 - RETURN_MARGIN_SECONDS
+    end = started + max(left, 1.0)
     report = run_audit(
         settings,
         session,
@@ -51,9 +60,14 @@ def audit_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, An
         # The schedule's time names the run: a retried or duplicated invocation is the same run.
         run_id=None if scheduled is None else scheduled_run_id(scheduled),
         now=scheduled,
-        deadline=time.monotonic() + max(budget, 1.0),
+        deadline=collection_deadline(end),
     )
-    outcome = after_audit(report, settings, session)
+    outcome = after_audit(report, settings, session, deadline=end)
+    outcome = replace(
+        outcome,
+        elapsed_seconds=round(time.monotonic() - started, 1),
+        deadline_seconds=round(end - started, 1),
+    )
     audit_metrics.record(outcome.report, metrics)
     audit_metrics.record_delivery(outcome, metrics)
     summary: dict[str, Any] = outcome.summary()

@@ -8,38 +8,48 @@ failure never loses findings, and a Slack failure never keeps SNS from publishin
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass, replace
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ipaudit.alerts.lifecycle import AlertChange, audible, plan, stateless
-from ipaudit.alerts.mutes import apply_mutes
+from ipaudit.alerts.lifecycle import AlertChange, AlertState, audible, plan, stateless, why_kept
+from ipaudit.alerts.mutes import Mute, apply_mutes
 from ipaudit.analysis.report_builder import with_recommendation
+from ipaudit.audit.bounded import DeadlineExceeded, call_by, remaining
 from ipaudit.aws.error_line import one_line
 from ipaudit.aws.session import make_client
 from ipaudit.forecast.forecast_findings import KIND as FORECAST_KIND
 from ipaudit.forecast.forecast_findings import forecast_findings
-from ipaudit.notify import slack
-from ipaudit.notify.security_hub import import_findings
-from ipaudit.notify.slack_blocks import build_payload
-from ipaudit.notify.sns import PUBLISHED_CHANGES, SnsMessage, build_messages, late, publish
-from ipaudit.report import SEVERITY_RANK, ClusterReport, Report
+from ipaudit.notify.destinations import (
+    SLACK_OFF,
+    Destination,
+    SecurityHubDestination,
+    Sent,
+    SlackDestination,
+    SnsDestination,
+)
+from ipaudit.notify.sns import PUBLISHED_CHANGES, SnsMessage, build_messages
+from ipaudit.report import SEVERITY_RANK, ClusterReport, Finding, Report
 from ipaudit.settings import Settings
 from ipaudit.store.alert_state import commit, load_states
 from ipaudit.store.codec import key_time
 from ipaudit.store.deliveries import (
+    Claimed,
     Delivery,
-    Destination,
     Held,
     claim,
     delivered,
     put_items,
     release,
 )
+from ipaudit.store.deliveries import Destination as DestinationName
 from ipaudit.store.history import ClusterHistory, load_histories, record_run
 from ipaudit.store.mute_items import load_mutes
 from ipaudit.store.records import dump
@@ -48,10 +58,9 @@ from ipaudit.store.runs import store_run
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-logger = logging.getLogger(__name__)
+__all__ = ["SLACK_OFF", "AfterAudit", "after_audit"]
 
-# Why a run released Slack announcements it had no URL to post to (the secret's placeholder).
-SLACK_OFF = "Slack is off: the secret holds no webhook URL yet"
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -60,10 +69,17 @@ class AfterAudit:
     stored: bool  # the run is in the table (written now or by an earlier attempt)
     storage_error: str | None = None  # the table failed; what was found is still reported
     changes: Sequence[AlertChange] = ()  # what on-call hears about (would hear, on a dry run)
-    late: Sequence[Delivery] = ()  # earlier runs' announcements this run (re)sent
+    invocation: str = ""  # this call among the calls of the same run id
+    # Everything this invocation sent (would send, on a dry run), per destination in commit
+    # order: this run's changes and what earlier runs (or invocations) could not deliver.
+    sending: Sequence[Delivery] = ()
+    delivered: Sequence[Delivery] = ()  # what the destinations accepted of `sending`
     held: Sequence[Held] = ()  # pending announcements a live other run holds: not sent here
+    # Open alerts absent from this run that it could not evaluate: kept open, with why.
+    kept: Sequence[tuple[Finding, str]] = ()
     slack_payload: dict[str, Any] | None = None
     slack_posted: bool = False
+    slack_changes: int = 0  # changes the accepted Slack post carried (late ones included)
     slack_error: str | None = None
     sns_messages: Sequence[SnsMessage] = ()
     sns_published: int = 0
@@ -71,6 +87,18 @@ class AfterAudit:
     security_hub_imported: int = 0
     security_hub_errors: Sequence[str] = ()
     dry_run: bool = False
+    elapsed_seconds: float | None = None  # the whole run's, audit included (set by the caller)
+    deadline_seconds: float | None = None  # the whole run's deadline, when it had one
+
+    @property
+    def late(self) -> tuple[Delivery, ...]:
+        """Announcements another invocation committed that this one (re)sent."""
+        return tuple(d for d in self.sending if d.late(self.invocation))
+
+    @property
+    def late_delivered(self) -> tuple[Delivery, ...]:
+        """Of those, what the destinations accepted."""
+        return tuple(d for d in self.delivered if d.late(self.invocation))
 
     def summary(self) -> dict[str, Any]:
         """Short and JSON-able, for the Lambda's return value and logs; holds no secret."""
@@ -97,8 +125,13 @@ class AfterAudit:
             "security_hub_imported": self.security_hub_imported,
             "security_hub_errors": len(self.security_hub_errors),
             "late_deliveries": len(self.late),
+            "late_delivered": len(self.late_delivered),
+            "slack_changes": self.slack_changes,
             "held_deliveries": len(self.held),
             "held_until": None if self.held_until is None else key_time(self.held_until),
+            "kept_open": len(self.kept),
+            "elapsed_seconds": self.elapsed_seconds,
+            "deadline_seconds": self.deadline_seconds,
             "delivery_failed": self.delivery_failed,
         }
 
@@ -134,207 +167,412 @@ def after_audit(
     notify: bool = True,
     dry_run: bool = False,
     now: datetime | None = None,
+    invocation: str | None = None,
+    deadline: float | None = None,
 ) -> AfterAudit:
     """Forecast, store (with IPAUDIT_TABLE), run the alert lifecycle and notify.
 
     `notify=False` stores only: alert state stays as last announced, so nothing is lost for
     the next notifying run. `dry_run=True` stores the run but neither changes alert state nor
     posts; it returns exactly what would have been posted, whether or not a destination is set.
+    `invocation` names this call among the calls of the same run id (a duplicated or retried
+    Lambda invocation shares its run id); by default a fresh one. `deadline` (time.monotonic())
+    bounds every call it makes, the table's, Slack's (its body included) and SNS's: the table
+    gets all but `NOTIFY_SHARE` of the time left, the destinations the rest.
     """
     now = now or datetime.now(UTC)
-    dynamodb = make_client(session, "dynamodb") if settings.table else None
-    table = settings.table or ""
-
-    histories: dict[str, ClusterHistory] = {}
-    storage_error: str | None = None
-    try:
-        if dynamodb is not None:
-            histories = load_histories(
-                dynamodb, table, report.clusters, now=now, run_id=report.run_id
-            )
-    except (ClientError, BotoCoreError) as error:
-        storage_error = _storage_failed("reading history", error)
-    report = replace(
-        report, clusters=[_sized_to_peak(c, histories.get(c.key)) for c in report.clusters]
+    run = _Run(
+        settings=settings,
+        session=session,
+        dynamodb=make_client(session, "dynamodb") if settings.table else None,
+        table=settings.table or "",
+        invocation=invocation or f"{report.run_id}@{uuid.uuid4().hex[:12]}",
+        now=now,
+        end=deadline,
+        storing_by=_storing_by(deadline),
     )
-    past = {
-        (*_cluster_parts(key), subnet): points
-        for key, history in histories.items()
-        for subnet, points in history.subnet_points().items()
-    }
-    findings = [*report.findings, *forecast_findings(report, past, now)]
-    findings.sort(key=lambda f: (-SEVERITY_RANK[f.severity], f.id))
-    report = replace(report, findings=findings)
-    mutes = [*settings.mutes]
-    if dynamodb is not None and settings.table:
-        mutes += load_mutes(dynamodb, settings.table)
-    report = apply_mutes(report, mutes, now)
-
-    stored = False
-    if dynamodb is not None and storage_error is None:
-        try:
-            if not store_run(dynamodb, table, report):
-                logger.info("run %s was already stored by an earlier attempt", report.run_id)
-            record_run(dynamodb, table, report, histories)
-            stored = True
-        except (ClientError, BotoCoreError) as error:
-            storage_error = _storage_failed("storing the run", error)
-
-    if not notify:
-        return AfterAudit(
-            report=report, stored=stored, storage_error=storage_error, dry_run=dry_run
-        )
-
-    destinations: list[Destination] = []
-    if settings.slack_webhook_url or settings.slack_secret_arn:
-        destinations.append("slack")
-    if settings.sns_topic_arn:
-        destinations.append("sns")
-    changes: list[AlertChange] = []
-    sending: list[Delivery] = []
-    held: list[Held] = []
-    if dynamodb is None:
-        changes = stateless(report)
-        sending = _deliveries(["slack", "sns"] if dry_run else destinations, changes, report, now)
-    elif dry_run:
-        states = load_states(dynamodb, table)
-        changes = audible(
-            [t.alert for t in plan(report, states, now=now, renotify_hours=settings.renotify_hours)]
-        )
-        sending = _deliveries(["slack", "sns"], changes, report, now)
-    elif storage_error is None:
-        # A transition, and its announcement pending for each destination, is one transaction;
-        # only the run whose conditional write wins it announces it.
-        try:
-            states = load_states(dynamodb, table)
-            for transition in plan(report, states, now=now, renotify_hours=settings.renotify_hours):
-                # A muted finding's transition is recorded, never sent.
-                heard = audible([transition.alert])
-                pending = _deliveries(destinations, heard, report, now)
-                if commit(dynamodb, table, transition, put_items(table, pending, now)):
-                    changes += heard
-            # This run's announcements and those earlier runs could not deliver.
-            claimed = claim(dynamodb, table, destinations, run_id=report.run_id, now=now)
-            sending, held = claimed.sending, claimed.held
-        except (ClientError, BotoCoreError) as error:
-            storage_error = _storage_failed("recording alert changes", error)
-
-    slack_sending = [d for d in sending if d.destination == "slack"]
-    sns_sending = [d for d in sending if d.destination == "sns"]
-    slack_payload = None
-    if slack_sending:
-        slack_payload = build_payload([_as_sent(d, report.run_id) for d in slack_sending], report)
-    sns_messages = [_sns_sent(d, report.run_id) for d in sns_sending]
+    report, storage_error = run.forecast_and_mute(report)
+    stored, storage_error = run.store(report, storage_error)
     outcome = AfterAudit(
         report=report,
         stored=stored,
         storage_error=storage_error,
-        changes=tuple(changes),
-        late=tuple(d for d in sending if d.late(report.run_id)),
-        held=tuple(held),
-        slack_payload=slack_payload,
-        sns_messages=tuple(sns_messages),
+        invocation=run.invocation,
         dry_run=dry_run,
     )
-    if dry_run:
+    if not notify:
         return outcome
-    if note := outcome.held_note():
-        logger.info("%s", note)
-
-    if slack_payload is not None:
-        outcome = replace(outcome, **_post_slack(slack_payload, settings, session))
-        accepted = range(len(slack_sending) if outcome.slack_posted else 0)
-        why = outcome.slack_error or SLACK_OFF
-        outcome = _settle(outcome, dynamodb, table, slack_sending, accepted, why, now)
-    if sns_messages and settings.sns_topic_arn:
-        result = publish(make_client(session, "sns"), settings.sns_topic_arn, sns_messages)
-        if result.error:
-            logger.error("SNS publish failed: %s", result.error)
-        outcome = replace(outcome, sns_published=len(result.accepted), sns_error=result.error)
-        why = result.error or "SNS did not accept it"
-        outcome = _settle(outcome, dynamodb, table, sns_sending, result.accepted, why, now)
+    if run.dynamodb is None or dry_run:
+        outcome = run.without_memory(outcome)
+        if dry_run:
+            return outcome
+    elif storage_error is None:  # else what changed is left to a run that can record it
+        outcome = run.commit_changes(outcome)
+        if note := outcome.held_note():
+            logger.info("%s", note)
+        outcome = run.deliver(outcome)
     if settings.security_hub:
-        outcome = replace(outcome, **_to_security_hub(report, changes, settings, session, now))
+        outcome = run.to_security_hub(outcome)
     return outcome
 
 
-def _to_security_hub(
-    report: Report,
-    changes: Sequence[AlertChange],
-    settings: Settings,
-    session: boto3.Session,
-    now: datetime,
-) -> dict[str, Any]:
-    first_seen = {}
-    if settings.table:
-        states = load_states(make_client(session, "dynamodb"), settings.table)
-        first_seen = {finding_id: state.opened_at for finding_id, state in states.items()}
-    resolved = [change.finding for change in changes if change.change == "resolved"]
-    imported = import_findings(report, resolved, settings, session, now=now, first_seen=first_seen)
-    return {"security_hub_imported": imported.count, "security_hub_errors": imported.errors}
+@dataclass
+class _Run:
+    """One call of `after_audit`, phase by phase."""
+
+    settings: Settings
+    session: boto3.Session
+    dynamodb: DynamoDBClient | None
+    table: str
+    invocation: str
+    now: datetime
+    end: float | None = None  # the run's deadline: nothing here waits past it
+    storing_by: float | None = None  # the table's share of it; the rest is the destinations'
+    histories: dict[str, ClusterHistory] = field(default_factory=dict)
+
+    def forecast_and_mute(self, report: Report) -> tuple[Report, str | None]:
+        """The report with its clusters sized to their recent peak, the forecast findings
+        added and the mutes applied; a table that cannot be read costs the history and the
+        stored mutes, never the report."""
+        histories = self.histories
+        storage_error: str | None = None
+        stored_mutes: list[Mute] = []
+        dynamodb = self.dynamodb
+        if dynamodb is not None:
+            try:
+                read, stored_mutes = call_by(
+                    lambda: (
+                        load_histories(
+                            dynamodb,
+                            self.table,
+                            report.clusters,
+                            now=self.now,
+                            run_id=report.run_id,
+                        ),
+                        load_mutes(dynamodb, self.table),
+                    ),
+                    self.storing_by,
+                )
+                histories |= read
+            except _STORAGE_FAILURES as error:
+                storage_error = _storage_failed("reading history and mutes", error)
+        report = replace(
+            report, clusters=[_sized_to_peak(c, histories.get(c.key)) for c in report.clusters]
+        )
+        past = {
+            (*_cluster_parts(key), subnet): points
+            for key, history in histories.items()
+            for subnet, points in history.subnet_points().items()
+        }
+        findings = [*report.findings, *forecast_findings(report, past, self.now)]
+        findings.sort(key=lambda f: (-SEVERITY_RANK[f.severity], f.id))
+        report = replace(report, findings=findings)
+        return apply_mutes(report, [*self.settings.mutes, *stored_mutes], self.now), storage_error
+
+    def store(self, report: Report, storage_error: str | None) -> tuple[bool, str | None]:
+        if self.dynamodb is None or storage_error is not None:
+            return False, storage_error
+        dynamodb = self.dynamodb
+
+        def store() -> None:
+            if not store_run(dynamodb, self.table, report):
+                logger.info("run %s was already stored by an earlier attempt", report.run_id)
+            record_run(dynamodb, self.table, report, self.histories)
+
+        try:
+            call_by(store, self.storing_by)
+        except _STORAGE_FAILURES as error:
+            return False, _storage_failed("storing the run", error)
+        return True, None
+
+    def destinations(self, outcome: AfterAudit) -> list[Destination]:
+        """The outbox destinations the settings name, Slack first."""
+        result: list[Destination] = []
+        if self.settings.slack_webhook_url or self.settings.slack_secret_arn:
+            result.append(
+                SlackDestination(
+                    outcome.report, self.settings, self.session, self.invocation, deadline=self.end
+                )
+            )
+        if self.settings.sns_topic_arn:
+            result.append(
+                SnsDestination(
+                    self.session, self.settings.sns_topic_arn, self.invocation, deadline=self.end
+                )
+            )
+        return result
+
+    def without_memory(self, outcome: AfterAudit) -> AfterAudit:
+        """No table (every alerting finding is new) or a dry run (what would be sent, to both
+        Slack and SNS whether or not they are set): nothing is committed."""
+        report = outcome.report
+        dynamodb = self.dynamodb
+        if dynamodb is None:
+            changes = stateless(report)
+        else:
+            try:
+                states = call_by(lambda: load_states(dynamodb, self.table), self.storing_by)
+            except _STORAGE_FAILURES as error:
+                line = _storage_failed("reading alert state", error)
+                return replace(outcome, storage_error=outcome.storage_error or line)
+            transitions = plan(
+                report, states, now=self.now, renotify_hours=self.settings.renotify_hours
+            )
+            changes = audible([t.alert for t in transitions])
+            outcome = _with_kept(outcome, states)
+        names: list[DestinationName] = ["slack", "sns"]
+        if not outcome.dry_run:
+            names = [d.name for d in self.destinations(outcome)]
+        sending = _deliveries(names, changes, report, self.now, self.invocation)
+        outcome = self.sends(replace(outcome, changes=tuple(changes)), sending)
+        return outcome if outcome.dry_run else self.deliver(outcome)
+
+    def commit_changes(self, outcome: AfterAudit) -> AfterAudit:
+        """Commit each transition with its pending deliveries (one transaction: only the
+        invocation whose conditional write wins announces it), then take what is pending.
+
+        If the table fails midway, what this invocation committed and claimed is released at
+        once: it sends nothing now, and the next run need not wait for the lease."""
+        dynamodb = self.dynamodb
+        assert dynamodb is not None
+        report = outcome.report
+        names = [d.name for d in self.destinations(outcome)]
+        changes: list[AlertChange] = []
+        committed: list[Delivery] = []
+        kept: list[AfterAudit] = []
+
+        def record() -> Claimed:
+            states = load_states(dynamodb, self.table)
+            transitions = plan(
+                report, states, now=self.now, renotify_hours=self.settings.renotify_hours
+            )
+            kept.append(_with_kept(outcome, states))
+            for transition in transitions:
+                # A muted finding's transition is recorded, never sent.
+                heard = audible([transition.alert])
+                pending = _deliveries(
+                    names, heard, report, self.now, self.invocation, transition.state.version
+                )
+                if commit(
+                    dynamodb, self.table, transition, put_items(self.table, pending, self.now)
+                ):
+                    changes.extend(heard)
+                    committed.extend(pending)
+            return claim(
+                dynamodb,
+                self.table,
+                names,
+                run_id=report.run_id,
+                invocation=self.invocation,
+                now=self.now,
+            )
+
+        try:
+            claimed = call_by(record, self.storing_by)
+        except DeadlineExceeded as error:
+            # The table may still be committing on the abandoned thread: what it commits stays
+            # claimed by this invocation until the lease ends, then a run sends it, late.
+            line = _storage_failed("recording alert changes", error)
+            return replace(kept[0] if kept else outcome, storage_error=line, changes=tuple(changes))
+        except (ClientError, BotoCoreError) as error:
+            outcome = kept[0] if kept else outcome
+            line = _storage_failed("recording alert changes", error)
+            unreleased = release(
+                dynamodb,
+                self.table,
+                committed,
+                invocation=self.invocation,
+                error=line,
+                now=self.now,
+            )
+            if unreleased.deliveries:
+                logger.error(
+                    "%d committed announcement(s) could not be released: the first run after "
+                    "their lease sends them",
+                    len(unreleased.deliveries),
+                )
+            return replace(outcome, storage_error=line, changes=tuple(changes))
+        outcome = replace(kept[0], changes=tuple(changes), held=tuple(claimed.held))
+        return self.sends(outcome, claimed.sending)
+
+    def sends(self, outcome: AfterAudit, sending: Sequence[Delivery]) -> AfterAudit:
+        """The outcome with what this invocation sends, and what each destination gets."""
+        slack_sending = [d for d in sending if d.destination == "slack"]
+        sns = SnsDestination(self.session, self.settings.sns_topic_arn or "", self.invocation)
+        slack = SlackDestination(outcome.report, self.settings, self.session, self.invocation)
+        return replace(
+            outcome,
+            invocation=self.invocation,
+            sending=tuple(sending),
+            slack_payload=slack.payload(slack_sending) if slack_sending else None,
+            sns_messages=tuple(sns.message(d) for d in sending if d.destination == "sns"),
+        )
+
+    def deliver(self, outcome: AfterAudit) -> AfterAudit:
+        """Each destination in turn, its deliveries in commit order; what it accepts is marked
+        at once, batch by batch, what it refuses released. A failed mark does not stop the
+        others; those still unmarked are tried once more at the end."""
+        unmarked: list[Delivery] = []
+
+        def marker(taken: list[Delivery]) -> Callable[[Sequence[Delivery]], None]:
+            """Marks what a destination accepted at once, and notes it in `taken`."""
+
+            def mark(accepted: Sequence[Delivery]) -> None:
+                taken.extend(accepted)
+                if self.dynamodb is not None and accepted:
+                    unmarked.extend(delivered(self.dynamodb, self.table, accepted).deliveries)
+
+            return mark
+
+        storage_error = outcome.storage_error
+        results: dict[str, Sent] = {}
+        destinations = [
+            (destination, mine)
+            for destination in self.destinations(outcome)
+            if (mine := [d for d in outcome.sending if d.destination == destination.name])
+        ]
+        for index, (destination, mine) in enumerate(destinations):
+            left = remaining(self.end)
+            if left == 0:
+                # Not tried: they stay claimed until the lease ends, then a run sends them.
+                not_tried = f"{destination.name}: not tried, the run's deadline had passed"
+                results[destination.name] = Sent(errors=(not_tried,), settled=False)
+                continue
+            taken: list[Delivery] = []
+            try:
+                # A fair share of what is left: a hung Slack never keeps SNS from its turn.
+                share = (
+                    None if left is None else time.monotonic() + left / (len(destinations) - index)
+                )
+                sent = call_by(partial(destination.send, mine, marker(taken)), share)
+            except DeadlineExceeded:
+                # What it did not confirm may have arrived: neither marked nor released, it is
+                # sent again (late) after the lease, the documented duplicate window.
+                sent = Sent(tuple(taken), (f"{destination.name}: {OUT_OF_TIME}",), settled=False)
+            results[destination.name] = sent
+            if sent.settled:
+                storage_error = storage_error or self.release_refused(mine, sent)
+        dynamodb = self.dynamodb
+        if unmarked and dynamodb is not None:
+            try:
+                again = call_by(lambda: delivered(dynamodb, self.table, unmarked), self.end)
+                failure: Exception | None = again.error
+            except DeadlineExceeded as error:
+                failure = error
+            if failure is not None:
+                storage_error = storage_error or _storage_failed(
+                    f"marking {len(unmarked)} delivered announcement(s) as sent (they "
+                    "may be sent once more after their lease)",
+                    failure,
+                )
+        slack_sent = results.get("slack", Sent())
+        sns_sent = results.get("sns", Sent())
+        return replace(
+            outcome,
+            storage_error=storage_error,
+            slack_posted=bool(slack_sent.accepted),
+            slack_changes=len(slack_sent.accepted),
+            slack_error=slack_sent.error,
+            sns_published=sns_sent.count,
+            sns_error=sns_sent.error,
+            delivered=tuple(d for sent in results.values() for d in sent.accepted),
+        )
+
+    def release_refused(self, sending: Sequence[Delivery], sent: Sent) -> str | None:
+        """What a destination did not accept goes back to the table at once, with why."""
+        taken = {d.sk for d in sent.accepted}
+        refused = [d for d in sending if d.sk not in taken]
+        if self.dynamodb is None or not refused:
+            return None
+        why = sent.error or sent.reason or "the destination did not accept it"
+        failed = release(
+            self.dynamodb, self.table, refused, invocation=self.invocation, error=why, now=self.now
+        )
+        if failed.error is None:
+            return None
+        return _storage_failed("releasing undelivered announcements", failed.error)
+
+    def to_security_hub(self, outcome: AfterAudit) -> AfterAudit:
+        first_seen: dict[str, datetime] = {}
+        storage_error = outcome.storage_error
+        if self.dynamodb is not None:
+            dynamodb = self.dynamodb
+            try:
+                states = call_by(lambda: load_states(dynamodb, self.table), self.end)
+                first_seen = {finding_id: s.opened_at for finding_id, s in states.items()}
+            except _STORAGE_FAILURES as error:
+                # CreatedAt falls back to now; the findings are still imported.
+                storage_error = storage_error or _storage_failed("reading alert state", error)
+        hub = SecurityHubDestination(
+            outcome.report, self.settings, self.session, self.now, first_seen
+        )
+        changes = _deliveries(
+            ["securityhub"], outcome.changes, outcome.report, self.now, self.invocation
+        )
+        try:
+            sent = call_by(lambda: hub.send(changes, lambda accepted: None), self.end)
+        except DeadlineExceeded:
+            sent = Sent(errors=(f"Security Hub: {OUT_OF_TIME}",))
+        return replace(
+            outcome,
+            storage_error=storage_error,
+            security_hub_imported=sent.count,
+            security_hub_errors=tuple(sent.errors),
+        )
+
+
+def _with_kept(outcome: AfterAudit, states: dict[str, AlertState]) -> AfterAudit:
+    kept = why_kept(outcome.report, states)
+    for finding_id, why in kept.items():
+        logger.info("alert %s kept open, not evaluated this run: %s", finding_id, why)
+    return replace(outcome, kept=tuple((states[i].finding, why) for i, why in kept.items()))
 
 
 def _deliveries(
-    destinations: Sequence[Destination],
+    destinations: Sequence[DestinationName],
     changes: Sequence[AlertChange],
     report: Report,
     now: datetime,
+    invocation: str,
+    version: int = 0,
 ) -> list[Delivery]:
     """One delivery per change and destination that carries it (SNS: changes, not reminders)."""
     result = []
     for destination in destinations:
         for change in changes:
-            if destination == "slack":
-                result.append(Delivery("slack", change, now, report.run_id))
-            elif change.change in PUBLISHED_CHANGES:
+            message = None
+            if destination == "sns":
+                if change.change not in PUBLISHED_CHANGES:
+                    continue
                 message = dump(build_messages([change], report)[0])
-                result.append(Delivery("sns", change, now, report.run_id, message))
+            result.append(
+                Delivery(destination, change, now, report.run_id, message, version, invocation)
+            )
     return result
 
 
-def _settle(
-    outcome: AfterAudit,
-    dynamodb: DynamoDBClient | None,
-    table: str,
-    sent: Sequence[Delivery],
-    accepted: Collection[int],
-    why: str,
-    now: datetime,
-) -> AfterAudit:
-    """After one destination's attempt (indexes into `sent`): what it accepted is delivered,
-    the rest released with `why` so the next run need not wait for this run's lease. If marking
-    fails, an accepted announcement may be sent once more; if releasing fails, the rest waits
-    for the lease."""
-    if dynamodb is None or not sent:
-        return outcome
-    refused = [d for i, d in enumerate(sent) if i not in accepted]
-    doing = "marking deliveries as sent"
-    try:
-        delivered(dynamodb, table, [d for i, d in enumerate(sent) if i in accepted])
-        doing = "releasing undelivered announcements"
-        release(dynamodb, table, refused, run_id=outcome.report.run_id, error=why, now=now)
-    except (ClientError, BotoCoreError) as error:
-        return replace(outcome, storage_error=_storage_failed(doing, error))
-    return outcome
+_STORAGE_FAILURES = (ClientError, BotoCoreError, DeadlineExceeded)
+OUT_OF_TIME = "did not finish by the run's deadline"
+# Of the time after the audit, what the table may not take from the destinations: storing a
+# large run is many writes, a post and a few PublishBatch calls are few.
+NOTIFY_SHARE = 0.3
+NOTIFY_RESERVE_MAX_SECONDS = 30.0
 
 
-def _storage_failed(doing: str, error: ClientError | BotoCoreError) -> str:
-    line = f"DynamoDB failed {doing}: {one_line(error)}"
+def _storing_by(end: float | None) -> float | None:
+    left = remaining(end)
+    if end is None or left is None:
+        return None
+    return end - min(NOTIFY_RESERVE_MAX_SECONDS, left * NOTIFY_SHARE)
+
+
+def _storage_failed(doing: str, error: Exception) -> str:
+    if isinstance(error, DeadlineExceeded):
+        line = f"DynamoDB {OUT_OF_TIME} {doing}"
+    else:
+        line = f"DynamoDB failed {doing}: {one_line(error)}"
     logger.error("%s", line)
     return line
-
-
-def _as_sent(delivery: Delivery, run_id: str) -> AlertChange:
-    if not delivery.late(run_id):
-        return delivery.change
-    return replace(delivery.change, late_since=key_time(delivery.at))
-
-
-def _sns_sent(delivery: Delivery, run_id: str) -> SnsMessage:
-    assert delivery.message is not None  # an SNS delivery always carries its message
-    if delivery.late(run_id):
-        return late(delivery.message, key_time(delivery.at))
-    return SnsMessage(**delivery.message)
 
 
 def _cluster_parts(key: str) -> tuple[str, str, str]:
@@ -349,21 +587,3 @@ def _sized_to_peak(cluster: ClusterReport, history: ClusterHistory | None) -> Cl
     if peak is None or cluster.pods is None or peak <= cluster.pods:
         return cluster
     return with_recommendation(cluster, peak_pods=peak)
-
-
-def _post_slack(
-    payload: dict[str, Any], settings: Settings, session: boto3.Session
-) -> dict[str, Any]:
-    try:
-        url = slack.webhook_url(settings, session)
-        if url is None:
-            return {}
-        slack.post(url, payload)
-    except slack.SlackError as error:
-        logger.error("Slack post failed: %s", error)
-        return {"slack_error": str(error)}
-    except Exception as error:
-        # Nothing about Slack may block SNS, and an unknown error's text may quote the URL.
-        logger.error("Slack post failed: %s", type(error).__name__)
-        return {"slack_error": f"Slack post failed ({type(error).__name__})"}
-    return {"slack_posted": True}

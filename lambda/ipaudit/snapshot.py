@@ -51,6 +51,7 @@ class Eni:
     tags: Mapping[str, str] = field(default_factory=dict)
     requester_managed: bool = False  # created by an AWS service on the owner's behalf
     requester_id: str = ""  # who created it (an AWS service's principal or account)
+    attached: bool = True  # EC2 gave an Attachment (an AWS service's ENI has one, no instance)
 
     @property
     def primary_ip(self) -> str | None:
@@ -187,6 +188,8 @@ class KubeView:
     node_pools: tuple[NodePool, ...] = ()
     # Why NodePools or EC2NodeClasses could not be read (the API refused): a coverage note.
     karpenter_error: str | None = None
+    # What the lists held that could not be counted (a pod with a null spec): coverage notes.
+    read_notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,8 @@ class FaultyAws:
         self.hang: Callable[[str, str, bytes], bool] = lambda service, region, body: False
         self.on_answer: Callable[[str, bytes, int], None] = lambda service, body, status: None
         self.throttle_next: dict[str, int] = {}  # the next N requests of a service, throttled
+        # Requests this matches (service, body) are throttled, every time.
+        self.throttle_when: Callable[[str, bytes], bool] = lambda service, body: False
         self.throttled: dict[str, int] = {}
         self.forwarded: dict[str, int] = {}
         self._seen: dict[str, int] = {}
@@ -80,7 +82,9 @@ class FaultyAws:
                     return
                 # A presigned GetCallerIdentity is EKS checking a token, not the auditor's call.
                 presigned = "X-Amz-Signature=" in self.path
-                if not presigned and proxy._throttle(service):
+                if not presigned and (
+                    proxy._throttle_matching(service, body) or proxy._throttle(service)
+                ):
                     self._answer(*proxy._throttle_answer(service))
                     return
                 connection = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
@@ -125,6 +129,13 @@ class FaultyAws:
         self._httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
         threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+
+    def _throttle_matching(self, service: str, body: bytes) -> bool:
+        if not self.throttle_when(service, body):
+            return False
+        with self._lock:
+            self.throttled[service] = self.throttled.get(service, 0) + 1
+        return True
 
     def _throttle(self, service: str) -> bool:
         """Exactly `share` of each service's requests, spread evenly (every fifth at 20%)."""

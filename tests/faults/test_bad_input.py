@@ -115,3 +115,35 @@ def test_a_transient_throttle_on_get_caller_identity_is_not_a_credentials_proble
         assert [c["status"] for c in report["coverage"]] == ["ok"]
     finally:
         proxy.stop()
+
+
+def test_get_token_for_an_empty_cluster_name_fails_in_one_line(
+    aws: boto3.Session, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["get-token", "--cluster-name", ""]) == 1
+    assert capsys.readouterr().out == ""  # no token for no cluster
+    main(["get-token", "--cluster-name", ""])
+    one_error_line(capsys, "--cluster-name")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("pods", "30"), ("ips_held", None), ("ips_held", -5), ("warm_ips", "lots")],
+)
+@pytest.mark.parametrize("question", [["--add-pods", "5"], ["--check", '{"WARM_IP_TARGET": 1}']])
+def test_a_stored_report_with_a_bad_count_is_refused_before_what_if_reads_it(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    field: str,
+    value: object,
+    question: list[str],
+) -> None:
+    from unit.alerts.factories import cluster, report, subnet
+
+    document = report([cluster(subnets=[subnet(free=50)])]).to_dict()
+    document["clusters"][0][field] = value
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(document))
+    code = main(["what-if", "--report", str(path), "--cluster", "prod", *question])
+    assert code == 1  # never 0 "fits", never a traceback
+    one_error_line(capsys, f"report.clusters[0].{field}")

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 
 import boto3
 import pytest
 from pytest_httpserver import HTTPServer
-from unit.alerts.factories import T0, cluster, report, subnet
+from unit.alerts.factories import REGION, T0, cluster, report, subnet
 from werkzeug import Request, Response
 
+from ipaudit import redact
+from ipaudit.aws.session import caller_account, make_client, target_session
+from ipaudit.cli import main
 from ipaudit.cli.audit import delivery_lines
 from ipaudit.notify import slack
 from ipaudit.pipeline import after_audit
@@ -120,3 +124,49 @@ def test_a_secret_whose_url_is_plain_http_to_another_host_is_refused(
     assert outcome.slack_error is not None and "http:// only on loopback" in outcome.slack_error
     assert TOKEN not in outcome.slack_error
     assert outcome.delivery_failed  # and the announcement stays pending
+
+
+CALLER_TOKEN = "FwoGZXIvYXdzEBcaDcallerSessionTokenNeverLogged0123456789"
+
+
+def test_no_credential_is_logged_even_with_botocore_at_debug(
+    aws: boto3.Session,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    every_logger_at_debug: None,
+) -> None:
+    """botocore at DEBUG logs AssumeRole's answer and every request's headers."""
+    redact.install()  # what `ipaudit` and the Lambda handler do first
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv("AWS_SESSION_TOKEN", CALLER_TOKEN)
+    caller = boto3.Session(region_name=REGION)
+    member = target_session(
+        caller,
+        "222222222222",
+        caller_account=caller_account(caller),
+        role_name="IpAuditReadOnly",
+        external_id=None,
+        region=REGION,
+    )
+    make_client(member, "ec2").describe_vpcs()
+
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "AssumeRole" in logged and "<SecretAccessKey>REDACTED</SecretAccessKey>" in logged
+    assert re.search(r"<SecretAccessKey>(?!REDACTED<)", logged) is None
+    assert re.search(r"<SessionToken>(?!REDACTED<)", logged) is None
+    assert "X-Amz-Security-Token" in logged  # the headers were logged, the token was not
+    assert CALLER_TOKEN not in logged
+    credentials = member.get_credentials()
+    assert credentials is not None
+    frozen = credentials.get_frozen_credentials()
+    assert frozen.secret_key not in logged and frozen.token not in logged
+
+
+def test_a_mistyped_webhook_flag_never_echoes_its_value(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as ended:
+        main(["audit", "--slack-webhook-urls", f"hooks.example.com{HOOK}"])
+    assert ended.value.code == 2
+    err = capsys.readouterr().err
+    assert "--slack-webhook-urls" in err and TOKEN not in err and "hooks.example.com" not in err

@@ -75,6 +75,10 @@ def test_the_audit_handler_audits_stores_and_emits_metrics(
     # full node subnet (new nodes cannot launch in it).
     assert summary["findings"]["CRITICAL"] == 4 and summary["stored"] is True
     assert summary["sns_published"] == summary["changes"]["new"] > 0
+    # One deadline for the whole run: the invocation's remaining time, less 5 s for returning;
+    # the run records what it took of it.
+    assert summary["deadline_seconds"] == 895.0
+    assert summary["elapsed_seconds"] < summary["deadline_seconds"]
     metrics = emf_metrics(capsys.readouterr().out)
     free = sorted(value(r, "FreeAddresses") for r in metrics["FreeAddresses"])
     # shop-prod's two exhausted /22s and search's full node subnet, then shop-prod's third.

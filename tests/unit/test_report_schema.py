@@ -136,3 +136,34 @@ def _at(document: dict[str, Any], path: tuple[Any, ...]) -> dict[str, Any]:
         node = node[step]
     assert isinstance(node, dict)
     return node
+
+
+def _set(document: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str, Any]:
+    target: Any = document
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = value
+    return document
+
+
+CORRUPTIONS = [
+    (("clusters", 0, "pods"), "30", "report.clusters[0].pods: '30' is not integer or null"),
+    (("clusters", 0, "ips_held"), -5, "report.clusters[0].ips_held: -5 is less than 0"),
+    (("clusters", 0, "subnets", 0, "free"), None, "report.clusters[0].subnets[0].free: None"),
+    (("clusters", 0, "ips_held"), True, "report.clusters[0].ips_held: True is not integer"),
+    (("findings", 0, "severity"), "BAD", "report.findings[0].severity: 'BAD' is not one of"),
+]
+
+
+@pytest.mark.parametrize(("path", "value", "said"), CORRUPTIONS, ids=[c[2] for c in CORRUPTIONS])
+def test_the_stdlib_check_finds_what_jsonschema_finds(
+    path: tuple[Any, ...], value: Any, said: str
+) -> None:
+    from ipaudit.report_schema import schema_problem
+
+    good = report([cluster(subnets=[subnet(free=50)])]).to_dict()
+    assert schema_problem(good) is None
+    bad = _set(good, path, value)
+    problem = schema_problem(bad)
+    assert problem is not None and problem.startswith(said), problem
+    assert list(jsonschema.Draft202012Validator(json_schema()).iter_errors(bad))  # agrees

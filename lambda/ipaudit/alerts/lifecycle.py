@@ -4,7 +4,9 @@ to the transitions to commit.
 Per finding id: new -> notify; unchanged -> quiet until `renotify_hours` have passed, then one
 reminder; escalated (WARNING -> CRITICAL, or a subnet's free addresses halved since the last
 message) -> notify; resolved (absent from a complete audit of its scope) -> notify once. INFO
-findings never alert. A finding whose scope this run did not fully audit is left alone.
+findings never alert. A finding this run could not evaluate (its scope not fully audited, or the
+finding itself not computable, such as a scale ceiling whose instance types are unknown) keeps
+its state: only an evaluation that finds it gone resolves it (`why_kept` says why).
 Muted findings (alerts/mutes.py) are one rule apart: an open alert whose finding is muted moves
 to `muted` silently, a muted finding raises nothing, and once its mute expires it alerts as new.
 """
@@ -16,6 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
+from ipaudit.analysis.findings import unevaluated
 from ipaudit.report import SEVERITY_RANK, Coverage, Finding, Report, Severity
 
 Change = Literal["new", "escalated", "reminded", "resolved", "muted"]
@@ -95,16 +98,40 @@ def plan(
         transition = _for_present(finding, state, report.run_id, now, renotify_hours)
         if transition is not None:
             transitions.append(transition)
-    muted = {f.id for f in report.findings if f.muted}
-    for finding_id, state in states.items():
-        if finding_id in current or state.status != "open" or state.run_id == report.run_id:
-            continue
-        if finding_id in muted:
-            continue  # present but muted: _silenced handled it
-        if covered(report.coverage, state.finding):
+    kept = why_kept(report, states)
+    for finding_id, state in _absent(report, states).items():
+        if finding_id not in kept:
             alert = AlertChange("resolved", state.finding, state.finding.severity)
             transitions.append(_closed(state, alert, "resolved", report.run_id, now))
     return transitions
+
+
+def why_kept(report: Report, states: Mapping[str, AlertState]) -> dict[str, str]:
+    """Open alerts absent from this run that it could not evaluate, by finding id: why each
+    keeps its state instead of being resolved."""
+    skipped = unevaluated(report.clusters)
+    kept = {}
+    for finding_id, state in _absent(report, states).items():
+        finding = state.finding
+        key = (finding.account_id, finding.region, finding.cluster, finding.kind, finding.resource)
+        why = _not_audited(report.coverage, finding) or skipped.get(key)
+        if why is not None:
+            kept[finding_id] = why
+    return kept
+
+
+def _absent(report: Report, states: Mapping[str, AlertState]) -> dict[str, AlertState]:
+    """Open alerts this run did not find (muted ones are _silenced's) and has not handled."""
+    present = alerting(f for f in report.findings if not f.muted)
+    muted = {f.id for f in report.findings if f.muted}
+    return {
+        finding_id: state
+        for finding_id, state in states.items()
+        if finding_id not in present
+        and finding_id not in muted
+        and state.status == "open"
+        and state.run_id != report.run_id
+    }
 
 
 def _closed(
@@ -153,14 +180,20 @@ def _silenced(report: Report, states: Mapping[str, AlertState], now: datetime) -
 def covered(coverage: Iterable[Coverage], finding: Finding) -> bool:
     """Whether this run audited the finding's whole scope (its account x region, and its
     cluster when it has one) without an error."""
+    return _not_audited(coverage, finding) is None
+
+
+def _not_audited(coverage: Iterable[Coverage], finding: Finding) -> str | None:
+    """Why this run did not fully audit the finding's scope; None when it did."""
     entries = [
         c for c in coverage if (c.account_id, c.region) == (finding.account_id, finding.region)
     ]
     if not entries:
-        return False  # the account x region was not part of this run
-    return not any(
-        c.status == "error" and (c.cluster is None or c.cluster == finding.cluster) for c in entries
-    )
+        return "its account and region were not part of this run"
+    for c in entries:
+        if c.status == "error" and (c.cluster is None or c.cluster == finding.cluster):
+            return f"not audited: {c.error or 'error'}"
+    return None
 
 
 def _for_present(

@@ -4,6 +4,8 @@ VPC resource controller put on the ENIs they create. Never from guesswork about 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from ipaudit.snapshot import Eni
 
 CNI_DESCRIPTION_PREFIX = "aws-K8S-"
@@ -75,3 +77,47 @@ def service_kind(eni: Eni) -> str:
 def address_count(eni: Eni, per_prefix: int = 16) -> int:
     """Every IPv4 address the ENI takes from its subnet: addresses and /28 prefixes."""
     return len(eni.private_ips) + per_prefix * len(eni.prefixes)
+
+
+# EC2's InterfaceType values (DescribeNetworkInterfaces); any other is counted by guesswork.
+KNOWN_INTERFACE_TYPES = frozenset(
+    {
+        "interface",
+        "efa",
+        "efa-only",
+        "trunk",
+        "branch",
+        "natGateway",
+        "nat_gateway",
+        "load_balancer",
+        "network_load_balancer",
+        "gateway_load_balancer",
+        "gateway_load_balancer_endpoint",
+        "vpc_endpoint",
+        "transit_gateway",
+        "lambda",
+        "quicksight",
+        "global_accelerator_managed",
+        "api_gateway_managed",
+        "iot_rules_managed",
+        "aws_codestar_connections_managed",
+        "ec2_instance_connect_endpoint",
+    }
+)
+
+
+def odd_eni_notes(enis: Iterable[Eni]) -> list[str]:
+    """ENIs counted on a guess, each named: an InterfaceType EC2 did not have when this was
+    written, or an ENI in use with no attachment (not a branch ENI, which has none)."""
+    notes = []
+    for eni in enis:
+        where = f"as node {eni.instance_id}'s" if eni.instance_id else f"in {service_kind(eni)}"
+        addresses = f"its {address_count(eni)} address(es) are counted {where}"
+        if eni.interface_type not in KNOWN_INTERFACE_TYPES:
+            notes.append(
+                f"ENI {eni.eni_id} has an InterfaceType ipaudit does not know "
+                f"({eni.interface_type!r}): {addresses}"
+            )
+        elif eni.status == "in-use" and not eni.attached and not is_branch_eni(eni):
+            notes.append(f"ENI {eni.eni_id} is in use without an attachment: {addresses}")
+    return notes

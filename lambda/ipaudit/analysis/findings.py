@@ -14,6 +14,7 @@ from ipaudit.cni.cni_settings import CniSettings
 from ipaudit.errors import InputError
 from ipaudit.report import (
     SEVERITY_RANK,
+    Ceiling,
     ClusterReport,
     Coverage,
     Finding,
@@ -358,13 +359,37 @@ def ceiling_findings(cluster: ClusterReport) -> list[Finding]:
         if ceiling.severity not in ("CRITICAL", "WARNING"):
             continue
         severity: Severity = "CRITICAL" if ceiling.severity == "CRITICAL" else "WARNING"
-        resource = f"{ceiling.kind}/{ceiling.group}"
         findings.append(
             _finding(
-                CEILING_KIND, severity, cluster, resource, ceiling.note, ceiling.nodes_possible
+                CEILING_KIND,
+                severity,
+                cluster,
+                _ceiling_resource(ceiling),
+                ceiling.note,
+                ceiling.nodes_possible,
             )
         )
     return findings
+
+
+# (account, region, cluster, kind, resource): what names a finding across runs besides its id.
+FindingKey = tuple[str, str, str | None, str, str]
+
+
+def unevaluated(clusters: Iterable[ClusterReport]) -> dict[FindingKey, str]:
+    """The findings this run could not evaluate, with why: a scale ceiling the CNI model could
+    not count (its instance types unknown to DescribeInstanceTypes, aws-node unreadable...).
+    Such a finding is neither present nor gone; an open alert for it is kept, not resolved."""
+    return {
+        (c.account_id, c.region, c.name, CEILING_KIND, _ceiling_resource(ceiling)): ceiling.note
+        for c in clusters
+        for ceiling in c.ceilings
+        if not ceiling.modelled
+    }
+
+
+def _ceiling_resource(ceiling: Ceiling) -> str:
+    return f"{ceiling.kind}/{ceiling.group}"
 
 
 def sandbox_findings(

@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from ipaudit.analysis.cluster import analyze_cluster, analyze_target
+from ipaudit.analysis.eni_kinds import odd_eni_notes
 from ipaudit.analysis.findings import (
     coverage_findings,
     health_findings,
@@ -55,6 +56,9 @@ def coverage_notes(cluster: Cluster, notes: Iterable[str] = ()) -> list[str]:
         )
     if cluster.kube is not None and cluster.kube.karpenter_error:
         said.append(cluster.kube.karpenter_error)
+    if cluster.kube is not None:
+        said.extend(cluster.kube.read_notes)
+    said.extend(odd_eni_notes(cluster.enis))
     for instance_type in cluster.unknown_instance_types:
         count = sum(i.instance_type == instance_type for i in cluster.instances)
         said.append(

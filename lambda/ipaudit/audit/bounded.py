@@ -26,6 +26,19 @@ def remaining(deadline: float | None) -> float | None:
     return None if deadline is None else max(0.0, deadline - time.monotonic())
 
 
+# Of a run's time, what collection leaves for storing and notifying: a quarter, at most this.
+STORE_AND_NOTIFY_SHARE = 0.25
+STORE_AND_NOTIFY_MAX_SECONDS = 90.0
+
+
+def collection_deadline(end: float | None) -> float | None:
+    """When collection must stop for the run to store and notify by `end`."""
+    left = remaining(end)
+    if end is None or left is None:
+        return None
+    return end - min(STORE_AND_NOTIFY_MAX_SECONDS, left * STORE_AND_NOTIFY_SHARE)
+
+
 def call_by(work: Callable[[], _R], deadline: float | None) -> _R:
     """`work()`'s result, or DeadlineExceeded at the deadline; its exceptions are re-raised."""
     if deadline is None:

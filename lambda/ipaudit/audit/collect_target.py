@@ -65,7 +65,11 @@ def collect_kube_view(
         return None, f"Kubernetes API at {endpoint} did not answer within {budget:.1f} s"
     except Exception as error:
         # A malformed answer the reader did not foresee: this cluster's gap, not the run's end.
-        logger.warning("cluster %s: Kubernetes answer unreadable", eks.name, exc_info=True)
+        # Handled: one line for people; the traceback only for whoever debugs the reader.
+        logger.warning(
+            "cluster %s: Kubernetes answer unreadable (%s)", eks.name, type(error).__name__
+        )
+        logger.debug("cluster %s: the unreadable answer's traceback", eks.name, exc_info=True)
         return None, (
             f"Kubernetes API at {endpoint} sent an unreadable answer ({type(error).__name__})"
         )
@@ -88,7 +92,8 @@ def collect_target(
         )
     except Exception as error:
         # Whatever else broke (a malformed answer, a bug): this target's gap, not the run's end.
-        logger.warning("target %s/%s failed", account_id, region, exc_info=True)
+        logger.warning("target %s/%s failed: %s", account_id, region, type(error).__name__)
+        logger.debug("target %s/%s: the failure's traceback", account_id, region, exc_info=True)
         return TargetSnapshot(
             account_id, region, error=f"unexpected {type(error).__name__}: {one_line(error)}"
         )
@@ -169,7 +174,8 @@ def _collect_target(
                 )
             )
         except Exception as error:
-            logger.warning("cluster %s failed", c.name, exc_info=True)
+            logger.warning("cluster %s failed: %s", c.name, type(error).__name__)
+            logger.debug("cluster %s: the failure's traceback", c.name, exc_info=True)
             failed.append((c.name, f"unexpected {type(error).__name__}: {one_line(error)}"))
     return TargetSnapshot(
         account_id,

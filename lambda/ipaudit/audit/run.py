@@ -13,10 +13,11 @@ from datetime import UTC, datetime
 import boto3
 
 from ipaudit.analysis.report_builder import build_report
-from ipaudit.audit.bounded import map_by
+from ipaudit.audit.bounded import DeadlineExceeded, call_by, map_by
 from ipaudit.audit.collect_target import Progress, collect_target
 from ipaudit.aws.session import caller_account
 from ipaudit.aws.targets import resolve_accounts, resolve_regions
+from ipaudit.errors import InputError
 from ipaudit.report import Report
 from ipaudit.settings import Settings
 from ipaudit.snapshot import TargetSnapshot
@@ -97,7 +98,14 @@ def run_audit(
     """Audit every target; what is not collected by `deadline` (a `time.monotonic()` value)
     is a coverage error, and the report covers the rest."""
     now = now or datetime.now(UTC)
-    caller, targets = audit_targets(settings, session)
+    try:
+        # STS and Organizations drip like any API: the run's deadline bounds them too.
+        caller, targets = call_by(lambda: audit_targets(settings, session), deadline)
+    except DeadlineExceeded:
+        raise InputError(
+            "deadline: the audit's targets (STS GetCallerIdentity, Organizations ListAccounts) "
+            "were not read in time"
+        ) from None
     if progress is not None:
         accounts = len({account for account, _ in targets})
         regions = len({region for _, region in targets})

@@ -134,6 +134,7 @@ def _eni(item: Mapping[str, Any]) -> Eni:
         tags=_tags(item.get("TagSet")),
         requester_managed=bool(item.get("RequesterManaged", False)),
         requester_id=item.get("RequesterId", ""),
+        attached=bool(item.get("Attachment")),
     )
 
 

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from ipaudit import redact
 from ipaudit.cli import (
     audit,
     demo,
@@ -68,6 +69,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def unrecognized(tokens: Sequence[str]) -> str:
+    """argparse's complaint without the values: a mistyped flag's value may be a secret (a
+    webhook URL given to `--slack-webhook-urls`), and argparse would echo it."""
+    flags = [token.split("=", 1)[0] for token in tokens if token.startswith("-")]
+    named = " ".join(flags) if flags else f"{len(tokens)} value(s)"
+    return f"unrecognized arguments: {named} (values not repeated: one may be a secret)"
+
+
 def version() -> str:
     """The installed distribution's version (pyproject.toml's, whatever the install)."""
     try:
@@ -103,8 +112,11 @@ def aws_problem(error: BaseException) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        parser.error(unrecognized(unknown))
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    redact.install()  # whatever level someone turns a logger to, no credential is logged
     try:
         code: int = args.run(args)
     except InputError as error:

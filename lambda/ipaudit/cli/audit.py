@@ -8,6 +8,7 @@ import shutil
 import sys
 import time
 from collections.abc import Collection
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ipaudit.cli.options import (
@@ -58,8 +59,9 @@ def add_audit_flags(parser: argparse.ArgumentParser) -> None:
         "--deadline",
         type=deadline_seconds,
         metavar="SECONDS",
-        help="stop auditing after this many seconds; what is not audited by then is a "
-        "coverage error (default: no deadline)",
+        help="end the whole run (audit, table, Slack, SNS) within this many seconds; what is "
+        "not audited by then is a coverage error (default: no deadline; serve-metrics: "
+        "900 per cycle)",
     )
     add_aws_flags(parser)
     add_setting_flags(parser)
@@ -171,14 +173,37 @@ def audit_setup(args: argparse.Namespace) -> tuple[Settings, boto3.Session]:
 def audit_once(settings: Settings, session: boto3.Session, args: argparse.Namespace) -> AfterAudit:
     """One audit and what follows it (forecast, store, alert), progress on stderr."""
     from ipaudit.audit import run_audit
+    from ipaudit.audit.bounded import collection_deadline
     from ipaudit.pipeline import after_audit
 
-    deadline = None if args.deadline is None else time.monotonic() + args.deadline
-    report = run_audit(settings, session, progress=progress, deadline=deadline)
-    outcome = after_audit(report, settings, session, notify=not args.no_notify)
+    # --deadline bounds the whole run: collection, then the table, Slack and SNS.
+    started = time.monotonic()
+    end = None if args.deadline is None else started + args.deadline
+    report = run_audit(settings, session, progress=progress, deadline=collection_deadline(end))
+    outcome = after_audit(report, settings, session, notify=not args.no_notify, deadline=end)
+    outcome = replace(
+        outcome,
+        elapsed_seconds=round(time.monotonic() - started, 1),
+        deadline_seconds=args.deadline,
+    )
     for line in delivery_lines(outcome):
         progress(line)
     return outcome
+
+
+def late_line(outcome: AfterAudit) -> str | None:
+    """How many announcements an earlier run could not deliver this run did: each change once,
+    whatever number of destinations took it, and only what a destination accepted."""
+    accepted = outcome.late_delivered
+    if not accepted:
+        return None
+    changes = {(d.change.finding.id, d.change.change, d.at) for d in accepted}
+    per = {name: sum(d.destination == name for d in accepted) for name in ("slack", "sns")}
+    where = ", ".join(f"{_NAMES[name]} {count}" for name, count in per.items() if count)
+    return f"delivered {len(changes)} announcement(s) an earlier run could not ({where})"
+
+
+_NAMES = {"slack": "Slack", "sns": "SNS"}
 
 
 def delivery_lines(outcome: AfterAudit) -> list[str]:
@@ -187,7 +212,7 @@ def delivery_lines(outcome: AfterAudit) -> list[str]:
     if outcome.stored:
         lines.append("run stored")
     if outcome.slack_posted:
-        lines.append(f"Slack: posted {len(outcome.changes)} change(s)")
+        lines.append(f"Slack: posted {outcome.slack_changes} change(s)")
     if outcome.slack_error:
         lines.append(f"Slack: failed: {outcome.slack_error}")
     if outcome.sns_published:
@@ -197,12 +222,20 @@ def delivery_lines(outcome: AfterAudit) -> list[str]:
     if outcome.security_hub_imported:
         lines.append(f"Security Hub: imported {outcome.security_hub_imported} finding(s)")
     lines += [f"Security Hub: failed: {error}" for error in outcome.security_hub_errors]
-    if outcome.late:
-        lines.append(f"delivered {len(outcome.late)} announcement(s) an earlier run could not")
+    if late := late_line(outcome):
+        lines.append(late)
     if note := outcome.held_note():
         lines.append(note)
+    for finding, why in outcome.kept:
+        where = "/".join(p for p in (finding.account_id, finding.region, finding.cluster) if p)
+        what = f"{finding.kind} {finding.resource} in {where}"
+        lines.append(f"kept open, not evaluated this run: {what}: {why}")
     if outcome.delivery_failed:
         lines.append("what was not delivered is pending: the next run sends it")
     if outcome.storage_error:
         lines.append(f"storage failed: {outcome.storage_error}")
+    if outcome.deadline_seconds is not None and outcome.elapsed_seconds is not None:
+        lines.append(
+            f"run took {outcome.elapsed_seconds:g} s of its {outcome.deadline_seconds:g} s deadline"
+        )
     return lines

@@ -20,6 +20,7 @@ from ipaudit.errors import InputError
 
 _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+")
 _SESSION_NAME = "ipaudit-get-token"
+_CLUSTER_NAME = re.compile(r"[0-9A-Za-z][A-Za-z0-9_-]{0,99}")  # EKS CreateCluster's rule
 
 
 def register(sub: Any) -> None:
@@ -61,6 +62,12 @@ def run(args: argparse.Namespace) -> int:
     from ipaudit.aws.session import assume_role
     from ipaudit.kube.token import eks_token, exec_credential
 
+    if not _CLUSTER_NAME.fullmatch(args.cluster_name):
+        # An empty name would sign a token for no cluster, which every API server refuses.
+        raise InputError(
+            f"--cluster-name: {args.cluster_name!r} is not an EKS cluster name (1-100 letters, "
+            "digits, - and _, starting with a letter or digit)"
+        )
     if args.role_arn is not None and not _ROLE_ARN.fullmatch(args.role_arn):
         raise InputError(f"--role-arn: {args.role_arn!r} is not an IAM role ARN")
     api_version = requested_version(os.environ)

@@ -36,7 +36,8 @@ MIN_INTERVAL = 60.0  # an audit makes AWS calls in every account: not a tight lo
 MAX_INTERVAL = 86400.0
 DEFAULT_INTERVAL = 300.0
 # Each cycle's own deadline unless --deadline says otherwise: a hung call must not freeze the
-# figures; what is not audited by then is a coverage error, its scope served stale.
+# figures while the exporter reports success; what is not audited by then is a coverage error,
+# its scope served stale.
 DEFAULT_DEADLINE = 600.0
 DEFAULT_BIND = "127.0.0.1"  # loopback unless asked: the metrics name accounts and subnets
 # The line a supervisor or a test waits for: the first report is being served.
@@ -263,6 +264,8 @@ class _Handler(BaseHTTPRequestHandler):
 def run(args: argparse.Namespace) -> int:
     from ipaudit.audit.run import audit_targets  # here: `ipaudit --help` never loads boto3
 
+    if args.deadline is None:
+        args.deadline = DEFAULT_DEADLINE
     settings, session = audit_setup(args)
     # What `audit` needs before its first call (credentials, region, the account list) fails
     # here as it does there, exit 1; once serving, a failing cycle is retried instead.

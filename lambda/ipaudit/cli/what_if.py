@@ -203,8 +203,16 @@ def _report(args: argparse.Namespace) -> Report:
         ) from None
     try:
         document = json.loads(text)
-        if not isinstance(document, dict) or not isinstance(document.get("clusters"), list):
-            raise ValueError("no clusters list")
+    except ValueError as error:
+        raise InputError(f"--report: {args.report} is not JSON ({error})") from None
+    from ipaudit.report_schema import schema_problem
+
+    # Checked before the model reads it: a string or negative count must not reach it.
+    if (problem := schema_problem(document)) is not None:
+        raise InputError(
+            f"--report: {args.report} is not a report written by `ipaudit audit --json` ({problem})"
+        )
+    try:
         from ipaudit.report_codec import report_from_dict
 
         return report_from_dict(document)

@@ -19,12 +19,15 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ipaudit import metrics as audit_metrics
+from ipaudit import redact
 from ipaudit.aws.session import make_client
 from ipaudit.fanout import steps
 from ipaudit.fanout.results_bucket import bucket_from_env
+from ipaudit.handler import RETURN_MARGIN_SECONDS
 from ipaudit.settings import Settings
 from ipaudit.store.runs import check_table
 
+redact.install()  # before any record: LOG_LEVEL=DEBUG must not log AssumeRole's answers
 logger = Logger(service=audit_metrics.SERVICE)
 metrics = Metrics(namespace=audit_metrics.NAMESPACE, service=audit_metrics.SERVICE)
 
@@ -70,7 +73,10 @@ def aggregate_handler(event: dict[str, Any], context: LambdaContext) -> dict[str
     session = boto3.Session()
     if settings.table:  # a missing table fails the step before anything is written
         check_table(make_client(session, "dynamodb"), settings.table)
-    outcome = steps.aggregate(settings, session, bucket=bucket, run=run)
+    left = context.get_remaining_time_in_millis() / 1000 - RETURN_MARGIN_SECONDS
+    outcome = steps.aggregate(
+        settings, session, bucket=bucket, run=run, deadline=time.monotonic() + max(left, 1.0)
+    )
     audit_metrics.record(outcome.report, metrics)
     audit_metrics.record_delivery(outcome, metrics)
     summary: dict[str, Any] = outcome.summary()

@@ -145,8 +145,10 @@ def aggregate(
     bucket: str,
     run: RunId,
     now: datetime | None = None,
+    deadline: float | None = None,
 ) -> AfterAudit:
-    """The one report from every target's part, then exactly the single-function pipeline."""
+    """The one report from every target's part, then exactly the single-function pipeline
+    (the table, Slack and SNS bounded by `deadline`, a time.monotonic() value)."""
     s3 = make_client(session, "s3")
     targets = results_bucket.read_targets(s3, bucket, run.run_id)
     parts = results_bucket.read_target_reports(s3, bucket, run.run_id)
@@ -162,6 +164,6 @@ def aggregate(
         run_id=run.run_id,
         generated_at=run.generated_at,
     )
-    outcome = after_audit(report, settings, session, now=now)
+    outcome = after_audit(report, settings, session, now=now, deadline=deadline)
     results_bucket.write_report(s3, bucket, outcome.report)
     return outcome

@@ -133,13 +133,14 @@ def collect_kube(
     with _api_client(endpoint, token, ca_data) as api:
         core = k8s.CoreV1Api(api)
         nodes = _list(endpoint, call, "listing nodes", core.list_node, page_size, _node)
+        odd_pods: set[str] = set()
         pods = _list(
             endpoint,
             call,
             "listing pods",
             core.list_pod_for_all_namespaces,
             page_size,
-            _running_pod,
+            lambda item: _running_pod(item, odd_pods),
             field_selector=_NOT_FINISHED,
         )
         sandbox_failures = _list(
@@ -176,6 +177,7 @@ def collect_kube(
         karpenter=karpenter,
         node_pools=tuple(node_pools),
         karpenter_error=karpenter_error,
+        read_notes=_odd_pods_note(odd_pods),
     )
 
 
@@ -382,10 +384,41 @@ def _node(node: Obj) -> KubeNode:
     )
 
 
-def _running_pod(item: Obj) -> KubePod | None:
+def _running_pod(item: Obj, odd: set[str] | None = None) -> KubePod | None:
+    """The pod if it runs. One whose metadata, spec or status is null (the API always sends
+    them) is left out and named in `odd`: where it runs or whether it has an address is
+    unknown, and a guess would change the counts silently."""
+    missing = [
+        part for part in ("metadata", "spec", "status") if not isinstance(item.get(part), dict)
+    ]
+    if missing:
+        if odd is not None:
+            odd.add(f"{_pod_name(item)} ({', '.join(missing)} null)")
+        return None
     pod = _pod(item)
     # The field selector is only a saving; never trust it alone.
     return None if pod.phase in _FINISHED else pod
+
+
+def _pod_name(item: Obj) -> str:
+    metadata = item.get("metadata")
+    if not isinstance(metadata, dict) or not metadata.get("name"):
+        return "a pod without a name"
+    return f"{metadata.get('namespace') or 'default'}/{metadata['name']}"
+
+
+_NAMED = 5  # odd pods named in the note; the rest are counted
+
+
+def _odd_pods_note(odd: set[str]) -> tuple[str, ...]:
+    if not odd:
+        return ()
+    named = sorted(odd)
+    more = f" and {len(named) - _NAMED} more" if len(named) > _NAMED else ""
+    return (
+        f"{len(named)} pod(s) left out of the pod counts, their metadata, spec or status "
+        f"null: {', '.join(named[:_NAMED])}{more}",
+    )
 
 
 def _pod(pod: Obj) -> KubePod:

@@ -24,6 +24,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
+from ipaudit import redact
+from ipaudit.audit.bounded import remaining
 from ipaudit.aws.session import make_client
 from ipaudit.settings import Settings, webhook_allowed
 
@@ -41,6 +43,12 @@ class RetryPolicy:
     max_delay: float = 30.0  # cap on any wait, Retry-After included (a Lambda has a deadline)
     timeout: float = 10.0
     sleep: Callable[[float], None] = time.sleep
+    # The run's deadline (time.monotonic()): no attempt or wait goes past it.
+    deadline: float | None = None
+
+
+class _OutOfTime(Exception):
+    """The next attempt would start after the run's deadline."""
 
 
 DEFAULT_RETRY = RetryPolicy()
@@ -49,6 +57,7 @@ DEFAULT_RETRY = RetryPolicy()
 def webhook_url(settings: Settings, session: boto3.Session) -> str | None:
     """The URL from the setting, else from the secret (read once per call); None if neither."""
     if settings.slack_webhook_url:
+        redact.secret(settings.slack_webhook_url)
         return settings.slack_webhook_url
     if not settings.slack_secret_arn:
         return None
@@ -68,6 +77,7 @@ def webhook_url(settings: Settings, session: boto3.Session) -> str | None:
         logger.info("IPAUDIT_SLACK_SECRET_ARN: the secret holds no webhook yet; Slack is off")
         return None
     url = _url_in(text)
+    redact.secret(url)
     if url is None:
         raise SlackError(
             "IPAUDIT_SLACK_SECRET_ARN: the secret holds no https:// webhook URL "
@@ -81,6 +91,10 @@ def post(url: str, payload: dict[str, Any], policy: RetryPolicy | None = None) -
     urllib3's Retry on a requests Session; raise SlackError, whose text never holds the URL or
     anything Slack answered (a body can echo the request path)."""
     policy = policy or DEFAULT_RETRY
+    left = remaining(policy.deadline)
+    if left is not None and left <= 0:
+        raise SlackError("Slack not tried: the run's deadline has passed")
+    timeout = policy.timeout if left is None else min(policy.timeout, left)
     with requests.Session() as session, quiet_transport():
         adapter = HTTPAdapter(max_retries=_retry(policy))
         session.mount("https://", adapter)
@@ -90,8 +104,12 @@ def post(url: str, payload: dict[str, Any], policy: RetryPolicy | None = None) -
                 url,
                 data=json.dumps(payload),
                 headers={"Content-Type": "application/json"},
-                timeout=policy.timeout,
+                timeout=timeout,
             )
+        except _OutOfTime:
+            raise SlackError(
+                "Slack asked to wait past the run's deadline: left for the next run"
+            ) from None
         except requests.RequestException as error:
             raise SlackError(
                 f"Slack unreachable ({_root(error)}) after {policy.attempts} attempts"
@@ -115,6 +133,9 @@ def _retry(policy: RetryPolicy) -> Retry:
                 delay = min(max(retry_after, 0.0), policy.max_delay)
             else:
                 delay = min(policy.base_delay * 2 ** (attempt - 1), policy.max_delay)
+            left = remaining(policy.deadline)
+            if left is not None and delay >= left:
+                raise _OutOfTime
             logger.warning("Slack: retrying in %.1f s (attempt %d)", delay, attempt)
             policy.sleep(float(delay))
 

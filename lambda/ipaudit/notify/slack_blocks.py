@@ -30,14 +30,21 @@ Scope = tuple[str, str, str | None]
 
 
 def build_payload(changes: Sequence[AlertChange], report: Report) -> dict[str, Any]:
-    """The webhook body: header, a section or two per cluster, an overflow line, context."""
+    """The webhook body: header, a section or two per cluster, an overflow line, context.
+
+    `changes` come in the order they were committed. A finding's changes keep that order (after
+    an outage one post can carry several), so its last line is its current state; findings are
+    ranked by that current state, the worst first."""
     clusters: dict[tuple[str, str, str | None], ClusterReport] = {
         (c.account_id, c.region, c.name): c for c in report.clusters
     }
+    threads: dict[str, list[AlertChange]] = {}
+    for change in changes:
+        threads.setdefault(change.finding.id, []).append(change)
     groups: dict[Scope, list[AlertChange]] = {}
-    for change in sorted(changes, key=_rank):
-        scope = (change.finding.account_id, change.finding.region, change.finding.cluster)
-        groups.setdefault(scope, []).append(change)
+    for thread in sorted(threads.values(), key=lambda t: _rank(t[-1])):
+        finding = thread[-1].finding
+        groups.setdefault((finding.account_id, finding.region, finding.cluster), []).extend(thread)
 
     context = {
         "type": "context",

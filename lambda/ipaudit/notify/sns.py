@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ipaudit.alerts.lifecycle import AlertChange
+from ipaudit.audit.bounded import remaining
 from ipaudit.aws.error_line import one_line
 from ipaudit.report import ClusterReport, Report
 
@@ -95,31 +96,66 @@ class Published:
     error: str | None = None  # the first failure; the rest of the messages were not accepted
 
 
-def publish(client: SNSClient, topic_arn: str, messages: Sequence[SnsMessage]) -> Published:
-    """Publish in batches of ten; which messages SNS accepted, and the first failure if any.
+def publish(
+    client: SNSClient,
+    topic_arn: str,
+    messages: Sequence[SnsMessage],
+    *,
+    threads: Sequence[str] | None = None,
+    on_batch: Callable[[list[int]], None] = lambda accepted: None,
+    deadline: float | None = None,
+) -> Published:
+    """Publish in batches of up to ten, in order; which messages SNS accepted, and the first
+    failure if any. `on_batch` hears each batch's accepted indexes as soon as SNS answers, so
+    what it accepted is marked before anything else can go wrong.
 
-    A failed call stops publishing: what was not accepted stays pending for the next run.
+    `threads` (one key per message, e.g. the finding) keeps each thread's messages in order: no
+    batch carries two messages of one thread (SNS may accept the later one and refuse the
+    earlier), and a batch with any failure ends publishing, so a later change never arrives
+    before an earlier one that is still pending. What was not accepted stays pending.
     """
     accepted: list[int] = []
     failures: list[str] = []
-    for start in range(0, len(messages), BATCH):
-        batch = messages[start : start + BATCH]
+    for batch in _batches(
+        threads if threads is not None else [str(i) for i in range(len(messages))]
+    ):
+        if remaining(deadline) == 0:
+            failures.append("the run's deadline came before this batch; left for the next run")
+            break
         try:
             response = client.publish_batch(
                 TopicArn=topic_arn,
-                PublishBatchRequestEntries=[m.entry(str(start + i)) for i, m in enumerate(batch)],
+                PublishBatchRequestEntries=[messages[i].entry(str(i)) for i in batch],
             )
         except (ClientError, BotoCoreError) as error:
             failures.append(one_line(error))
             break
-        accepted.extend(int(entry["Id"]) for entry in response.get("Successful", []))
+        taken = [int(entry["Id"]) for entry in response.get("Successful", [])]
+        accepted.extend(taken)
+        on_batch(taken)
         failures.extend(f"{f['Code']}: {f.get('Message', '')}" for f in response.get("Failed", []))
+        if failures:
+            break
     if failures:
         failed = len(messages) - len(accepted)
         return Published(
             accepted, f"{failed} of {len(messages)} SNS message(s) failed: {failures[0]}"
         )
     return Published(accepted)
+
+
+def _batches(threads: Sequence[str]) -> list[list[int]]:
+    """Consecutive runs of indexes, at most BATCH long, no thread twice in one."""
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for index, thread in enumerate(threads):
+        if len(current) == BATCH or any(threads[i] == thread for i in current):
+            batches.append(current)
+            current = []
+        current.append(index)
+    if current:
+        batches.append(current)
+    return batches
 
 
 def late(message: dict[str, Any], found_at: str) -> SnsMessage:

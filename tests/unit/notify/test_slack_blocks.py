@@ -106,3 +106,28 @@ def test_a_late_delivery_says_when_it_was_found() -> None:
     (finding,) = [f for f in rep.findings if f.severity == "CRITICAL"]
     payload = build_payload([AlertChange("new", finding, late_since="2026-03-02T09:00:00Z")], rep)
     assert "(late: found 2026-03-02T09:00:00Z)" in texts(payload)
+
+
+def test_a_findings_changes_keep_their_commit_order_and_the_worst_current_state_leads() -> None:
+    rep = report([cluster(subnets=[subnet("subnet-a", free=200), subnet("subnet-b", free=50)])])
+    a, b = sorted(rep.findings, key=lambda f: f.resource)
+    # As committed: a went new, resolved, new (open now); b new then escalated (open, CRITICAL).
+    changes = [
+        AlertChange("new", a),
+        AlertChange("new", b),
+        AlertChange("resolved", a),
+        AlertChange("escalated", b, "WARNING"),
+        AlertChange("new", a),
+    ]
+    lines = [
+        line.split("*")[1].split(" ")[0] + " " + line.split("subnet ", 1)[1].split(" ")[0]
+        for line in build_payload(changes, rep)["blocks"][1]["text"]["text"].splitlines()
+        if line.startswith(":") and "subnet " in line
+    ]
+    assert lines == [
+        "NEW subnet-b",
+        "ESCALATED subnet-b",
+        "NEW subnet-a",
+        "RESOLVED subnet-a",
+        "NEW subnet-a",
+    ]

@@ -40,3 +40,10 @@ def test_subjects_stay_under_one_hundred_printable_characters() -> None:
     (message,) = build_messages([AlertChange("new", rep.findings[0])], rep)
     assert len(message.subject) <= MAX_SUBJECT < 100
     assert message.subject.isascii() and "\n" not in message.subject
+
+
+def test_no_batch_carries_two_messages_of_one_finding_and_batches_stay_in_order() -> None:
+    from ipaudit.notify.sns import _batches
+
+    threads = ["a", "b", "a", *[f"x{n}" for n in range(12)]]
+    assert _batches(threads) == [[0, 1], list(range(2, 12)), [12, 13, 14]]
