@@ -131,8 +131,15 @@ def node_loads(
             # What node_state reads of each ENI: where it is and what it holds; not its id,
             # which no two nodes share.
             tuple(
-                (i.subnet_id, i.device_index, i.card, i.interface_type, i.secondary_ips)
-                + (i.prefixes, i.excluded)
+                (
+                    i.subnet_id,
+                    i.device_index,
+                    i.card,
+                    i.interface_type,
+                    i.secondary_ips,
+                    i.prefixes,
+                    i.excluded,
+                )
                 for i in node.interfaces
             ),
             tuple(node.network_cards),
