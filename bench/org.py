@@ -1,9 +1,9 @@
 """A generated organization's recorded answers: accounts x regions, one EKS cluster each.
 
 Every target holds the same cluster shape (the same recorded pages serve each, as one recording
-would be replayed for many look-alike accounts): NODES_PER_CLUSTER m5.2xlarge nodes with three
-ENIs of 15 addresses, 27 pods a node as a Deployment leaves them (~8 KB of JSON each, with
-containers, probes and managedFields) plus kube-proxy on the host network.
+would be replayed for many look-alike accounts): `per_cluster` (default 250) m5.2xlarge nodes
+with three ENIs of 15 addresses, 27 pods a node as a Deployment leaves them (~8 KB of JSON each,
+with containers, probes and managedFields) plus kube-proxy on the host network.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ ASG = "eks-general-0ac5e8a2-1b2c-3d4e"
 _CA = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n").decode()
 
 
-def account_ids(nodes: int) -> list[str]:
-    clusters = max(1, round(nodes / NODES_PER_CLUSTER))
+def account_ids(nodes: int, per_cluster: int = NODES_PER_CLUSTER) -> list[str]:
+    clusters = max(1, round(nodes / per_cluster))
     accounts = max(1, -(-clusters // len(REGIONS)))
     return [f"{100000000000 + index:012d}" for index in range(accounts)]
 
@@ -137,7 +137,7 @@ def _instance(node: int) -> dict[str, Any]:
     }
 
 
-def _subnets() -> list[dict[str, Any]]:
+def _subnets(per_cluster: int) -> list[dict[str, Any]]:
     """The VPC's three subnets, one an AZ."""
     return [
         {
@@ -145,7 +145,7 @@ def _subnets() -> list[dict[str, Any]]:
             "VpcId": VPC,
             "CidrBlock": f"10.{16 + index}.0.0/16",
             "AvailabilityZone": f"eu-west-1{'abc'[index]}",
-            "AvailableIpAddressCount": 65531 - NODES_PER_CLUSTER * 15,
+            "AvailableIpAddressCount": 65531 - per_cluster * 15,
             "State": "available",
             "Tags": [{"Key": "kubernetes.io/cluster/shop", "Value": "shared"}],
         }
@@ -158,6 +158,7 @@ class Recording:
     """Every answer the audit (and the floor) asks for, rendered once before anything is timed."""
 
     accounts: list[str]
+    per_cluster: int = NODES_PER_CLUSTER  # nodes in each target's one cluster
     ec2_pages: dict[tuple[str, int, str], tuple[bytes, str | None]] = field(default_factory=dict)
     kube_pages: dict[tuple[str, int, str], bytes] = field(default_factory=dict)
     kube_objects: dict[str, bytes] = field(default_factory=dict)
@@ -165,24 +166,27 @@ class Recording:
 
     @property
     def nodes(self) -> int:
-        return len(self.accounts) * len(REGIONS) * NODES_PER_CLUSTER
+        return len(self.accounts) * len(REGIONS) * self.per_cluster
 
 
-def record(nodes: int, page_sizes: tuple[int, ...] = (500, 5000)) -> Recording:
+def record(
+    nodes: int, page_sizes: tuple[int, ...] = (500, 5000), per_cluster: int = NODES_PER_CLUSTER
+) -> Recording:
+    """`nodes` in all, in clusters of `per_cluster` nodes: one per account x region."""
     from ipaudit_sim.kube_api import aws_node_daemonset, node_object, workload_pod
 
-    recording = Recording(account_ids(nodes))
+    recording = Recording(account_ids(nodes, per_cluster), per_cluster)
     listings = {
-        "DescribeSubnets": ("Subnets", _subnets()),
+        "DescribeSubnets": ("Subnets", _subnets(per_cluster)),
         "DescribeNetworkInterfaces": (
             "NetworkInterfaces",
-            [_eni(n, e) for n in range(NODES_PER_CLUSTER) for e in range(ENIS_PER_NODE)],
+            [_eni(n, e) for n in range(per_cluster) for e in range(ENIS_PER_NODE)],
         ),
         "DescribeInstances": (
             "Reservations",
             [
                 {"ReservationId": f"r-0{n:016x}", "Instances": [_instance(n)]}
-                for n in range(NODES_PER_CLUSTER)
+                for n in range(per_cluster)
             ],
         ),
     }
@@ -229,7 +233,7 @@ def record(nodes: int, page_sizes: tuple[int, ...] = (500, 5000)) -> Recording:
             internal_ip=_ip(n, 0, 0),
             instance_type=INSTANCE_TYPE,
         )
-        for n in range(NODES_PER_CLUSTER)
+        for n in range(per_cluster)
     ]
     pods = []
     for n, node in enumerate(kube_nodes):
@@ -265,7 +269,7 @@ def record(nodes: int, page_sizes: tuple[int, ...] = (500, 5000)) -> Recording:
                 recording.kube_pages[(resource, size, f"c{index}" if index else "")] = json.dumps(
                     body
                 ).encode()
-    recording.small["history"] = history_answer(recording.accounts)
+    recording.small["history"] = history_answer(recording.accounts, per_cluster)
     recording.small["GetSubnetCidrReservations"] = xml_answer(
         "ec2", "GetSubnetCidrReservations", {"SubnetIpv4CidrReservations": []}
     )
@@ -297,8 +301,8 @@ def record(nodes: int, page_sizes: tuple[int, ...] = (500, 5000)) -> Recording:
                 {
                     "AutoScalingGroupName": ASG,
                     "MinSize": 0,
-                    "MaxSize": NODES_PER_CLUSTER * 2,
-                    "DesiredCapacity": NODES_PER_CLUSTER,
+                    "MaxSize": per_cluster * 2,
+                    "DesiredCapacity": per_cluster,
                     "DefaultCooldown": 300,
                     "AvailabilityZones": [f"eu-west-1{z}" for z in "abc"],
                     "HealthCheckType": "EC2",
@@ -312,14 +316,14 @@ def record(nodes: int, page_sizes: tuple[int, ...] = (500, 5000)) -> Recording:
                             "HealthStatus": "Healthy",
                             "ProtectedFromScaleIn": False,
                         }
-                        for n in range(NODES_PER_CLUSTER)
+                        for n in range(per_cluster)
                     ],
                 }
             ]
         },
     )
     recording.kube_objects["aws-node"] = json.dumps(
-        aws_node_daemonset({"WARM_ENI_TARGET": "1"}, nodes=NODES_PER_CLUSTER)
+        aws_node_daemonset({"WARM_ENI_TARGET": "1"}, nodes=per_cluster)
     ).encode()
     return recording
 
@@ -374,7 +378,9 @@ def _dynamodb(recording: Recording, action: str, document: Any) -> bytes:
     return b'{"Items": [], "Count": 0, "ScannedCount": 0}'
 
 
-def history_answer(accounts: list[str], hours: int = 14 * 24) -> bytes:
+def history_answer(
+    accounts: list[str], per_cluster: int = NODES_PER_CLUSTER, hours: int = 14 * 24
+) -> bytes:
     """The history aggregates' Query answer: every cluster's last `hours` hourly runs."""
     from boto3.dynamodb.types import TypeSerializer
 
@@ -390,7 +396,7 @@ def history_answer(accounts: list[str], hours: int = 14 * 24) -> bytes:
                 "sk": key.replace("/", "#"),
                 "key": key,
                 "t": times,
-                "pods": [NODES_PER_CLUSTER * PODS_PER_NODE + h % 50 for h in range(hours)],
+                "pods": [per_cluster * PODS_PER_NODE + h % 50 for h in range(hours)],
                 "free": {
                     _subnet_of(i): [60000 - h * 3 - i for h in range(hours)] for i in range(3)
                 },
