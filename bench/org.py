@@ -40,6 +40,12 @@ def _ip(node: int, eni: int, index: int) -> str:
     return f"10.{16 + n // 65536}.{n // 256 % 256}.{n % 256}"
 
 
+def _time(node: int, eni: int) -> str:
+    """When EC2 says the node launched or an ENI attached: every instance and attachment in a
+    real answer carries such timestamps (botocore parses each one unless told not to)."""
+    return f"2026-{1 + node % 11:02d}-{1 + node % 28:02d}T{eni % 24:02d}:{node % 60:02d}:07.000Z"
+
+
 def _subnet_of(node: int) -> str:
     return SUBNETS[node % 3]
 
@@ -69,6 +75,7 @@ def _eni(node: int, eni: int) -> dict[str, Any]:
             "InstanceOwnerId": "100000000000",
             "Status": "attached",
             "DeleteOnTermination": True,
+            "AttachTime": _time(node, eni),
         },
         "PrivateIpAddresses": [
             {
@@ -94,6 +101,8 @@ def _instance(node: int) -> dict[str, Any]:
         "InstanceId": instance,
         "ImageId": "ami-0123456789abcdef0",
         "InstanceType": INSTANCE_TYPE,
+        "LaunchTime": _time(node, 0),
+        "UsageOperationUpdateTime": _time(node, 0),
         "PrivateIpAddress": _ip(node, 0, 0),
         "PrivateDnsName": f"ip-{_ip(node, 0, 0).replace('.', '-')}.ec2.internal",
         "SubnetId": _subnet_of(node),
@@ -109,7 +118,11 @@ def _instance(node: int) -> dict[str, Any]:
         "BlockDeviceMappings": [
             {
                 "DeviceName": "/dev/xvda",
-                "Ebs": {"VolumeId": f"vol-0{node:016x}", "Status": "attached"},
+                "Ebs": {
+                    "VolumeId": f"vol-0{node:016x}",
+                    "Status": "attached",
+                    "AttachTime": _time(node, 0),
+                },
             }
         ],
         "NetworkInterfaces": [
@@ -124,6 +137,7 @@ def _instance(node: int) -> dict[str, Any]:
                     "DeviceIndex": e["Attachment"]["DeviceIndex"],
                     "Status": "attached",
                     "NetworkCardIndex": 0,
+                    "AttachTime": e["Attachment"]["AttachTime"],
                 },
                 "PrivateIpAddresses": e["PrivateIpAddresses"],
             }
