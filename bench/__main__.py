@@ -1,9 +1,11 @@
 """What ipaudit costs, as ratios to a baseline timed in the same run (never asserted in tests).
 
 The CNI model and the recommender; (a) collection CPU per 1,000 nodes by phase against the floor
-(the same reads and nothing else), from recorded answers replayed; (b) AWS calls per audit
-against their lower bound and Kubernetes requests per cluster; (c) the post-audit step's time
-as clusters grow; (d) `ipaudit what-if` over a stored 1,000-node run against decoding it.
+(the same reads and nothing else), from recorded answers replayed, at 1,000 and 10,000 nodes and
+for 10 clusters of 100 nodes; (b) AWS calls per audit against their lower bound and Kubernetes
+requests per cluster; (c) the post-audit step's time as clusters grow; (d) `ipaudit what-if`
+over a stored 1,000- and 10,000-node run against decoding it; (e) one cluster's analysis,
+recommendation and JSON report at 1,000 and 10,000 nodes.
 Absolute times depend on the machine; ratios to a fixed pure-Python workload
 do much less, so runs on different machines compare. Caches are cleared before every
 repetition of the model benchmarks: the cold cost.
@@ -169,27 +171,68 @@ def _baseline_cpu() -> float:
     return statistics.median(_cpu(baseline) for _ in range(REPEAT))
 
 
-def collection(nodes: int) -> None:
+# (nodes, nodes per cluster, the issue's ceiling on audit / floor): one cluster of 250 nodes per
+# account x region, at 1,000 and 10,000 nodes, and many small clusters (10 of 100 nodes), where
+# each cluster's fixed cost shows.
+COLLECTION_SHAPES = ((1000, 250, 1.5), (10000, 250, 1.25), (1000, 100, 1.5))
+
+
+def collection(shapes: tuple[tuple[int, int, float], ...]) -> None:
     from bench.collection import PHASES, audit_cpu, floor_cpu
     from bench.org import record
 
-    recording = record(nodes)
-    per = 1000 / recording.nodes
-    floor = floor_cpu(recording)
-    total, phases = audit_cpu(recording)
+    summary = []
+    for nodes, per_cluster, ceiling in shapes:
+        recording = record(nodes, per_cluster=per_cluster)
+        per = 1000 / recording.nodes
+        floor = floor_cpu(recording)
+        total, phases = audit_cpu(recording)
+        base = _baseline_cpu()
+        clusters = len(recording.accounts) * 2
+        print(
+            f"\n(a) collection: a generated {recording.nodes:,}-node organization "
+            f"({clusters} clusters of {per_cluster}, {len(recording.accounts)} accounts x 2 "
+            "regions), recorded answers replayed"
+        )
+        print(f"{'CPU per 1,000 nodes':<32}{'seconds':>10}{'x baseline':>12}")
+        for phase in PHASES:
+            print(f"  {phase:<30}{phases[phase] * per:>10.2f}{phases[phase] * per / base:>12.0f}")
+        print(f"{'whole audit':<32}{total * per:>10.2f}{total * per / base:>12.0f}")
+        print(f"{'floor (the same reads only)':<32}{floor * per:>10.2f}{floor * per / base:>12.0f}")
+        print(f"{'audit / floor':<32}{total / floor:>10.2f}   (target <= {ceiling})")
+        summary.append(
+            (f"{recording.nodes:,} nodes, {clusters} x {per_cluster}", total, floor, ceiling)
+        )
+    print("\n(a) collection, every shape (CPU seconds, the floor timed in the same run)")
+    print(f"{'shape':<28}{'audit':>9}{'floor':>9}{'ratio':>8}{'target':>9}")
+    for shape, total, floor, ceiling in summary:
+        verdict = "ok" if total / floor <= ceiling else "OVER"
+        print(
+            f"{shape:<28}{total:>9.2f}{floor:>9.2f}{total / floor:>7.2f}x"
+            f"{'<= ' + str(ceiling):>9}  {verdict}"
+        )
+
+
+def analysis(nodes: int) -> None:
+    """One cluster's analysis, recommendation and JSON report, at `nodes` nodes of 5 ENIs x 30
+    addresses and 30 pods each (the shape the issue measured: 2.1-3.4 s at 10,000)."""
+    import json
+
+    from ipaudit.analysis.report_builder import cluster_report
+    from ipaudit.report import Report
+
+    snapshot = _snapshot(nodes)
+    samples = []
+    for _ in range(3):
+        _simulate.cache_clear()
+        started = time.process_time()
+        report = Report("bench", "2026-11-27T00:00:00Z", [cluster_report(snapshot)])
+        json.dumps(report.to_dict())
+        samples.append(time.process_time() - started)
+    took = min(samples)
     base = _baseline_cpu()
-    clusters = len(recording.accounts) * 2
-    print(
-        f"\n(a) collection: a generated {recording.nodes:,}-node organization "
-        f"({clusters} clusters, {len(recording.accounts)} accounts x 2 regions), "
-        "recorded answers replayed"
-    )
-    print(f"{'CPU per 1,000 nodes':<32}{'seconds':>10}{'x baseline':>12}")
-    for phase in PHASES:
-        print(f"  {phase:<30}{phases[phase] * per:>10.2f}{phases[phase] * per / base:>12.0f}")
-    print(f"{'whole audit':<32}{total * per:>10.2f}{total * per / base:>12.0f}")
-    print(f"{'floor (the same reads only)':<32}{floor * per:>10.2f}{floor * per / base:>12.0f}")
-    print(f"{'audit / floor':<32}{total / floor:>10.2f}   (target <= 1.5)")
+    print(f"\n(e) analysis + recommendation + JSON report: one {nodes:,}-node cluster")
+    print(f"{'CPU seconds':<36}{took:>10.3f}{took / base:>10.1f} x baseline   (target < 1 s)")
 
 
 def calls() -> None:
@@ -239,8 +282,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--nodes",
         type=int,
-        default=1000,
-        help="nodes of the collection benchmark (10000: the issue's)",
+        help="one collection shape only (clusters of 250), and this size for what-if and the "
+        "analysis; default: collection at 1,000 and 10,000 nodes and 10 clusters of 100, "
+        "what-if and analysis at 1,000 and 10,000",
     )
     parser.add_argument(
         "--clusters",
@@ -248,14 +292,20 @@ def main(argv: list[str] | None = None) -> None:
         help="cluster counts of the history benchmark, comma-separated",
     )
     parser.add_argument(
-        "--only", choices=("model", "collection", "calls", "history", "what-if"), action="append"
+        "--only",
+        choices=("model", "collection", "calls", "history", "what-if", "analysis"),
+        action="append",
     )
     args = parser.parse_args(argv)
-    chosen = set(args.only or ("model", "collection", "calls", "history", "what-if"))
+    chosen = set(args.only or ("model", "collection", "calls", "history", "what-if", "analysis"))
+    sizes = (args.nodes,) if args.nodes else (1000, 10000)
     if "model" in chosen:
         model()
     if "collection" in chosen:
-        collection(args.nodes)
+        collection(((args.nodes, 250, 1.5),) if args.nodes else COLLECTION_SHAPES)
+    if "analysis" in chosen:
+        for size in sizes:
+            analysis(size)
     if "calls" in chosen:
         calls()
     if "history" in chosen:
@@ -263,7 +313,8 @@ def main(argv: list[str] | None = None) -> None:
     if "what-if" in chosen:
         from bench.what_if import run
 
-        run(args.nodes)
+        for size in sizes:
+            run(size)
 
 
 if __name__ == "__main__":

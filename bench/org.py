@@ -1,9 +1,9 @@
 """A generated organization's recorded answers: accounts x regions, one EKS cluster each.
 
 Every target holds the same cluster shape (the same recorded pages serve each, as one recording
-would be replayed for many look-alike accounts): NODES_PER_CLUSTER m5.2xlarge nodes with three
-ENIs of 15 addresses, 27 pods a node as a Deployment leaves them (~8 KB of JSON each, with
-containers, probes and managedFields) plus kube-proxy on the host network.
+would be replayed for many look-alike accounts): `per_cluster` (default 250) m5.2xlarge nodes
+with three ENIs of 15 addresses, 27 pods a node as a Deployment leaves them (~8 KB of JSON each,
+with containers, probes and managedFields) plus kube-proxy on the host network.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ ASG = "eks-general-0ac5e8a2-1b2c-3d4e"
 _CA = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n").decode()
 
 
-def account_ids(nodes: int) -> list[str]:
-    clusters = max(1, round(nodes / NODES_PER_CLUSTER))
+def account_ids(nodes: int, per_cluster: int = NODES_PER_CLUSTER) -> list[str]:
+    clusters = max(1, round(nodes / per_cluster))
     accounts = max(1, -(-clusters // len(REGIONS)))
     return [f"{100000000000 + index:012d}" for index in range(accounts)]
 
@@ -38,6 +38,12 @@ def account_ids(nodes: int) -> list[str]:
 def _ip(node: int, eni: int, index: int) -> str:
     n = (node * ENIS_PER_NODE + eni) * IPS_PER_ENI + index
     return f"10.{16 + n // 65536}.{n // 256 % 256}.{n % 256}"
+
+
+def _time(node: int, eni: int) -> str:
+    """When EC2 says the node launched or an ENI attached: every instance and attachment in a
+    real answer carries such timestamps (botocore parses each one unless told not to)."""
+    return f"2026-{1 + node % 11:02d}-{1 + node % 28:02d}T{eni % 24:02d}:{node % 60:02d}:07.000Z"
 
 
 def _subnet_of(node: int) -> str:
@@ -69,6 +75,7 @@ def _eni(node: int, eni: int) -> dict[str, Any]:
             "InstanceOwnerId": "100000000000",
             "Status": "attached",
             "DeleteOnTermination": True,
+            "AttachTime": _time(node, eni),
         },
         "PrivateIpAddresses": [
             {
@@ -94,6 +101,8 @@ def _instance(node: int) -> dict[str, Any]:
         "InstanceId": instance,
         "ImageId": "ami-0123456789abcdef0",
         "InstanceType": INSTANCE_TYPE,
+        "LaunchTime": _time(node, 0),
+        "UsageOperationUpdateTime": _time(node, 0),
         "PrivateIpAddress": _ip(node, 0, 0),
         "PrivateDnsName": f"ip-{_ip(node, 0, 0).replace('.', '-')}.ec2.internal",
         "SubnetId": _subnet_of(node),
@@ -109,7 +118,11 @@ def _instance(node: int) -> dict[str, Any]:
         "BlockDeviceMappings": [
             {
                 "DeviceName": "/dev/xvda",
-                "Ebs": {"VolumeId": f"vol-0{node:016x}", "Status": "attached"},
+                "Ebs": {
+                    "VolumeId": f"vol-0{node:016x}",
+                    "Status": "attached",
+                    "AttachTime": _time(node, 0),
+                },
             }
         ],
         "NetworkInterfaces": [
@@ -124,6 +137,7 @@ def _instance(node: int) -> dict[str, Any]:
                     "DeviceIndex": e["Attachment"]["DeviceIndex"],
                     "Status": "attached",
                     "NetworkCardIndex": 0,
+                    "AttachTime": e["Attachment"]["AttachTime"],
                 },
                 "PrivateIpAddresses": e["PrivateIpAddresses"],
             }
@@ -137,7 +151,7 @@ def _instance(node: int) -> dict[str, Any]:
     }
 
 
-def _subnets() -> list[dict[str, Any]]:
+def _subnets(per_cluster: int) -> list[dict[str, Any]]:
     """The VPC's three subnets, one an AZ."""
     return [
         {
@@ -145,7 +159,7 @@ def _subnets() -> list[dict[str, Any]]:
             "VpcId": VPC,
             "CidrBlock": f"10.{16 + index}.0.0/16",
             "AvailabilityZone": f"eu-west-1{'abc'[index]}",
-            "AvailableIpAddressCount": 65531 - NODES_PER_CLUSTER * 15,
+            "AvailableIpAddressCount": 65531 - per_cluster * 15,
             "State": "available",
             "Tags": [{"Key": "kubernetes.io/cluster/shop", "Value": "shared"}],
         }
@@ -158,6 +172,7 @@ class Recording:
     """Every answer the audit (and the floor) asks for, rendered once before anything is timed."""
 
     accounts: list[str]
+    per_cluster: int = NODES_PER_CLUSTER  # nodes in each target's one cluster
     ec2_pages: dict[tuple[str, int, str], tuple[bytes, str | None]] = field(default_factory=dict)
     kube_pages: dict[tuple[str, int, str], bytes] = field(default_factory=dict)
     kube_objects: dict[str, bytes] = field(default_factory=dict)
@@ -165,24 +180,27 @@ class Recording:
 
     @property
     def nodes(self) -> int:
-        return len(self.accounts) * len(REGIONS) * NODES_PER_CLUSTER
+        return len(self.accounts) * len(REGIONS) * self.per_cluster
 
 
-def record(nodes: int, page_sizes: tuple[int, ...] = (500, 5000)) -> Recording:
+def record(
+    nodes: int, page_sizes: tuple[int, ...] = (500, 5000), per_cluster: int = NODES_PER_CLUSTER
+) -> Recording:
+    """`nodes` in all, in clusters of `per_cluster` nodes: one per account x region."""
     from ipaudit_sim.kube_api import aws_node_daemonset, node_object, workload_pod
 
-    recording = Recording(account_ids(nodes))
+    recording = Recording(account_ids(nodes, per_cluster), per_cluster)
     listings = {
-        "DescribeSubnets": ("Subnets", _subnets()),
+        "DescribeSubnets": ("Subnets", _subnets(per_cluster)),
         "DescribeNetworkInterfaces": (
             "NetworkInterfaces",
-            [_eni(n, e) for n in range(NODES_PER_CLUSTER) for e in range(ENIS_PER_NODE)],
+            [_eni(n, e) for n in range(per_cluster) for e in range(ENIS_PER_NODE)],
         ),
         "DescribeInstances": (
             "Reservations",
             [
                 {"ReservationId": f"r-0{n:016x}", "Instances": [_instance(n)]}
-                for n in range(NODES_PER_CLUSTER)
+                for n in range(per_cluster)
             ],
         ),
     }
@@ -229,7 +247,7 @@ def record(nodes: int, page_sizes: tuple[int, ...] = (500, 5000)) -> Recording:
             internal_ip=_ip(n, 0, 0),
             instance_type=INSTANCE_TYPE,
         )
-        for n in range(NODES_PER_CLUSTER)
+        for n in range(per_cluster)
     ]
     pods = []
     for n, node in enumerate(kube_nodes):
@@ -265,7 +283,7 @@ def record(nodes: int, page_sizes: tuple[int, ...] = (500, 5000)) -> Recording:
                 recording.kube_pages[(resource, size, f"c{index}" if index else "")] = json.dumps(
                     body
                 ).encode()
-    recording.small["history"] = history_answer(recording.accounts)
+    recording.small["history"] = history_answer(recording.accounts, per_cluster)
     recording.small["GetSubnetCidrReservations"] = xml_answer(
         "ec2", "GetSubnetCidrReservations", {"SubnetIpv4CidrReservations": []}
     )
@@ -297,8 +315,8 @@ def record(nodes: int, page_sizes: tuple[int, ...] = (500, 5000)) -> Recording:
                 {
                     "AutoScalingGroupName": ASG,
                     "MinSize": 0,
-                    "MaxSize": NODES_PER_CLUSTER * 2,
-                    "DesiredCapacity": NODES_PER_CLUSTER,
+                    "MaxSize": per_cluster * 2,
+                    "DesiredCapacity": per_cluster,
                     "DefaultCooldown": 300,
                     "AvailabilityZones": [f"eu-west-1{z}" for z in "abc"],
                     "HealthCheckType": "EC2",
@@ -312,14 +330,14 @@ def record(nodes: int, page_sizes: tuple[int, ...] = (500, 5000)) -> Recording:
                             "HealthStatus": "Healthy",
                             "ProtectedFromScaleIn": False,
                         }
-                        for n in range(NODES_PER_CLUSTER)
+                        for n in range(per_cluster)
                     ],
                 }
             ]
         },
     )
     recording.kube_objects["aws-node"] = json.dumps(
-        aws_node_daemonset({"WARM_ENI_TARGET": "1"}, nodes=NODES_PER_CLUSTER)
+        aws_node_daemonset({"WARM_ENI_TARGET": "1"}, nodes=per_cluster)
     ).encode()
     return recording
 
@@ -374,7 +392,9 @@ def _dynamodb(recording: Recording, action: str, document: Any) -> bytes:
     return b'{"Items": [], "Count": 0, "ScannedCount": 0}'
 
 
-def history_answer(accounts: list[str], hours: int = 14 * 24) -> bytes:
+def history_answer(
+    accounts: list[str], per_cluster: int = NODES_PER_CLUSTER, hours: int = 14 * 24
+) -> bytes:
     """The history aggregates' Query answer: every cluster's last `hours` hourly runs."""
     from boto3.dynamodb.types import TypeSerializer
 
@@ -390,7 +410,7 @@ def history_answer(accounts: list[str], hours: int = 14 * 24) -> bytes:
                 "sk": key.replace("/", "#"),
                 "key": key,
                 "t": times,
-                "pods": [NODES_PER_CLUSTER * PODS_PER_NODE + h % 50 for h in range(hours)],
+                "pods": [per_cluster * PODS_PER_NODE + h % 50 for h in range(hours)],
                 "free": {
                     _subnet_of(i): [60000 - h * 3 - i for h in range(hours)] for i in range(3)
                 },

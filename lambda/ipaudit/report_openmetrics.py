@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ipaudit.forecast.forecast_findings import KIND as FORECAST_KIND
-from ipaudit.report import ClusterReport, Report, SubnetReport
+from ipaudit.report import ClusterReport, NodeReport, Report, SubnetReport
 
 DAY_SECONDS = 86400.0
 CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
@@ -233,11 +233,35 @@ REPORT_GAUGES: tuple[Gauge, ...] = (
 )
 
 
-def render_openmetrics(report: Report) -> str:
-    return exposition(REPORT_GAUGES, report_samples(report))
+# Per-node series (four a node) are bounded per cluster: a 10,000-node cluster made 40,000
+# series, 9 MB a scrape, and every node Karpenter replaced started four new ones. The nodes
+# kept are the ones worth a look: the most warm addresses first. Clusters, subnets, findings
+# and coverage are always complete.
+DEFAULT_NODE_SERIES = 500
 
 
-def report_samples(report: Report) -> list[Sample]:
+def render_openmetrics(report: Report, *, node_series: int | None = DEFAULT_NODE_SERIES) -> str:
+    return exposition(REPORT_GAUGES, report_samples(report, node_series=node_series))
+
+
+def exported_nodes(nodes: Sequence[NodeReport], limit: int | None) -> list[NodeReport]:
+    """The nodes that get series: all of them up to `limit` (None: no limit), else the `limit`
+    holding the most warm addresses (unknown counts last, then the most held, then by id), in
+    the report's order."""
+    if limit is None or len(nodes) <= limit:
+        return list(nodes)
+    ranked = sorted(range(len(nodes)), key=lambda i: _most_warm_first(nodes[i]))
+    return [nodes[i] for i in sorted(ranked[:limit])]
+
+
+def _most_warm_first(node: NodeReport) -> tuple[int, int, str]:
+    warm = -1 if node.warm_ips is None else node.warm_ips
+    return -warm, -(node.ips_held or 0), node.instance_id
+
+
+def report_samples(
+    report: Report, *, node_series: int | None = DEFAULT_NODE_SERIES
+) -> list[Sample]:
     # A forecast finding names its subnet once; every cluster listing the subnet shows it.
     until_full = {
         (f.account_id, f.region, f.resource): f.value * DAY_SECONDS
@@ -249,7 +273,7 @@ def report_samples(report: Report) -> list[Sample]:
         *(
             sample
             for cluster in report.clusters
-            for sample in _cluster_samples(cluster, until_full)
+            for sample in _cluster_samples(cluster, until_full, node_series)
         ),
         *_finding_samples(report),
         *_coverage_samples(report),
@@ -273,7 +297,7 @@ def exposition(gauges: Sequence[Gauge], samples: Iterable[Sample]) -> str:
 
 
 def _cluster_samples(
-    cluster: ClusterReport, until_full: Mapping[SubnetWhere, float]
+    cluster: ClusterReport, until_full: Mapping[SubnetWhere, float], node_series: int | None
 ) -> Iterator[Sample]:
     scope = (cluster.account_id, cluster.region, cluster.name)
     yield CLUSTER_INFO, (*scope, cluster.vpc_id, cluster.network_mode), 1
@@ -295,7 +319,7 @@ def _cluster_samples(
         kind = cluster.recommendation.kind
         yield RECOMMENDATION_RETURNED, (*scope, kind), cluster.recommendation.ips_returned
     yield from _subnet_samples(cluster, until_full)
-    for node in cluster.nodes:
+    for node in exported_nodes(cluster.nodes, node_series):
         where = (*scope, node.instance_id, node.instance_type, node.subnet_id, node.node_name or "")
         yield NODE_HELD, where, node.ips_held
         for gauge, value in ((NODE_PODS, node.pods), (NODE_WARM, node.warm_ips)):

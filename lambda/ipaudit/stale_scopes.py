@@ -27,8 +27,9 @@ class Served:
 
 def carry_over(previous: Served | None, current: Report) -> Served:
     """`current` plus, for each scope it failed, what `previous` served for that scope: an
-    account x region's clusters and findings; a cluster's findings that need its Kubernetes
-    API (what EC2 still told is current). Repeated failures keep the first good values."""
+    account x region's clusters and findings; a cluster absent from `current` (its VPC not
+    read), whole; a present cluster's findings that need its Kubernetes API (what EC2 still
+    told is current). Repeated failures keep the first good values."""
     failed = {(c.account_id, c.region, c.cluster) for c in current.coverage if c.status == "error"}
     if previous is None or not failed:
         return Served(current)
@@ -36,16 +37,24 @@ def carry_over(previous: Served | None, current: Report) -> Served:
     regions = {(account, region) for account, region, cluster in failed if cluster is None}
     have_clusters = {c.key for c in current.clusters}
     have_findings = {f.id for f in current.findings}
+    # A failed cluster the report does not have at all (its VPC could not be read): nothing of
+    # it is current, so it is kept whole, like an account x region that failed.
+    gone = {
+        (account, region, cluster)
+        for account, region, cluster in failed
+        if cluster is not None and f"{account}/{region}/{cluster}" not in have_clusters
+    }
     clusters = [
         c
         for c in before.clusters
-        if (c.account_id, c.region) in regions and c.key not in have_clusters
+        if ((c.account_id, c.region) in regions or (c.account_id, c.region, c.name) in gone)
+        and c.key not in have_clusters
     ]
 
     def kept(f: Finding) -> bool:
         if f.id in have_findings or f.kind == COVERAGE_KIND:
             return False
-        if (f.account_id, f.region) in regions:
+        if (f.account_id, f.region) in regions or (f.account_id, f.region, f.cluster) in gone:
             return True
         kind = KINDS.get(f.kind)
         return (f.account_id, f.region, f.cluster) in failed and bool(
@@ -53,7 +62,10 @@ def carry_over(previous: Served | None, current: Report) -> Served:
         )
 
     findings = [f for f in before.findings if kept(f)]
-    touched: set[Scope] = {(c.account_id, c.region, None) for c in clusters}
+    touched: set[Scope] = {
+        (c.account_id, c.region, c.name if (c.account_id, c.region, c.name) in gone else None)
+        for c in clusters
+    }
     for f in findings:
         whole = (f.account_id, f.region) in regions
         touched.add((f.account_id, f.region, None if whole else f.cluster))

@@ -50,14 +50,27 @@ def service_of(headers: Any) -> tuple[str, str]:
     return (match.group(2), match.group(1)) if match else ("", "")
 
 
+# EC2 refusing a request for good (not retried): what `FaultyAws.fail` answers.
+_EC2_REFUSED = (
+    403,
+    "text/xml;charset=UTF-8",
+    '<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>'
+    "<Code>UnauthorizedOperation</Code><Message>You are not authorized to perform this "
+    "operation.</Message></Error></Errors>"
+    "<RequestID>0c6b8d4e-7c1f-4a5e-9d3b-1e2f3a4b5c6d</RequestID></Response>",
+)
+
+
 class FaultyAws:
     """Forwards to moto; answers `share` of the chosen services' requests with their throttling
-    error, and holds the requests `hang` matches until stopped."""
+    error, holds the requests `hang` matches until stopped, and refuses the EC2 requests `fail`
+    matches with EC2's UnauthorizedOperation."""
 
     def __init__(self, upstream: str) -> None:
         self.share = 0.0
         self.services: set[str] = set()
         self.hang: Callable[[str, str, bytes], bool] = lambda service, region, body: False
+        self.fail: Callable[[str, str, bytes], bool] = lambda service, region, body: False
         self.on_answer: Callable[[str, bytes, int], None] = lambda service, body, status: None
         self.throttle_next: dict[str, int] = {}  # the next N requests of a service, throttled
         # Requests this matches (service, body) are throttled, every time.
@@ -79,6 +92,9 @@ class FaultyAws:
                 if proxy.hang(service, region, body):
                     proxy._released.wait()
                     self.close_connection = True
+                    return
+                if service == "ec2" and proxy.fail(service, region, body):
+                    self._answer(*_EC2_REFUSED)
                     return
                 # A presigned GetCallerIdentity is EKS checking a token, not the auditor's call.
                 presigned = "X-Amz-Signature=" in self.path

@@ -246,3 +246,43 @@ def test_a_subnet_lists_who_holds_its_used_addresses_and_its_roles() -> None:
     }
     assert samples[series("ipaudit_subnet_role", **where, role="nodes")] == 1
     assert series("ipaudit_subnet_role", **where, role="pods") not in samples
+
+
+def test_per_node_series_are_bounded_per_cluster_to_the_nodes_with_most_warm_addresses() -> None:
+    # prod: 3 nodes holding 150 with 135 warm each (the factory); make them 135, 20, unknown.
+    prod = cluster("prod", [subnet("subnet-a", free=40)])
+    first, second, third = prod.nodes
+    prod = replace(
+        prod,
+        nodes=[first, replace(second, warm_ips=20), replace(third, pods=None, warm_ips=None)],
+    )
+    batch = cluster("batch", [subnet("subnet-b", free=40)])
+    whole = report([prod, batch])
+
+    def nodes_with_series(text: str) -> dict[str, set[str]]:
+        found: dict[str, set[str]] = {}
+        for (name, labels), _ in scraped(text).items():
+            if name == "ipaudit_node_addresses_held":
+                where = dict(labels)
+                found.setdefault(where["cluster"], set()).add(where["instance_id"])
+        return found
+
+    assert nodes_with_series(render_openmetrics(whole, node_series=2)) == {
+        "prod": {"i-prod-0", "i-prod-1"},  # 135 and 20 warm; the unknown one left out
+        "batch": {"i-batch-0", "i-batch-1"},  # all alike (135 warm, 150 held): by id
+    }
+    assert nodes_with_series(render_openmetrics(whole, node_series=0)) == {}
+    every = nodes_with_series(render_openmetrics(whole, node_series=None))
+    assert (
+        every
+        == nodes_with_series(render_openmetrics(whole))
+        == {
+            "prod": {"i-prod-0", "i-prod-1", "i-prod-2"},
+            "batch": {"i-batch-0", "i-batch-1", "i-batch-2"},
+        }
+    )
+    # Cluster and subnet series stay whole: 3 nodes each, whatever the bound.
+    bounded = scraped(render_openmetrics(whole, node_series=0))
+    scope = {"account": ACCOUNT, "region": REGION}
+    assert bounded[series("ipaudit_cluster_nodes", **scope, cluster="prod")] == 3
+    assert bounded[series("ipaudit_cluster_addresses_held", **scope, cluster="batch")] == 450

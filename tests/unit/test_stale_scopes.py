@@ -111,3 +111,24 @@ def test_nothing_before_and_nothing_failed_is_the_report_as_is() -> None:
     assert carry_over(Served(good), replace(good, run_id="next")) == Served(
         replace(good, run_id="next")
     )
+
+
+def test_a_cluster_whose_vpc_was_not_read_is_kept_whole_marked_stale_as_that_cluster() -> None:
+    good = good_run()
+    # prod's VPC could not be read: prod is absent, its coverage entry names the VPC; edge is
+    # audited. Everything of prod (its cluster, its 3 findings) is served as it was.
+    edge = [c for c in good.clusters if c.name == "edge"]
+    now = report(
+        edge,
+        run_id="vpc-down",
+        coverage=[
+            Coverage(ACCOUNT, REGION, "prod", "error", "VPC vpc-1 not read: UnauthorizedOperation"),
+            Coverage(ACCOUNT, "us-east-1", "edge", "ok"),
+        ],
+    )
+
+    served = carry_over(Served(good), now)
+
+    assert sorted(c.name for c in served.report.clusters) == ["edge", "prod"]
+    assert ids(served.report) == ids(good)
+    assert served.stale_since == {(ACCOUNT, REGION, "prod"): "2026-03-02T09:00:00Z"}

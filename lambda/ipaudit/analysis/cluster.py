@@ -26,7 +26,7 @@ from ipaudit.analysis.roles import node_subnets, pod_subnets, subnet_roles
 from ipaudit.analysis.subnets import subnet_report
 from ipaudit.cni.subnet_discovery import DISCOVERY_TAG, excluded
 from ipaudit.report import ClusterReport, VpcSubnet
-from ipaudit.snapshot import Cluster, KubeView
+from ipaudit.snapshot import Cluster, Eni, KubeView
 
 
 @dataclass(frozen=True)
@@ -92,12 +92,15 @@ def analyze_cluster(
 ) -> ClusterReport:
     view = view if view is not None else target_view([cluster], now)
     aws_node = aws_node_instances(cluster)
+    kube = cluster.kube
+    pod_addresses = None if kube is None else PodAddresses.of(kube.pods)
     nodes = node_reports(
         cluster.instances,
         cluster.enis,
-        cluster.kube,
+        kube,
         aws_node_instances=aws_node,
         known_types=cluster.instance_types.keys(),
+        pod_addresses=pod_addresses,
     )
     pools = cluster_pools(cluster, [n.subnet_id for n in nodes])
     group_of = node_groups_of(cluster)
@@ -115,13 +118,12 @@ def analyze_cluster(
         )
         for n, pool in zip(nodes, pools, strict=True)
     ]
-    kube = cluster.kube
     fargate = fargate_pod_ips(kube)
     lens = ClusterLens(
         cluster=cluster.name,
         instances=frozenset(i.instance_id for i in cluster.instances),
         aws_node=aws_node,
-        pods=None if kube is None else PodAddresses.of(kube.pods),
+        pods=pod_addresses,
         owners=view.owners,
         leaked=view.leaked,
         fargate_ips=fargate,
@@ -132,14 +134,18 @@ def analyze_cluster(
     drawn |= {s for node in nodes if node.aws_node for s in node.pool_subnet_ids}
     in_pods = pod_subnets(cluster, view.owners, drawn)
     subnets = []
+    # Each subnet's ENIs, grouped once: not every ENI scanned again for every subnet.
+    enis_in: defaultdict[str, list[Eni]] = defaultdict(list)
+    for eni in cluster.enis:
+        enis_in[eni.subnet_id].append(eni)
     for subnet in cluster.subnets:
         if subnet.ipv6_only:
             continue  # no IPv4 to run out of: the coverage entry says it was left out
-        addresses, free = attribute(subnet, cluster.enis, lens)
+        addresses, free = attribute(subnet, enis_in[subnet.subnet_id], lens)
         subnets.append(
             subnet_report(
                 subnet,
-                cluster.enis,
+                enis_in[subnet.subnet_id],
                 free=free,
                 roles=subnet_roles(cluster, subnet, in_nodes, in_pods),
                 clusters=view.users.get(subnet.subnet_id, (cluster.name,)),

@@ -136,18 +136,22 @@ def node_reports(
     *,
     aws_node_instances: Collection[str] | None = None,
     known_types: Collection[str] | None = None,
+    pod_addresses: PodAddresses | None = None,
 ) -> list[NodeReport]:
     """`aws_node_instances`: the nodes whose addresses aws-node manages (all when None);
-    `known_types`: the instance types DescribeInstanceTypes knows (all when None)."""
+    `known_types`: the instance types DescribeInstanceTypes knows (all when None);
+    `pod_addresses`: `PodAddresses.of(kube.pods)` when the caller has it already."""
     instances = list(instances)
     grouped = node_enis(instances, enis)
     kube_nodes: Mapping[str, KubeNode] = {}
     counts: Counter[str] = Counter()
-    pod_addresses = None
-    if kube is not None:
+    if kube is None:
+        pod_addresses = None
+    else:
         kube_nodes = {n.instance_id: n for n in kube.nodes if n.instance_id is not None}
         counts = pods_per_node(kube)
-        pod_addresses = PodAddresses.of(kube.pods)
+        if pod_addresses is None:
+            pod_addresses = PodAddresses.of(kube.pods)
     reports = []
     for instance in instances:
         kube_node = kube_nodes.get(instance.instance_id)

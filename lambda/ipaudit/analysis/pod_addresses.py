@@ -50,7 +50,7 @@ class PodAddresses:
     def split(self, eni: Eni) -> tuple[int, int]:
         """(used, unused) among the ENI's secondary addresses and prefixes."""
         secondary = eni.private_ips[1:]
-        used = sum(1 for ip in secondary if ip in self.ips)
+        used = sum(map(self.ips.__contains__, secondary))  # in C: 1.5M addresses at 10k nodes
         used += sum(self.used_in_prefix(p) for p in eni.prefixes)
         total = len(secondary) + ADDRESSES_PER_PREFIX * len(eni.prefixes)
         return used, total - used

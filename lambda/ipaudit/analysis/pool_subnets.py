@@ -52,15 +52,16 @@ def pool_subnet_ids(
             [] if s in by_id and refused_without_discovery(by_id[s], version) else [s]
             for s in node_subnets
         ]
-    pools = []
-    for subnet_id in node_subnets:
+    # Nodes of one launch subnet share its candidates: found once per subnet, not per node.
+    found: dict[str, list[str]] = {}
+    for subnet_id in dict.fromkeys(node_subnets):
         own = by_id.get(subnet_id)
         if own is None:
-            pools.append([subnet_id])  # a subnet EC2 did not describe: its own, as before
+            found[subnet_id] = [subnet_id]  # a subnet EC2 did not describe: its own, as before
             continue
-        found = candidate_subnets(own, subnets, version=version, cluster_name=cluster_name)
-        pools.append([s.subnet_id for s in found])
-    return pools
+        candidates = candidate_subnets(own, subnets, version=version, cluster_name=cluster_name)
+        found[subnet_id] = [s.subnet_id for s in candidates]
+    return [list(found[subnet_id]) for subnet_id in node_subnets]  # a list of its own each
 
 
 def _eni_config_subnets(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import array
 import ipaddress
+import socket
+import sys
 from collections.abc import Iterable, Mapping
 
 from ipaudit.analysis.pod_addresses import ipv4_int
@@ -35,11 +38,9 @@ def free_prefix_blocks(
     base = int(network.network_address)
     blocks = 1 << (PREFIX_LENGTH - network.prefixlen)
     taken: set[int] = {0, blocks - 1}  # the blocks with the reserved addresses
-    for eni in enis:
-        for address in (*eni.private_ips, *(p.partition("/")[0] for p in eni.prefixes)):
-            index = (ipv4_int(address) - base) >> 4
-            if 0 <= index < blocks:
-                taken.add(index)
+    taken.update(
+        index for index in map(lambda n: (n - base) >> 4, _blocks_used(enis)) if 0 <= index < blocks
+    )
     for reservation in reservations:
         if reservation.kind == "prefix":
             continue
@@ -48,6 +49,29 @@ def free_prefix_blocks(
         last = (int(reserved.broadcast_address) - base) >> 4
         taken.update(i for i in range(max(first, 0), min(last, blocks - 1) + 1))
     return blocks - len(taken)
+
+
+def _blocks_used(enis: Iterable[Eni]) -> set[int]:
+    """The first address (as an integer) of every /28 block the ENIs' addresses fall in.
+
+    A large subnet holds hundreds of thousands of addresses: they are packed as 4-byte words
+    and masked to their block in C, so Python touches each block once, not each address."""
+    enis = list(enis)
+    addresses = [a for eni in enis for a in eni.private_ips]
+    addresses += [p.partition("/")[0] for eni in enis for p in eni.prefixes]
+    try:
+        packed = bytearray(b"".join(map(socket.inet_aton, addresses)))
+    except OSError:  # not dotted IPv4 (never from EC2): one by one, skipping what is not
+        return {n & ~0xF for n in map(ipv4_int, addresses) if n >= 0}
+    packed[3::4] = packed[3::4].translate(_LOW_NIBBLE_CLEARED)
+    words = array.array("I")
+    words.frombytes(packed)
+    if sys.byteorder == "little":
+        words.byteswap()  # inet_aton's bytes are big-endian
+    return set(words)
+
+
+_LOW_NIBBLE_CLEARED = bytes(b & 0xF0 for b in range(256))
 
 
 def ec2_free(subnet: Subnet) -> int:

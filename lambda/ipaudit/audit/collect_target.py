@@ -2,8 +2,11 @@
 
 Every failure is caught at the narrowest scope that still lets the rest be audited: a cluster's
 Kubernetes API failing (an error, a malformed answer, an answer that never ends) costs only that
-cluster's pod counts; anything else failing for one cluster costs that cluster; an account or
-region failing costs only that target. Any exception counts, not only the expected ones.
+cluster's pod counts; a VPC whose subnets, ENIs or instances cannot be read (an error, or pages
+still not answered by the VPCs' share of the deadline) costs only the clusters in it; anything
+else failing for one cluster costs that cluster; what the whole account x region shares
+(ListClusters, DescribeVpcs, the batched Auto Scaling and instance-type reads) failing costs only
+that target. Any exception counts, not only the expected ones.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
 from ipaudit.audit.assemble import assemble_cluster, cluster_instances, group_instance_types
-from ipaudit.audit.bounded import DeadlineExceeded, call_by, remaining
+from ipaudit.audit.bounded import DeadlineExceeded, call_by, map_by, remaining
 from ipaudit.aws.autoscaling import describe_groups, members
 from ipaudit.aws.ec2 import VpcInventory, describe_vpc, vpc_cidrs
 from ipaudit.aws.eks import EksCluster, describe_clusters
@@ -40,6 +43,11 @@ Progress = Callable[[str], None]
 # A cluster's Kubernetes collection gets this long, and at most half the run's time left, so a
 # dripping API costs its own pod counts, never the target's EC2 view.
 KUBE_DEADLINE_SECONDS = 60.0
+# VPCs are read side by side, so one whose pages hang holds up none of the others; a few at a
+# time, as targets already run 8 at a time.
+MAX_PARALLEL_VPCS = 4
+# Clusters' Kubernetes APIs likewise: each is bounded on its own (KUBE_DEADLINE_SECONDS).
+MAX_PARALLEL_CLUSTERS = 4
 
 
 def collect_kube_view(
@@ -118,22 +126,13 @@ def _collect_target(
         eks_client = access.client(account_id, region, "eks")
         ec2_client = access.client(account_id, region, "ec2")
         clusters = describe_clusters(eks_client, ec2_client)
-        vpc_ids = {c.vpc_id for c in clusters}
-        cidrs = vpc_cidrs(ec2_client, vpc_ids)
-        inventories: dict[str, VpcInventory] = {
-            vpc_id: replace(describe_vpc(ec2_client, vpc_id), cidrs=cidrs.get(vpc_id, ()))
-            for vpc_id in vpc_ids
-        }
-        notes: set[str] = set()
-        for vpc_id, inventory in inventories.items():
-            subnets, said = with_reservations(ec2_client, _used_subnets(clusters, inventory))
-            by_id = {s.subnet_id: s for s in subnets}
-            inventories[vpc_id] = replace(
-                inventory, subnets=tuple(by_id.get(s.subnet_id, s) for s in inventory.subnets)
-            )
-            notes.update(said)
+        cidrs = vpc_cidrs(ec2_client, {c.vpc_id for c in clusters})
+        inventories, vpc_errors, notes = read_vpcs(ec2_client, clusters, cidrs, deadline)
+        # A VPC not read costs the clusters in it, named with the VPC; the others go on.
+        failed = [(c.name, vpc_errors[c.vpc_id]) for c in clusters if c.vpc_id in vpc_errors]
+        clusters = [c for c in clusters if c.vpc_id not in vpc_errors]
         sts_client = access.client(account_id, region, "sts") if clusters else None
-        kube = {c.name: collect_kube_view(sts_client, c, settings, deadline) for c in clusters}
+        kube = collect_kube_views(sts_client, clusters, settings, deadline)
         asgs = sorted({g for c in clusters for g in c.nodegroup_asgs})
         groups = (
             describe_groups(access.client(account_id, region, "autoscaling"), asgs) if asgs else {}
@@ -157,7 +156,6 @@ def _collect_target(
     if progress is not None:
         progress(f"{account_id}/{region}: {len(clusters)} cluster(s)")
     assembled = []
-    failed = []
     for c in clusters:
         try:
             assembled.append(
@@ -182,8 +180,89 @@ def _collect_target(
         region,
         clusters=tuple(assembled),
         notes=tuple(sorted(notes)),
-        cluster_errors=tuple(failed),
+        cluster_errors=tuple(sorted(failed)),
     )
+
+
+VpcRead = tuple[VpcInventory, frozenset[str]] | str  # the inventory and its notes, or why not
+
+
+def read_vpcs(
+    ec2_client: Any,
+    clusters: list[EksCluster],
+    cidrs: dict[str, tuple[str, ...]],
+    deadline: float | None,
+) -> tuple[dict[str, VpcInventory], dict[str, str], set[str]]:
+    """Every cluster's VPC, each read on its own: (inventories, VPC id -> why it was not read,
+    notes). With a deadline the VPCs get half the time left; one not read by then is an error."""
+    vpc_ids = sorted({c.vpc_id for c in clusters})
+    left = remaining(deadline)
+    by = None if left is None else time.monotonic() + left / 2
+    outcomes = map_by(
+        lambda vpc_id: _read_vpc(ec2_client, vpc_id, clusters, cidrs.get(vpc_id, ())),
+        vpc_ids,
+        workers=MAX_PARALLEL_VPCS,
+        deadline=by,
+    )
+    inventories: dict[str, VpcInventory] = {}
+    errors: dict[str, str] = {}
+    notes: set[str] = set()
+    for vpc_id, outcome in zip(vpc_ids, outcomes, strict=True):
+        if outcome is None:
+            budget = (left or 0.0) / 2
+            errors[vpc_id] = f"VPC {vpc_id} not read: no answer within {budget:.1f} s"
+        elif isinstance(outcome, str):
+            errors[vpc_id] = f"VPC {vpc_id} not read: {outcome}"
+        else:
+            inventories[vpc_id], said = outcome
+            notes.update(said)
+    return inventories, errors, notes
+
+
+def _read_vpc(
+    ec2_client: Any, vpc_id: str, clusters: list[EksCluster], cidrs: tuple[str, ...]
+) -> VpcRead:
+    """One VPC's inventory with its subnets' CIDR reservations, or one line saying why not;
+    never raises (map_by's work must not)."""
+    try:
+        inventory = replace(describe_vpc(ec2_client, vpc_id), cidrs=cidrs)
+        subnets, said = with_reservations(ec2_client, _used_subnets(clusters, inventory))
+    except (ClientError, BotoCoreError, ResponseParserError) as error:
+        logger.warning("VPC %s failed: %s", vpc_id, one_line(error))
+        return one_line(error)
+    except Exception as error:
+        logger.warning("VPC %s failed", vpc_id, exc_info=True)
+        return f"unexpected {type(error).__name__}: {one_line(error)}"
+    by_id = {s.subnet_id: s for s in subnets}
+    inventory = replace(
+        inventory, subnets=tuple(by_id.get(s.subnet_id, s) for s in inventory.subnets)
+    )
+    return inventory, frozenset(said)
+
+
+def collect_kube_views(
+    sts_client: Any, clusters: list[EksCluster], settings: Settings, deadline: float | None
+) -> dict[str, tuple[KubeView | None, str | None]]:
+    """Every cluster's Kubernetes view, side by side: one API that hangs delays none of the
+    others (each is bounded by collect_kube_view itself)."""
+
+    def view(eks: EksCluster) -> tuple[KubeView | None, str | None]:
+        try:
+            return collect_kube_view(sts_client, eks, settings, deadline)
+        except Exception as error:  # map_by's work must not raise: this cluster's gap
+            logger.warning("cluster %s: Kubernetes collection failed", eks.name, exc_info=True)
+            return None, f"unexpected {type(error).__name__}: {one_line(error)}"
+
+    views = map_by(
+        view,
+        clusters,
+        workers=MAX_PARALLEL_CLUSTERS,
+        deadline=None,
+    )
+    return {
+        eks.name: found or (None, "Kubernetes collection ended unexpectedly")
+        for eks, found in zip(clusters, views, strict=True)
+    }
 
 
 def _used_subnets(clusters: list[EksCluster], inventory: VpcInventory) -> list[Subnet]:

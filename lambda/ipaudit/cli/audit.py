@@ -20,7 +20,7 @@ from ipaudit.cli.options import (
 )
 from ipaudit.report import SEVERITY_RANK, Report
 from ipaudit.report_csv import render_csv
-from ipaudit.report_openmetrics import render_openmetrics
+from ipaudit.report_openmetrics import DEFAULT_NODE_SERIES, render_openmetrics
 from ipaudit.terminal import DEFAULT_WIDTH, render_report
 
 if TYPE_CHECKING:
@@ -95,6 +95,26 @@ def add_output_flags(parser: argparse.ArgumentParser) -> None:
         "any scope was not fully audited (repeatable). Exit 6 also, always, when not one "
         "cluster could be read",
     )
+    add_metrics_nodes_flag(parser)
+
+
+def add_metrics_nodes_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--metrics-nodes",
+        type=node_series_flag,
+        default=DEFAULT_NODE_SERIES,
+        metavar="N|all",
+        help="OpenMetrics: per-node series for at most N nodes per cluster, those with the "
+        f"most warm addresses (default {DEFAULT_NODE_SERIES}; 0: none; all: every node)",
+    )
+
+
+def node_series_flag(raw: str) -> int | None:
+    if raw == "all":
+        return None
+    if not raw.isdigit():
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a count of nodes (0 or more, or all)")
+    return int(raw)
 
 
 def emit(report: Report, args: argparse.Namespace) -> int:
@@ -105,7 +125,7 @@ def emit(report: Report, args: argparse.Namespace) -> int:
     elif args.output == "csv":
         sys.stdout.write(render_csv(report))
     elif args.output == "openmetrics":
-        sys.stdout.write(render_openmetrics(report))
+        sys.stdout.write(render_openmetrics(report, node_series=args.metrics_nodes))
     else:
         sys.stdout.write(render_report(report, terminal_width()))
     code = exit_code(report, args.fail_on or ())

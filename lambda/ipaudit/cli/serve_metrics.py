@@ -16,12 +16,20 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from ipaudit.cli.audit import add_audit_flags, audit_once, audit_setup, nothing_read, progress
+from ipaudit.cli.audit import (
+    add_audit_flags,
+    add_metrics_nodes_flag,
+    audit_once,
+    audit_setup,
+    nothing_read,
+    progress,
+)
 from ipaudit.cli.options import seconds_flag
 from ipaudit.errors import InputError
 from ipaudit.report import Report
 from ipaudit.report_openmetrics import (
     CONTENT_TYPE,
+    DEFAULT_NODE_SERIES,
     NO_CLUSTER,
     REPORT_GAUGES,
     Gauge,
@@ -117,6 +125,7 @@ def register(sub: Any) -> None:
         help=f"address to listen on (default {DEFAULT_BIND}: this machine only)",
     )
     add_audit_flags(parser)
+    add_metrics_nodes_flag(parser)
     parser.set_defaults(run=run, deadline=DEFAULT_DEADLINE)
 
 
@@ -131,9 +140,14 @@ class Exporter:
     audit's with the last good values of the scopes it could not read), and the exporter's own
     state. Thread-safe: the audit loop publishes while the HTTP server's threads scrape."""
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.time,
+        node_series: int | None = DEFAULT_NODE_SERIES,
+    ) -> None:
         self._lock = threading.Lock()
         self._clock = clock
+        self._node_series = node_series
         self._served: Served | None = None
         self._source = ""
         self._samples: list[Sample] = []
@@ -170,7 +184,7 @@ class Exporter:
             for (account, region, cluster), since in served.stale_since.items()
         ]
         self._served, self._source = served, source
-        self._samples = [*report_samples(served.report), *stale]
+        self._samples = [*report_samples(served.report, node_series=self._node_series), *stale]
         self._generated = epoch_seconds(served.report.generated_at)
 
     def text(self) -> str:
@@ -270,7 +284,7 @@ def run(args: argparse.Namespace) -> int:
     # What `audit` needs before its first call (credentials, region, the account list) fails
     # here as it does there, exit 1; once serving, a failing cycle is retried instead.
     audit_targets(settings, session)
-    exporter = Exporter()
+    exporter = Exporter(node_series=args.metrics_nodes)
     if settings.table:
         _restore(exporter, settings.table, session)
     stop = threading.Event()

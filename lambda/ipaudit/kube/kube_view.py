@@ -19,12 +19,10 @@ import re
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import urllib3
-from kubernetes import client as k8s
-from kubernetes.client.exceptions import ApiException
 
 from ipaudit.loopback import is_loopback
 from ipaudit.snapshot import (
@@ -36,6 +34,11 @@ from ipaudit.snapshot import (
     SandboxFailure,
     SubnetSelectorTerm,
 )
+
+# The kubernetes client is imported where a cluster is read, not with this module: it was half
+# of the Lambda handler's cold import (kubernetes.client loads its ~700 model modules).
+if TYPE_CHECKING:
+    from kubernetes import client as k8s
 
 _T = TypeVar("_T")
 Obj = dict[str, Any]
@@ -91,6 +94,9 @@ def collect_kube(
     it). `ca_data` is the cluster's certificate authority as DescribeCluster returns it (base64
     of PEM) or PEM text. `timeout` bounds connecting and each read, in seconds.
     """
+    from kubernetes import client as k8s
+    from kubernetes.client.exceptions import ApiException
+
     endpoint = endpoint.rstrip("/")
     _refuse_plain_http(endpoint)
     calls = 0
@@ -190,6 +196,8 @@ def _karpenter(
     A 403 (the access entry's policy may not cover CRDs) costs only the ceilings of its
     NodePools, said in the coverage notes, never the cluster's pods.
     """
+    from kubernetes.client.exceptions import ApiException
+
     try:
         pools = call(
             "listing karpenter.sh NodePools",
@@ -276,6 +284,8 @@ def _refuse_plain_http(endpoint: str) -> None:
 def _api_client(
     endpoint: str, token: str | TokenSource, ca_data: str | None
 ) -> Iterator[k8s.ApiClient]:
+    from kubernetes import client as k8s
+
     configuration = k8s.Configuration()
     configuration.host = endpoint
     configuration.api_key_prefix = {"BearerToken": "Bearer"}
@@ -326,6 +336,8 @@ def _list(
     version) restarts the listing once from the start, as kubectl's informers do, rather than
     losing the cluster; a second 410 in one listing is a failure.
     """
+    from kubernetes.client.exceptions import ApiException
+
     for attempt in (1, 2):
         try:
             return [
@@ -503,6 +515,8 @@ def _failure_line(endpoint: str, what: str, error: BaseException) -> str | None:
     The client wraps transport errors in its own (a TLS failure even surfaces as an
     AttributeError raised while it handles one), so the chain is walked, not the outer type.
     """
+    from kubernetes.client.exceptions import ApiException
+
     cause: BaseException | None = error
     while cause is not None:
         if isinstance(cause, ApiException) and cause.status:

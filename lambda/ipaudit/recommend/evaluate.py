@@ -111,6 +111,7 @@ def node_loads(
         s.subnet_id: min(free_room.blocks.get(s.subnet_id, 0), s.free_prefix_blocks)
         for s in cluster.subnets
     }
+    alike: dict[NodeLoad, NodeLoad] = {}
     scale = 1.0
     if peak_pods is not None and cluster.pods and peak_pods > cluster.pods:
         scale = peak_pods / cluster.pods
@@ -127,7 +128,20 @@ def node_loads(
             node.enis,
             node.secondary_ips,
             tuple(node.pool_subnet_ids),
-            tuple(node.interfaces),
+            # What node_state reads of each ENI: where it is and what it holds; not its id,
+            # which no two nodes share.
+            tuple(
+                (
+                    i.subnet_id,
+                    i.device_index,
+                    i.card,
+                    i.interface_type,
+                    i.secondary_ips,
+                    i.prefixes,
+                    i.excluded,
+                )
+                for i in node.interfaces
+            ),
             tuple(node.network_cards),
         )
         if shape not in obtainable:
@@ -140,21 +154,21 @@ def node_loads(
         other_cards = sum(c.ips_held for c in node.network_cards if c.card > 0)
         # Pods on branch ENIs (security groups for pods) take no address of aws-node's pool.
         branch = min(node.branch_enis, node.pods)
-        loads.append(
-            NodeLoad(
-                limits=node_limits,
-                pods=node.pods - branch,
-                max_pods=node_max_pods - branch,
-                max_ips_held=None if room is None else node.ips_held - other_cards + room,
-                layout=_layout(node, node_limits, current, prefix_mode, skip_primary),
-                prefix_mode=prefix_mode,
-                burst_pods=min(node_max_pods, math.ceil(node.pods * scale)),
-                pool_subnet=pool,
-                ips_held=node.ips_held,
-                skip_primary=skip_primary,
-                other_cards_ips=other_cards,
-            )
+        load = NodeLoad(
+            limits=node_limits,
+            pods=node.pods - branch,
+            max_pods=node_max_pods - branch,
+            max_ips_held=None if room is None else node.ips_held - other_cards + room,
+            layout=_layout(node, node_limits, current, prefix_mode, skip_primary),
+            prefix_mode=prefix_mode,
+            burst_pods=min(node_max_pods, math.ceil(node.pods * scale)),
+            pool_subnet=pool,
+            ips_held=node.ips_held,
+            skip_primary=skip_primary,
+            other_cards_ips=other_cards,
         )
+        # Alike loads as one object: evaluate groups them by identity, without comparing.
+        loads.append(alike.setdefault(load, load))
     return loads
 
 
@@ -164,22 +178,27 @@ def evaluate(settings: CniSettings, loads: Sequence[NodeLoad]) -> Outcome:
     by_subnet: Counter[tuple[str, ...]] = Counter()
     burst_by_subnet: Counter[tuple[str, ...]] = Counter()
     prefixes_by_subnet: Counter[tuple[str, ...]] = Counter()
-    for load in loads:
+    # Nodes of one shape (type, ENI layout, pods, bounds, pool) are modelled once and counted
+    # as many times as there are: a 10,000-node cluster has a few hundred shapes. node_loads
+    # hands alike loads over as one object, so they group by identity (no hashing of fields).
+    by_id = {id(load): load for load in loads}
+    for key, alike in Counter(map(id, loads)).items():
+        load = by_id[key]
         settled = settled_step(load, settings)
         burst = _run(load, settings, None, load.burst_pods)
         # Cards above 0 hold what ipamd's forced 1/1 gives them, whatever the settings.
-        settled_held = settled.ips_held + load.other_cards_ips
-        burst_ips = burst.ips_held + extra_cards_ips_held(load.limits, settings)
+        settled_held = (settled.ips_held + load.other_cards_ips) * alike
+        burst_ips = (burst.ips_held + extra_cards_ips_held(load.limits, settings)) * alike
         held += settled_held
-        warm += settled.warm_ips
-        pending += max(settled.pending, burst.pending)
+        warm += settled.warm_ips * alike
+        pending += max(settled.pending, burst.pending) * alike
         burst_held += burst_ips
-        burst_prefixes += burst.prefixes
+        burst_prefixes += burst.prefixes * alike
         by_subnet[load.pool_subnet] += settled_held
         burst_by_subnet[load.pool_subnet] += burst_ips
-        prefixes_by_subnet[load.pool_subnet] += burst.prefixes
-        calls += burst.ec2_calls
-        starts += burst.pods
+        prefixes_by_subnet[load.pool_subnet] += burst.prefixes * alike
+        calls += burst.ec2_calls * alike
+        starts += burst.pods * alike
         if burst_seconds is not None:
             took = burst.seconds_to_place
             burst_seconds = None if took is None else max(burst_seconds, took)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import boto3
 import pytest
 
@@ -88,3 +90,36 @@ def test_shared_access_reaches_each_member_region_with_one_assumed_role(
     assert vpc not in {
         v["VpcId"] for v in access.client(caller, "eu-west-1", "ec2").describe_vpcs()["Vpcs"]
     }
+
+
+def test_ec2_clients_leave_timestamps_as_sent_and_sts_still_parses_them(
+    aws: boto3.Session, member: str
+) -> None:
+    """EC2's timestamps are never read (issue 26: parsing them was a fifth of a large audit's
+    CPU), so its clients keep AWS's strings; AssumeRole's Expiration stays a datetime, which
+    the shared credentials' reuse reads."""
+    caller = caller_account(aws)
+    access = AccountAccess(aws, caller_account=caller, role_name=ROLE, external_id=None)
+    for account in (caller, member):
+        ec2 = access.client(account, "eu-west-1", "ec2")
+        subnet = ec2.create_subnet(
+            VpcId=ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"],
+            CidrBlock="10.42.0.0/24",
+        )["Subnet"]["SubnetId"]
+        [instance] = ec2.run_instances(
+            ImageId="ami-12c6146b", MinCount=1, MaxCount=1, SubnetId=subnet
+        )["Instances"]
+        [reservation] = ec2.describe_instances(InstanceIds=[instance["InstanceId"]])["Reservations"]
+        launched = reservation["Instances"][0]["LaunchTime"]
+        assert isinstance(launched, str)
+        assert datetime.fromisoformat(launched.replace("Z", "+00:00")).tzinfo is not None
+    # The base session's own clients are untouched.
+    assert isinstance(
+        aws.client("sts", config=client_config()).assume_role(
+            RoleArn=f"arn:aws:iam::{member}:role/{ROLE}", RoleSessionName="timestamps"
+        )["Credentials"]["Expiration"],
+        datetime,
+    )
+    base_ec2 = aws.client("ec2", config=client_config())
+    [reservation, *_] = base_ec2.describe_instances()["Reservations"]
+    assert isinstance(reservation["Instances"][0]["LaunchTime"], datetime)
