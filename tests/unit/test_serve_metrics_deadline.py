@@ -10,7 +10,7 @@ from ipaudit.cli import main, serve_metrics
 from ipaudit.errors import InputError
 
 
-@pytest.mark.parametrize(("given", "bound"), [([], 900.0), (["--deadline", "120"], 120.0)])
+@pytest.mark.parametrize(("given", "bound"), [([], 600.0), (["--deadline", "120"], 120.0)])
 def test_every_cycle_has_a_deadline(
     monkeypatch: pytest.MonkeyPatch, given: list[str], bound: float
 ) -> None:
@@ -22,4 +22,4 @@ def test_every_cycle_has_a_deadline(
 
     monkeypatch.setattr(serve_metrics, "audit_setup", setup_seen)
     assert main(["serve-metrics", "--port", "0", *given]) == 1
-    assert seen == [bound] and serve_metrics.DEFAULT_CYCLE_DEADLINE == 900.0
+    assert seen == [bound] and serve_metrics.DEFAULT_DEADLINE == 600.0
