@@ -134,6 +134,8 @@ def _eni(item: Mapping[str, Any]) -> Eni:
         tags=_tags(item.get("TagSet")),
         requester_managed=bool(item.get("RequesterManaged", False)),
         requester_id=item.get("RequesterId", ""),
+        ipv6_addresses=len(item.get("Ipv6Addresses") or ()),
+        ipv6_prefixes=len(item.get("Ipv6Prefixes") or ()),
     )
 
 
