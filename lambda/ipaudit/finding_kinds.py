@@ -126,7 +126,7 @@ FINDING_KINDS: tuple[FindingKind, ...] = (
         "vpc",
         "the VPC's Network Address Usage units (counted from its ENIs with AWS's weights: an "
         "address or a /28 prefix is 1, a load balancer's or endpoint's zone, a NAT gateway, a "
-        "Lambda ENI 6; see \"Network Address Usage\") leave free below `IPAUDIT_CRIT_FREE_PCT` "
+        'Lambda ENI 6; see "Network Address Usage") leave free below `IPAUDIT_CRIT_FREE_PCT` '
         "(CRITICAL) or `IPAUDIT_WARN_FREE_PCT` (WARNING) of its quota (Service Quotas' "
         "`L-BB24F6E5` where readable, else the default 64,000, said so); the message gives the "
         "units aws-node's warm pools hold",

@@ -23,6 +23,7 @@ from ipaudit.aws.error_line import one_line
 from ipaudit.aws.session import make_client
 from ipaudit.forecast.forecast_findings import KIND as FORECAST_KIND
 from ipaudit.forecast.forecast_findings import forecast_findings
+from ipaudit.forecast.nau_forecast import nau_forecast_findings
 from ipaudit.notify import slack
 from ipaudit.notify.security_hub import import_findings
 from ipaudit.notify.slack_blocks import build_payload
@@ -162,7 +163,11 @@ def after_audit(
         for key, history in histories.items()
         for subnet, points in history.subnet_points().items()
     }
-    findings = [*report.findings, *forecast_findings(report, past, now)]
+    findings = [
+        *report.findings,
+        *forecast_findings(report, past, now),
+        *nau_forecast_findings(report, past, now),
+    ]
     findings.sort(key=lambda f: (-SEVERITY_RANK[f.severity], f.id))
     report = replace(report, findings=findings)
     mutes = [*settings.mutes]

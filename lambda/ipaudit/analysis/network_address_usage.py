@@ -69,7 +69,8 @@ def usage_findings(clusters: Sequence[ClusterReport], settings: Settings) -> lis
         names = sorted(
             c.name
             for c in clusters
-            if (c.account_id, c.region, c.vpc_id) == (cluster.account_id, cluster.region, nau.vpc_id)
+            if (c.account_id, c.region, c.vpc_id)
+            == (cluster.account_id, cluster.region, nau.vpc_id)
         )
         owner = names[0] if len(names) == 1 else None
         also = "" if owner else f"; clusters in it: {', '.join(names)}"

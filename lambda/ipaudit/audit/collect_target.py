@@ -24,8 +24,8 @@ from ipaudit.aws.autoscaling import describe_groups, members
 from ipaudit.aws.ec2 import VpcInventory, describe_vpc, vpc_cidrs
 from ipaudit.aws.eks import EksCluster, describe_clusters
 from ipaudit.aws.error_line import one_line
-from ipaudit.aws.nau import vpc_networks
 from ipaudit.aws.instance_types import UnknownInstanceTypeError, describe_instance_types
+from ipaudit.aws.nau import vpc_networks
 from ipaudit.aws.reservations import with_reservations
 from ipaudit.aws.session import TargetError, shared_access
 from ipaudit.kube.kube_view import KubeError, collect_kube

@@ -130,7 +130,9 @@ def usage(network: VpcNetwork, clusters: Sequence[ClusterReport]) -> NetworkAddr
             "serves every function of a subnet and security-group set: a floor"
         )
     if network.peerings_error:
-        notes.append(f"VPC peerings could not be read ({network.peerings_error}): peered total unknown")
+        notes.append(
+            f"VPC peerings could not be read ({network.peerings_error}): peered total unknown"
+        )
     peers = [
         NauPeer(vpc_id=p.peer_vpc_id, account_id=p.peer_account_id, units=None)
         for p in network.peerings
