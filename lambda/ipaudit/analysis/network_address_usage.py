@@ -12,7 +12,6 @@ from ipaudit.settings import Settings
 from ipaudit.snapshot import VpcNetwork
 
 KIND = "network_address_usage"
-PEERED_KIND = "peered_network_address_usage"
 
 
 def with_usage(
@@ -84,7 +83,11 @@ def usage_findings(clusters: Sequence[ClusterReport], settings: Settings) -> lis
                 f"AssignPrivateIpAddresses fail (NetworkAddressUsageLimitExceeded)"
                 f"{_warm_words(nau)}{also}"
             )
-            found.append(_finding(KIND, severity, cluster, owner, nau.vpc_id, message, nau.free))
+            found.append(
+                _finding(
+                    "network_address_usage", severity, cluster, owner, nau.vpc_id, message, nau.free
+                )
+            )
         if nau.peered_units is None or nau.peered_free is None or not nau.peers:
             continue
         peered = _severity(nau.peered_free, nau.peered_quota, settings)
@@ -100,7 +103,15 @@ def usage_findings(clusters: Sequence[ClusterReport], settings: Settings) -> lis
             f"(NetworkAddressUsagePeeredLimitExceeded) in every VPC of the group{also}"
         )
         found.append(
-            _finding(PEERED_KIND, severity, cluster, owner, nau.vpc_id, message, nau.peered_free)
+            _finding(
+                "peered_network_address_usage",
+                severity,
+                cluster,
+                owner,
+                nau.vpc_id,
+                message,
+                nau.peered_free,
+            )
         )
     return found
 
