@@ -197,3 +197,23 @@ def with_peers(clusters: Sequence[ClusterReport]) -> list[ClusterReport]:
             )
         )
     return result
+
+
+def describe(nau: NetworkAddressUsage) -> str:
+    """The one line the text report and the digest give a VPC's Network Address Usage."""
+    source = "applied" if nau.quota_source == "applied" else "AWS's default, not read"
+    line = (
+        f"VPC {nau.vpc_id}: {nau.units:,} Network Address Usage units of {nau.quota:,} "
+        f"({source}), {nau.free:,} free ({nau.free_pct:.1f}%)"
+    )
+    if nau.warm_units is not None:
+        line += f"; aws-node's warm pools hold {nau.warm_units:,} ({nau.warm_pct or 0:.1f}%)"
+    if nau.peers:
+        if nau.peered_units is None:
+            line += f"; with its {len(nau.peers)} same-region peer(s): unknown"
+        else:
+            line += (
+                f"; with its same-region peers {nau.peered_units:,} of {nau.peered_quota:,} "
+                f"({nau.peered_free:,} free)"
+            )
+    return line
