@@ -176,6 +176,10 @@ class Recommendation:
     kind: str = "tune"  # "tune" | "keep" | "structural" | "not-modelled"
     # Per pool subnet (where the modelled nodes' pods take addresses), free now and after.
     subnets: list[SubnetChange] = field(default_factory=list)
+    # Network Address Usage units of the VPC the change gives back (negative: takes), by the
+    # same simulation: one per address under WARM_IP_TARGET, one per /28 under prefix
+    # delegation; None: not counted (no change, or reports before it).
+    units_returned: int | None = None
 
 
 @dataclass(frozen=True)

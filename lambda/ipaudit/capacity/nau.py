@@ -32,6 +32,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from ipaudit.cni.cni_settings import CniSettings
+from ipaudit.cni.simulator import StepResult
 from ipaudit.report import NAU_OWNERS, ClusterReport, NauPeer, NetworkAddressUsage
 from ipaudit.snapshot import Eni, VpcNetwork
 
@@ -91,6 +92,13 @@ def pod_units(prefix_delegation: bool, secondary_ips: int) -> int:
     if prefix_delegation:
         return -(-secondary_ips // IPS_PER_PREFIX)
     return secondary_ips
+
+
+def step_units(step: StepResult, prefix_mode: bool) -> int:
+    """The units a simulated node's card-0 pool takes: its ENIs' primary addresses, one per ENI
+    beyond the first, and its pool (`pod_units`)."""
+    pool = step.prefixes if prefix_mode else step.secondary_ips
+    return step.enis + max(step.enis - 1, 0) + pool
 
 
 def held_units(prefix_delegation: bool, ips_held: int, enis: int) -> int:
