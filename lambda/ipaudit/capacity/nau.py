@@ -207,6 +207,24 @@ def with_peers(clusters: Sequence[ClusterReport]) -> list[ClusterReport]:
     return result
 
 
+def crossed_quotas(nau: NetworkAddressUsage, delta: int) -> list[str]:
+    """Why a change of `delta` units does not fit the VPC's quotas (empty: it fits)."""
+    why = []
+    after = nau.units + delta
+    if delta > 0 and after > nau.quota:
+        why.append(
+            f"VPC {nau.vpc_id} would use {after:,} Network Address Usage units, past its quota "
+            f"{nau.quota:,} (NetworkAddressUsageLimitExceeded)"
+        )
+    if delta > 0 and nau.peered_units is not None and nau.peered_units + delta > nau.peered_quota:
+        why.append(
+            f"VPC {nau.vpc_id} and its same-region peers would use "
+            f"{nau.peered_units + delta:,} units, past the peered quota {nau.peered_quota:,} "
+            f"(NetworkAddressUsagePeeredLimitExceeded)"
+        )
+    return why
+
+
 def describe(nau: NetworkAddressUsage) -> str:
     """The one line the text report and the digest give a VPC's Network Address Usage."""
     source = "applied" if nau.quota_source == "applied" else "AWS's default, not read"
