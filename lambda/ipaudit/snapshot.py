@@ -279,6 +279,8 @@ class VpcNetwork:
     peered_quota: QuotaReading
     peerings: tuple[VpcPeering, ...] = ()
     peerings_error: str | None = None  # DescribeVpcPeeringConnections failed: peers unknown
+    # The ENIs of peers this account owns (read here, as the VPC's own are): their units.
+    peer_enis: Mapping[str, tuple[Eni, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -148,6 +148,7 @@ def _collect_target(
         vpcs = vpc_networks(
             access.client(account_id, region, "service-quotas"),
             ec2_client,
+            account_id,
             region,
             {vpc_id: inventory.enis for vpc_id, inventory in inventories.items()},
         )

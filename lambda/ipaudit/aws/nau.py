@@ -14,6 +14,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ipaudit.aws.ec2 import vpc_enis
 from ipaudit.aws.error_line import one_line
 from ipaudit.snapshot import Eni, QuotaReading, VpcNetwork, VpcPeering
 
@@ -100,19 +101,36 @@ def vpc_peerings(
 
 
 def vpc_networks(
-    quotas_client: Any, ec2_client: Any, region: str, enis_by_vpc: Mapping[str, tuple[Eni, ...]]
+    quotas_client: Any,
+    ec2_client: Any,
+    account_id: str,
+    region: str,
+    enis_by_vpc: Mapping[str, tuple[Eni, ...]],
 ) -> tuple[VpcNetwork, ...]:
-    """Each VPC's NAU inputs: its ENIs (already read), the quotas, its peerings. The quotas are
+    """Each VPC's NAU inputs: its ENIs (already read), the quotas, its peerings, and the ENIs of
+    the peers this account owns (one more listing per peer not already read). The quotas are
     the account's in this region, the same for each of its VPCs: read once."""
     if not enis_by_vpc:
         return ()
     quota, peered_quota = read_quotas(quotas_client)
     peerings: dict[str, tuple[VpcPeering, ...]] = {}
+    known: dict[str, tuple[Eni, ...]] = dict(enis_by_vpc)
     error: str | None = None
     try:
         peerings = vpc_peerings(ec2_client, enis_by_vpc, region)
+        for peer in sorted(
+            {
+                p.peer_vpc_id
+                for ps in peerings.values()
+                for p in ps
+                if p.peer_account_id == account_id
+            }
+        ):
+            if peer not in known:
+                known[peer] = vpc_enis(ec2_client, peer)
     except (ClientError, BotoCoreError) as failure:
         error = one_line(failure)
+        peerings = {}
     return tuple(
         VpcNetwork(
             vpc_id=vpc_id,
@@ -121,6 +139,11 @@ def vpc_networks(
             peered_quota=peered_quota,
             peerings=peerings.get(vpc_id, ()),
             peerings_error=error,
+            peer_enis={
+                p.peer_vpc_id: known[p.peer_vpc_id]
+                for p in peerings.get(vpc_id, ())
+                if p.peer_vpc_id in known
+            },
         )
         for vpc_id, enis in sorted(enis_by_vpc.items())
     )

@@ -142,10 +142,19 @@ def usage(network: VpcNetwork, clusters: Sequence[ClusterReport]) -> NetworkAddr
             f"VPC peerings could not be read ({network.peerings_error}): peered total unknown"
         )
     peers = [
-        NauPeer(vpc_id=p.peer_vpc_id, account_id=p.peer_account_id, units=None)
+        NauPeer(
+            vpc_id=p.peer_vpc_id,
+            account_id=p.peer_account_id,
+            units=(
+                sum(vpc_units(network.peer_enis[p.peer_vpc_id]).values())
+                if p.peer_vpc_id in network.peer_enis
+                else None
+            ),
+        )
         for p in network.peerings
     ]
-    alone = not peers and network.peerings_error is None
+    known = network.peerings_error is None and all(p.units is not None for p in peers)
+    peered = units + sum(p.units or 0 for p in peers) if known else None
     return NetworkAddressUsage(
         vpc_id=network.vpc_id,
         units=units,
@@ -158,8 +167,8 @@ def usage(network: VpcNetwork, clusters: Sequence[ClusterReport]) -> NetworkAddr
         warm_pct=None if warm is None else _pct(warm, units),
         peered_quota=network.peered_quota.value,
         peered_quota_source=network.peered_quota.source,
-        peered_units=units if alone else None,
-        peered_free=network.peered_quota.value - units if alone else None,
+        peered_units=peered,
+        peered_free=None if peered is None else network.peered_quota.value - peered,
         peers=peers,
         notes=notes,
     )
@@ -176,11 +185,13 @@ def with_peers(clusters: Sequence[ClusterReport]) -> list[ClusterReport]:
     result = []
     for cluster in clusters:
         nau = cluster.network_address_usage
-        if nau is None or not nau.peers:
+        if nau is None or all(p.units is not None for p in nau.peers):
             result.append(cluster)
             continue
         peers = [
-            replace(p, units=counted.get((cluster.region, p.vpc_id), ("", None))[1])
+            p
+            if p.units is not None
+            else replace(p, units=counted.get((cluster.region, p.vpc_id), ("", None))[1])
             for p in nau.peers
         ]
         known = all(p.units is not None for p in peers)
