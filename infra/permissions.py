@@ -14,6 +14,8 @@ UNSCOPED_READ_ACTIONS = (
     "ec2:DescribeInstances",
     "ec2:DescribeInstanceTypes",
     "ec2:GetSubnetCidrReservations",
+    # Same-region peerings: they share the peered Network Address Usage quota.
+    "ec2:DescribeVpcPeeringConnections",
     "autoscaling:DescribeAutoScalingGroups",
     "eks:ListClusters",
     "sts:GetCallerIdentity",
@@ -22,9 +24,16 @@ CLUSTER_READ_ACTIONS = ("eks:DescribeCluster", "eks:ListNodegroups")
 NODEGROUP_READ_ACTIONS = ("eks:DescribeNodegroup",)
 ADDON_READ_ACTIONS = ("eks:DescribeAddon",)
 ORGANIZATIONS_READ_ACTIONS = ("organizations:ListAccounts",)
+# The two Network Address Usage quotas (ipaudit/aws/nau.py), and only those.
+QUOTA_READ_ACTIONS = ("servicequotas:GetServiceQuota",)
+NAU_QUOTA_CODES = ("L-BB24F6E5", "L-CD17FD4B")
 
 READ_ONLY_ACTIONS = (
-    UNSCOPED_READ_ACTIONS + CLUSTER_READ_ACTIONS + NODEGROUP_READ_ACTIONS + ADDON_READ_ACTIONS
+    UNSCOPED_READ_ACTIONS
+    + CLUSTER_READ_ACTIONS
+    + NODEGROUP_READ_ACTIONS
+    + ADDON_READ_ACTIONS
+    + QUOTA_READ_ACTIONS
 )
 
 
@@ -52,7 +61,17 @@ def account_read_statements() -> list[iam.PolicyStatement]:
             actions=list(ADDON_READ_ACTIONS),
             resources=[f"{eks}:addon/*"],
         ),
+        iam.PolicyStatement(
+            sid="ReadNetworkAddressUsageQuotas",
+            actions=list(QUOTA_READ_ACTIONS),
+            resources=[_quota_arn(cdk.Aws.PARTITION, code) for code in NAU_QUOTA_CODES],
+        ),
     ]
+
+
+def _quota_arn(partition: str, code: str) -> str:
+    # A quota's ARN names the region and, once applied, the account: any of either.
+    return f"arn:{partition}:servicequotas:*:*:vpc/{code}"
 
 
 def account_read_acknowledgments() -> list[cdk.Acknowledgment]:
@@ -70,6 +89,15 @@ def account_read_acknowledgments() -> list[cdk.Acknowledgment]:
         cdk.Acknowledgment(
             id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{eks}:addon/*]",
             reason="The audit reads the vpc-cni add-on of every cluster of the account.",
+        ),
+        *(
+            cdk.Acknowledgment(
+                id="AwsSolutions::AwsSolutions-IAM5"
+                f"[Resource::{_quota_arn('<AWS::Partition>', code)}]",
+                reason="The audit reads this Network Address Usage quota in every region; "
+                "a quota's ARN carries the account only once a value is applied.",
+            )
+            for code in NAU_QUOTA_CODES
         ),
     ]
 

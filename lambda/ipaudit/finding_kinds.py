@@ -120,6 +120,37 @@ FINDING_KINDS: tuple[FindingKind, ...] = (
         'first first (see "Scale ceilings")',
     ),
     FindingKind(
+        "network_address_usage",
+        ("CRITICAL", "WARNING"),
+        "the VPC",
+        "vpc",
+        "the VPC's Network Address Usage units (counted from its ENIs with AWS's weights: an "
+        "address or a /28 prefix is 1, a load balancer's or endpoint's zone, a NAT gateway, a "
+        'Lambda ENI 6; see "Network Address Usage") leave free below `IPAUDIT_CRIT_FREE_PCT` '
+        "(CRITICAL) or `IPAUDIT_WARN_FREE_PCT` (WARNING) of its quota (Service Quotas' "
+        "`L-BB24F6E5` where readable, else the default 64,000, said so); the message gives the "
+        "units aws-node's warm pools hold",
+    ),
+    FindingKind(
+        "peered_network_address_usage",
+        ("CRITICAL", "WARNING"),
+        "the VPC",
+        "vpc",
+        "the VPC and its same-region peers (`DescribeVpcPeeringConnections`, active) together "
+        "leave free below `IPAUDIT_CRIT_FREE_PCT` (CRITICAL) or `IPAUDIT_WARN_FREE_PCT` "
+        "(WARNING) of the peered quota (`L-CD17FD4B`, default 128,000); only when every peer "
+        "is in an audited account and region (else the report says the total is unknown)",
+    ),
+    FindingKind(
+        "network_address_usage_forecast",
+        ("CRITICAL", "WARNING"),
+        "the VPC",
+        "vpc",
+        "the VPC's free Network Address Usage units, trended over the last 14 days of stored "
+        "history as `subnet_forecast` trends a subnet, run out within 3 days (CRITICAL) or 14 "
+        "days (WARNING)",
+    ),
+    FindingKind(
         "coverage",
         ("WARNING",),
         "the cluster, or `ACCOUNT/REGION`",

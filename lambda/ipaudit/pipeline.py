@@ -27,6 +27,7 @@ from ipaudit.aws.error_line import one_line
 from ipaudit.aws.session import make_client
 from ipaudit.forecast.forecast_findings import KIND as FORECAST_KIND
 from ipaudit.forecast.forecast_findings import forecast_findings
+from ipaudit.forecast.nau_forecast import nau_forecast_findings
 from ipaudit.notify.destinations import (
     SLACK_OFF,
     Destination,
@@ -264,7 +265,11 @@ class _Run:
             for key, history in histories.items()
             for subnet, points in history.subnet_points().items()
         }
-        findings = [*report.findings, *forecast_findings(report, past, self.now)]
+        findings = [
+            *report.findings,
+            *forecast_findings(report, past, self.now),
+            *nau_forecast_findings(report, past, self.now),
+        ]
         findings.sort(key=lambda f: (-SEVERITY_RANK[f.severity], f.id))
         report = replace(report, findings=findings)
         return apply_mutes(report, [*self.settings.mutes, *stored_mutes], self.now), storage_error

@@ -49,6 +49,24 @@ ADDRESS_OWNERS = (
 )
 
 
+# What holds a VPC's Network Address Usage units (`network_address_usage.units_by_owner`), with
+# AWS's weights: one per IPv4/IPv6 address and per prefix on an ENI, one per ENI attached to an
+# instance beyond its primary, six per Network or Gateway Load Balancer ENI (one per zone), VPC
+# endpoint ENI (one per zone), NAT gateway, Lambda ENI, EFS mount target and transit gateway
+# attachment.
+NAU_OWNERS = (
+    "addresses",
+    "prefixes",
+    "additional_enis",
+    "load_balancers",
+    "vpc_endpoints",
+    "nat_gateways",
+    "lambda",
+    "efs",
+    "transit_gateways",
+)
+
+
 def no_addresses() -> dict[str, int]:
     return dict.fromkeys(ADDRESS_OWNERS, 0)
 
@@ -158,6 +176,10 @@ class Recommendation:
     kind: str = "tune"  # "tune" | "keep" | "structural" | "not-modelled"
     # Per pool subnet (where the modelled nodes' pods take addresses), free now and after.
     subnets: list[SubnetChange] = field(default_factory=list)
+    # Network Address Usage units of the VPC the change gives back (negative: takes), by the
+    # same simulation: one per address under WARM_IP_TARGET, one per /28 under prefix
+    # delegation; None: not counted (no change, or reports before it).
+    units_returned: int | None = None
 
 
 @dataclass(frozen=True)
@@ -229,6 +251,42 @@ class Ceiling:
 
 
 @dataclass(frozen=True)
+class NauPeer:
+    """A VPC peered with this one in the same region: its units join the peered total."""
+
+    vpc_id: str
+    account_id: str
+    units: int | None  # None: its account or region is not audited, so not counted
+
+
+@dataclass(frozen=True)
+class NetworkAddressUsage:
+    """The cluster's VPC against its Network Address Usage quotas (README "Network Address
+    Usage"): units counted from every ENI in the VPC as AWS's "How NAU is calculated" table
+    weighs them. Several clusters in one VPC each carry the same figures."""
+
+    vpc_id: str
+    units: int
+    quota: int
+    quota_source: str  # "applied" (Service Quotas) | "default" (AWS's, not read)
+    free: int  # quota - units (negative past the quota)
+    free_pct: float
+    # Units by what holds them (NAU_OWNERS); they sum to `units`.
+    units_by_owner: dict[str, int] = field(default_factory=dict)
+    # Units aws-node's warm pools hold in this VPC (every audited cluster in it): one per warm
+    # address, one per wholly idle /28 under prefix delegation; None: no pod count to judge by.
+    warm_units: int | None = None
+    warm_pct: float | None = None  # warm_units as a share of units
+    peered_quota: int = 128_000
+    peered_quota_source: str = "default"
+    # This VPC's units plus its same-region peers'; None: a peer's units are unknown.
+    peered_units: int | None = None
+    peered_free: int | None = None
+    peers: list[NauPeer] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what was assumed, and why
+
+
+@dataclass(frozen=True)
 class ClusterReport:
     account_id: str
     region: str
@@ -261,6 +319,8 @@ class ClusterReport:
     # aws-node may create a node's next ENI in, in its order at audit time. Empty: refused
     # (its own subnet tagged `kubernetes.io/role/cni=0` with subnet discovery off, v1.22+).
     eni_subnets: dict[str, list[str]] = field(default_factory=dict)
+    # Its VPC's Network Address Usage; None in reports before it, or when not counted.
+    network_address_usage: NetworkAddressUsage | None = None
 
     @property
     def key(self) -> str:

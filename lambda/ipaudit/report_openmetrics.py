@@ -190,6 +190,39 @@ POOL_FREE = Gauge(
     "all of them together",
     (*CLUSTER_LABELS, "az"),
 )
+# A VPC is listed under every audited cluster in it, as a shared subnet is: one series per
+# `cluster` label with the same value; `max by (account, region, vpc)` counts it once.
+VPC_LABELS = ("account", "region", "vpc", "cluster")
+VPC_NAU = Gauge(
+    "ipaudit_vpc_network_address_usage",
+    "Network Address Usage units the VPC uses, counted from its ENIs with AWS's weights",
+    VPC_LABELS,
+)
+VPC_NAU_QUOTA = Gauge(
+    "ipaudit_vpc_network_address_usage_quota",
+    "The VPC's Network Address Usage quota (source: applied in Service Quotas, or AWS's default)",
+    (*VPC_LABELS, "source"),
+)
+VPC_NAU_OWNER = Gauge(
+    "ipaudit_vpc_network_address_usage_by_owner",
+    "The VPC's Network Address Usage units by what holds them (no series for an owner at 0)",
+    (*VPC_LABELS, "owner"),
+)
+VPC_NAU_WARM = Gauge(
+    "ipaudit_vpc_network_address_usage_warm",
+    "Of the VPC's units, those aws-node's warm pools hold (absent: unknown)",
+    VPC_LABELS,
+)
+VPC_PEERED_NAU = Gauge(
+    "ipaudit_vpc_peered_network_address_usage",
+    "Units of the VPC and its same-region peers together (absent: a peer's units are unknown)",
+    VPC_LABELS,
+)
+VPC_PEERED_NAU_QUOTA = Gauge(
+    "ipaudit_vpc_peered_network_address_usage_quota",
+    "The peered Network Address Usage quota of the VPC and its same-region peers",
+    (*VPC_LABELS, "source"),
+)
 RUN_TIMESTAMP = Gauge(
     "ipaudit_run_timestamp_seconds",
     "When the audit ran (the report's generated_at), in Unix seconds",
@@ -226,6 +259,12 @@ REPORT_GAUGES: tuple[Gauge, ...] = (
     CEILING_ZONE,
     CEILING_PODS,
     POOL_FREE,
+    VPC_NAU,
+    VPC_NAU_QUOTA,
+    VPC_NAU_OWNER,
+    VPC_NAU_WARM,
+    VPC_PEERED_NAU,
+    VPC_PEERED_NAU_QUOTA,
     FINDINGS,
     FINDING,
     COVERAGE_ERRORS,
@@ -296,6 +335,23 @@ def exposition(gauges: Sequence[Gauge], samples: Iterable[Sample]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _nau_samples(cluster: ClusterReport) -> Iterator[Sample]:
+    nau = cluster.network_address_usage
+    if nau is None:
+        return
+    where = (cluster.account_id, cluster.region, nau.vpc_id, cluster.name)
+    yield VPC_NAU, where, nau.units
+    yield VPC_NAU_QUOTA, (*where, nau.quota_source), nau.quota
+    for owner, units in nau.units_by_owner.items():
+        if units:
+            yield VPC_NAU_OWNER, (*where, owner), units
+    if nau.warm_units is not None:
+        yield VPC_NAU_WARM, where, nau.warm_units
+    if nau.peered_units is not None:
+        yield VPC_PEERED_NAU, where, nau.peered_units
+    yield VPC_PEERED_NAU_QUOTA, (*where, nau.peered_quota_source), nau.peered_quota
+
+
 def _cluster_samples(
     cluster: ClusterReport, until_full: Mapping[SubnetWhere, float], node_series: int | None
 ) -> Iterator[Sample]:
@@ -319,6 +375,7 @@ def _cluster_samples(
         kind = cluster.recommendation.kind
         yield RECOMMENDATION_RETURNED, (*scope, kind), cluster.recommendation.ips_returned
     yield from _subnet_samples(cluster, until_full)
+    yield from _nau_samples(cluster)
     for node in exported_nodes(cluster.nodes, node_series):
         where = (*scope, node.instance_id, node.instance_type, node.subnet_id, node.node_name or "")
         yield NODE_HELD, where, node.ips_held

@@ -52,6 +52,9 @@ class Eni:
     requester_managed: bool = False  # created by an AWS service on the owner's behalf
     requester_id: str = ""  # who created it (an AWS service's principal or account)
     attached: bool = True  # EC2 gave an Attachment (an AWS service's ENI has one, no instance)
+    # IPv6 addresses and prefixes on it: each is one Network Address Usage unit too.
+    ipv6_addresses: int = 0
+    ipv6_prefixes: int = 0
 
     @property
     def primary_ip(self) -> str | None:
@@ -249,6 +252,41 @@ class Cluster:
 
 
 @dataclass(frozen=True)
+class QuotaReading:
+    """A Service Quotas value for this account and region, and where it came from."""
+
+    value: int
+    source: str  # "applied": GetServiceQuota answered; "default": AWS's default, unread
+    note: str | None = None  # why the default stands (the error, one line), when it does
+
+
+@dataclass(frozen=True)
+class VpcPeering:
+    """An active peering of a VPC with another in the same region (DescribeVpcPeeringConnections):
+    the pair shares the peered Network Address Usage quota. Cross-region peerings do not."""
+
+    peering_id: str
+    peer_vpc_id: str
+    peer_account_id: str
+    peer_region: str
+
+
+@dataclass(frozen=True)
+class VpcNetwork:
+    """Everything one VPC's Network Address Usage is counted from: every ENI in it (what the
+    audit already reads), its quotas and its same-region peerings."""
+
+    vpc_id: str
+    enis: tuple[Eni, ...]
+    quota: QuotaReading
+    peered_quota: QuotaReading
+    peerings: tuple[VpcPeering, ...] = ()
+    peerings_error: str | None = None  # DescribeVpcPeeringConnections failed: peers unknown
+    # The ENIs of peers this account owns (read here, as the VPC's own are): their units.
+    peer_enis: Mapping[str, tuple[Eni, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class TargetSnapshot:
     """One account x region."""
 
@@ -259,3 +297,5 @@ class TargetSnapshot:
     notes: tuple[str, ...] = ()  # what was read only in part (no CIDR reservations, say)
     # Clusters that could not be audited at all: (name, one-line error) each.
     cluster_errors: tuple[tuple[str, str], ...] = ()
+    # Every VPC that holds an audited cluster: its Network Address Usage inputs.
+    vpcs: tuple[VpcNetwork, ...] = ()

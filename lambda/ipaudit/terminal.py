@@ -11,6 +11,7 @@ import re
 import textwrap
 from collections.abc import Iterable, Sequence
 
+from ipaudit.capacity.nau import describe as describe_nau
 from ipaudit.report import (
     ADDRESS_OWNERS,
     SEVERITY_RANK,
@@ -209,6 +210,7 @@ def render_cluster(cluster: ClusterReport, width: int = DEFAULT_WIDTH) -> str:
             width,
             "  ",
         ),
+        *(wrap(line, width, "  ", "    ") for line in nau_lines(cluster)),
         "",
         table(
             ("subnet", "az", "cidr", "free", "usable", "free %", "", "free /28"),
@@ -345,6 +347,12 @@ def story_order(report: Report) -> list[ClusterReport]:
         return (-max(found, default=-1), -len(found), least_free, cluster.name)
 
     return sorted(report.clusters, key=worst_first)
+
+
+def nau_lines(cluster: ClusterReport) -> list[str]:
+    """The VPC's Network Address Usage against its quota, when it was counted."""
+    nau = cluster.network_address_usage
+    return [] if nau is None else [describe_nau(nau)]
 
 
 def pod_pool_lines(cluster: ClusterReport) -> list[str]:

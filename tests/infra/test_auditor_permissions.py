@@ -23,6 +23,8 @@ READ_ACTIONS = {
     "ec2:DescribeInstances",
     "ec2:DescribeInstanceTypes",
     "ec2:GetSubnetCidrReservations",
+    "ec2:DescribeVpcPeeringConnections",
+    "servicequotas:GetServiceQuota",
     "autoscaling:DescribeAutoScalingGroups",
     "eks:ListClusters",
     "eks:DescribeCluster",

@@ -12,6 +12,8 @@ MEMBER_ACTIONS = {
     "ec2:DescribeInstances",
     "ec2:DescribeInstanceTypes",
     "ec2:GetSubnetCidrReservations",
+    "ec2:DescribeVpcPeeringConnections",
+    "servicequotas:GetServiceQuota",
     "autoscaling:DescribeAutoScalingGroups",
     "eks:ListClusters",
     "eks:DescribeCluster",
@@ -29,6 +31,24 @@ def test_the_role_grants_exactly_the_audits_read_only_actions(synth: Synth) -> N
     granted = {a for s in policy_statements(member, role) for a in actions_of(s)}
     assert granted == MEMBER_ACTIONS
     member.resource_count_is("AWS::IAM::Role", 1)
+
+
+def test_quotas_are_read_only_for_the_two_network_address_usage_codes(synth: Synth) -> None:
+    member = synth(auditor_account=AUDITOR).member
+    role = logical_id(member, "AWS::IAM::Role", "ReadOnlyRole")
+    (statement,) = [
+        s
+        for s in policy_statements(member, role)
+        if "servicequotas:GetServiceQuota" in actions_of(s)
+    ]
+    assert actions_of(statement) == ["servicequotas:GetServiceQuota"]
+    codes = {
+        part.rsplit("/", 1)[-1]
+        for resource in statement["Resource"]
+        for part in resource["Fn::Join"][1]
+        if isinstance(part, str) and "/" in part
+    }
+    assert codes == {"L-BB24F6E5", "L-CD17FD4B"}
 
 
 def test_with_security_hub_its_one_write_is_importing_its_own_accounts_findings(

@@ -277,6 +277,9 @@ def groups() -> list[dict[str, Any]]:
                         finding("pods_without_addresses", "CRITICAL", "prod"),
                         finding("coverage", "WARNING", "111111111111/eu-west-1", cluster="-"),
                         finding("eks_health", "INFO", "SomethingHarmless"),
+                        finding("network_address_usage", "CRITICAL", "vpc-1"),
+                        finding("peered_network_address_usage", "WARNING", "vpc-2", cluster="-"),
+                        finding("network_address_usage_forecast", "WARNING", "vpc-3"),
                     )
                 ),
             ],
@@ -310,6 +313,29 @@ def groups() -> list[dict[str, Any]]:
                             "warning",
                             finding("coverage", "WARNING", "111111111111/eu-west-1", cluster="-"),
                             scope="111111111111/eu-west-1",
+                        )
+                    ],
+                    "IpauditNetworkAddressUsage": [
+                        alert(
+                            "critical",
+                            finding("network_address_usage", "CRITICAL", "vpc-1"),
+                            vpc="vpc-1",
+                        )
+                    ],
+                    "IpauditPeeredNetworkAddressUsage": [
+                        alert(
+                            "warning",
+                            finding(
+                                "peered_network_address_usage", "WARNING", "vpc-2", cluster="-"
+                            ),
+                            vpc="vpc-2",
+                        )
+                    ],
+                    "IpauditNetworkAddressUsageForecast": [
+                        alert(
+                            "warning",
+                            finding("network_address_usage_forecast", "WARNING", "vpc-3"),
+                            vpc="vpc-3",
                         )
                     ],
                 }

@@ -150,7 +150,7 @@ def test_the_member_roles_actions_are_the_ones_the_documents_list() -> None:
     iam = readme.split("IAM actions it needs", 1)[1].split("\n\n", 2)[1]
     deploy = (ROOT / "docs" / "deploy.md").read_text()
     role = deploy.split("## 6. The read-only role", 1)[1].split("\n## ", 1)[0]
-    action = re.compile(r"`((?:ec2|eks|autoscaling|sts|organizations):[A-Z]\w+)`")
+    action = re.compile(r"`((?:ec2|eks|autoscaling|sts|organizations|servicequotas):[A-Z]\w+)`")
     granted = {*READ_ONLY_ACTIONS, *ORGANIZATIONS_READ_ACTIONS, "sts:AssumeRole"}
     assert set(action.findall(iam)) == granted
     condition_keys = {"sts:ExternalId"}  # named beside the actions, in the role's trust

@@ -94,6 +94,26 @@ def from_report(report: dict[str, Any]) -> dict[Series, float]:
             for zone, free in pools.items():
                 if len(free) > 1:
                     put("ipaudit_pod_pool_free_addresses", sum(free), **scope, az=zone)
+        if (nau := cluster.get("network_address_usage")) is not None:
+            vpc = {**scope, "vpc": nau["vpc_id"]}
+            put("ipaudit_vpc_network_address_usage", nau["units"], **vpc)
+            put(
+                "ipaudit_vpc_network_address_usage_quota",
+                nau["quota"],
+                **vpc,
+                source=nau["quota_source"],
+            )
+            for owner, units in nau["units_by_owner"].items():
+                if units != 0:  # an owner holding nothing has no series
+                    put("ipaudit_vpc_network_address_usage_by_owner", units, **vpc, owner=owner)
+            put("ipaudit_vpc_network_address_usage_warm", nau["warm_units"], **vpc)
+            put("ipaudit_vpc_peered_network_address_usage", nau["peered_units"], **vpc)
+            put(
+                "ipaudit_vpc_peered_network_address_usage_quota",
+                nau["peered_quota"],
+                **vpc,
+                source=nau["peered_quota_source"],
+            )
         for subnet in cluster["subnets"]:
             where = {
                 **scope,

@@ -14,7 +14,9 @@ from ipaudit.analysis.findings import (
     sandbox_findings,
     target_findings,
 )
+from ipaudit.analysis.network_address_usage import usage_findings, with_usage
 from ipaudit.analysis.network_mode import cni_version, subnet_discovery
+from ipaudit.capacity.nau import with_peers
 from ipaudit.recommend import recommend
 from ipaudit.report import (
     SEVERITY_RANK,
@@ -84,6 +86,7 @@ def target_report(target: TargetSnapshot, settings: Settings, now: datetime) -> 
         result.coverage.append(Coverage(target.account_id, target.region, name, "error", error))
     try:
         reports = [with_recommendation(r) for r in analyze_target(target.clusters, now)]
+        reports = with_usage(reports, target.vpcs)
         found = target_findings(
             [(r, c.instance_types) for r, c in zip(reports, target.clusters, strict=True)],
             settings,
@@ -116,9 +119,17 @@ def target_report(target: TargetSnapshot, settings: Settings, now: datetime) -> 
     return result
 
 
-def combine_reports(targets: Iterable[TargetReport], *, run_id: str, generated_at: str) -> Report:
+def combine_reports(
+    targets: Iterable[TargetReport],
+    *,
+    run_id: str,
+    generated_at: str,
+    settings: Settings | None = None,
+) -> Report:
     """Every target's part, in account and region order, into the one report (wherever the
-    parts were analysed: here, or in the fan-out's batches)."""
+    parts were analysed: here, or in the fan-out's batches). Peered VPCs' Network Address Usage
+    is totalled here, where every target's VPCs are known; its findings need `settings`'
+    thresholds (without them, none are raised)."""
     clusters: list[ClusterReport] = []
     findings: list[Finding] = []
     coverage: list[Coverage] = []
@@ -126,6 +137,9 @@ def combine_reports(targets: Iterable[TargetReport], *, run_id: str, generated_a
         clusters.extend(target.clusters)
         findings.extend(target.findings)
         coverage.extend(target.coverage)
+    clusters = with_peers(clusters)
+    if settings is not None:
+        findings.extend(usage_findings(clusters, settings))
     findings.extend(coverage_findings(coverage))
     findings.sort(key=lambda f: (-SEVERITY_RANK[f.severity], f.id))
     return Report(
@@ -145,4 +159,5 @@ def build_report(
         (target_report(target, settings, now) for target in targets),
         run_id=run_id,
         generated_at=generated_at,
+        settings=settings,
     )

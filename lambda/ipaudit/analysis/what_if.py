@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 
 from ipaudit.analysis.ceilings import UNMODELLED, ran_out_words, solve
 from ipaudit.capacity.launches import place, zone_launches
+from ipaudit.capacity.nau import crossed_quotas, held_units, pod_units
 from ipaudit.capacity.nodes import NodeState, PoolEni, node_state
 from ipaudit.capacity.room import Room, free_shares
 from ipaudit.capacity.rules import AddressRules
@@ -115,6 +116,12 @@ class Answer:
     pods_placed: int = 0  # of the pods added, those that got a node and an address
     pending_no_node_room: int = 0  # no node with a pod slot left: add nodes
     pending_no_address: int = 0  # nodes have slots but no address to be had: subnet room
+    # The VPC's Network Address Usage units now and after the change (capacity/nau.py), its
+    # quota, and with its same-region peers after; None: not counted in the report.
+    vpc_units_now: int | None = None
+    vpc_units_after: int | None = None
+    vpc_units_quota: int | None = None
+    peered_units_after: int | None = None
 
 
 def answer_report(report: Report, question: Question, cluster: str | None = None) -> list[Answer]:
@@ -184,6 +191,7 @@ def answer(cluster: ClusterReport, question: Question) -> Answer:
     # Settings move every node to what ipamd settles on from its ENIs as they are (the CNI
     # simulation); without a settings change the nodes hold what the report says.
     ips_after = settled.ips_held if changed_settings else held_now
+    units_delta = settled.units - model_now.units if changed_settings else 0
     pods = Placed(0, 0, 0, ())
     after_nodes: dict[str, NodeState] = {}
     if question.add_pods:
@@ -202,6 +210,7 @@ def answer(cluster: ClusterReport, question: Question) -> Answer:
         pods = place_pods(states, limits, question.add_pods, room, rules)
         after_nodes = {n.instance_id: state for n, state in zip(known, states, strict=True)}
         ips_after += before - _charged(room)
+        units_delta += pod_units(existing.prefix_delegation, before - _charged(room))
     started = not_started = 0
     first_out: str | None = None
     counts: dict[str, int] = {}
@@ -212,6 +221,10 @@ def answer(cluster: ClusterReport, question: Question) -> Answer:
         started, first_out, out_words = _add_nodes(cluster, question, env_after, room)
         not_started = question.add_nodes - started
         ips_after += before - _charged(room)
+        # A new node counted with its start-up ENIs' addresses, one ENI each (a floor).
+        units_delta += held_units(
+            after_settings.prefix_delegation, before - _charged(room), started
+        )
         group = next(c for c in cluster.ceilings if c.group == question.group)
         counts[group.group] = group.current_nodes + started
     free = {s.subnet_id: room.free.get(s.subnet_id, 0) for s in cluster.subnets}
@@ -270,6 +283,13 @@ def answer(cluster: ClusterReport, question: Question) -> Answer:
     ]
     if critical:
         why_not.append(f"could no longer start a single node: {', '.join(critical)}")
+    nau = cluster.network_address_usage
+    units_after = peered_after = None
+    if nau is not None:
+        units_after = nau.units + units_delta
+        why_not += crossed_quotas(nau, units_delta)
+        if nau.peered_units is not None:
+            peered_after = nau.peered_units + units_delta
     result = replace(
         base,
         cni_after=env_after,
@@ -288,6 +308,10 @@ def answer(cluster: ClusterReport, question: Question) -> Answer:
         first_zone_out=first_out,
         fits=not why_not,
         why_not=why_not,
+        vpc_units_now=None if nau is None else nau.units,
+        vpc_units_after=units_after,
+        vpc_units_quota=None if nau is None else nau.quota,
+        peered_units_after=peered_after,
     )
     return replace(result, line=_line(result, question, out_words))
 
@@ -401,6 +425,11 @@ def _line(result: Answer, question: Question, out_words: str) -> str:
         parts.append(f"{result.pods_placed} of {question.add_pods} pods placed")
     if result.ips_held_now is not None:
         parts.append(f"nodes hold {result.ips_held_after} addresses (now {result.ips_held_now})")
+    if result.vpc_units_now is not None and result.vpc_units_after != result.vpc_units_now:
+        parts.append(
+            f"VPC Network Address Usage {result.vpc_units_after:,} units of "
+            f"{result.vpc_units_quota:,} (now {result.vpc_units_now:,})"
+        )
     if result.first_zone_out and not question.add_nodes:
         parts.append(f"{result.first_zone_out} runs out first")
     parts.append("fits" if result.fits else "does not fit: " + "; ".join(result.why_not))

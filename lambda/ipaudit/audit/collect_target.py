@@ -28,6 +28,7 @@ from ipaudit.aws.ec2 import VpcInventory, describe_vpc, vpc_cidrs
 from ipaudit.aws.eks import EksCluster, describe_clusters
 from ipaudit.aws.error_line import one_line
 from ipaudit.aws.instance_types import UnknownInstanceTypeError, describe_instance_types
+from ipaudit.aws.nau import vpc_networks
 from ipaudit.aws.reservations import with_reservations
 from ipaudit.aws.session import TargetError, shared_access
 from ipaudit.kube.kube_view import KubeError, collect_kube
@@ -148,6 +149,13 @@ def _collect_target(
         # The types new nodes would be: their start-up need bounds the scale ceilings.
         instance_types |= {t for c in clusters for t in group_instance_types(c, kube[c.name][0])}
         limits = known_instance_types(ec2_client, instance_types)
+        vpcs = vpc_networks(
+            access.client(account_id, region, "service-quotas"),
+            ec2_client,
+            account_id,
+            region,
+            {vpc_id: inventory.enis for vpc_id, inventory in inventories.items()},
+        )
     except TargetError as error:
         return TargetSnapshot(account_id, region, error=str(error))
     except (ClientError, BotoCoreError, ResponseParserError) as error:
@@ -181,6 +189,7 @@ def _collect_target(
         clusters=tuple(assembled),
         notes=tuple(sorted(notes)),
         cluster_errors=tuple(sorted(failed)),
+        vpcs=vpcs,
     )
 
 

@@ -54,6 +54,16 @@ def describe_vpc(ec2_client: Any, vpc_id: str) -> VpcInventory:
     return VpcInventory(vpc_id=vpc_id, subnets=subnets, enis=enis, instances=instances)
 
 
+def vpc_enis(ec2_client: Any, vpc_id: str) -> tuple[Eni, ...]:
+    """Every ENI in one VPC (a peer's, for its Network Address Usage), one paginated call."""
+    vpc_filter = [{"Name": "vpc-id", "Values": [vpc_id]}]
+    return tuple(
+        _eni(item)
+        for page in _pages(ec2_client, "describe_network_interfaces", Filters=vpc_filter)
+        for item in page.get("NetworkInterfaces", [])
+    )
+
+
 # The largest MaxResults the three describes accept.
 PAGE_SIZE = 1000
 
@@ -135,6 +145,8 @@ def _eni(item: Mapping[str, Any]) -> Eni:
         requester_managed=bool(item.get("RequesterManaged", False)),
         requester_id=item.get("RequesterId", ""),
         attached=bool(item.get("Attachment")),
+        ipv6_addresses=len(item.get("Ipv6Addresses") or ()),
+        ipv6_prefixes=len(item.get("Ipv6Prefixes") or ()),
     )
 
 

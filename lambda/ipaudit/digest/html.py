@@ -112,6 +112,8 @@ def _cluster(c: ClusterWeek, week: Week) -> str:
         f"Nodes hold {c.ips_held} addresses for {'?' if c.pods is None else c.pods} pods "
         f"({'?' if c.warm_ips is None else c.warm_ips} warm, held but unused).",
     ]
+    if c.network_address_usage is not None:
+        facts.append(escape(c.network_address_usage) + ".")
     if c.leaked_enis:
         enis = "leaked CNI ENI holds" if c.leaked_enis == 1 else "leaked CNI ENIs hold"
         facts.append(f"{c.leaked_enis} {enis} {c.leaked_ips} addresses.")

@@ -32,6 +32,8 @@ def render_text(week: Week, subject: str) -> str:
             f"  nodes hold {c.ips_held} addresses for {pods} pods ({warm} warm)",
             f"  alerts: {c.raised} raised, {c.resolved} resolved",
         ]
+        if c.network_address_usage is not None:
+            lines.append(f"  {c.network_address_usage}")
         if c.leaked_enis:
             lines.append(f"  leaked CNI ENIs: {c.leaked_enis} holding {c.leaked_ips} addresses")
         if c.recommendation is not None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from ipaudit.alerts.lifecycle import AlertEvent
+from ipaudit.capacity.nau import describe as describe_nau
 from ipaudit.forecast.forecast_findings import cluster_series
 from ipaudit.forecast.trend import Forecast, forecast
 from ipaudit.report import ClusterReport, Finding, Recommendation
@@ -45,6 +46,8 @@ class ClusterWeek:
     subnets: list[SubnetWeek]
     raised: int  # alerts new or escalated this week
     resolved: int
+    # The VPC's Network Address Usage line at the latest run (None: not counted then).
+    network_address_usage: str | None = None
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,11 @@ def _cluster_week(
         subnets=[_subnet_week(s.subnet_id, in_week, days) for s in latest.subnets],
         raised=sum(map(mine, raised)),
         resolved=sum(map(mine, resolved)),
+        network_address_usage=(
+            None
+            if latest.network_address_usage is None
+            else describe_nau(latest.network_address_usage)
+        ),
     )
 
 

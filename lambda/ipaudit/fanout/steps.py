@@ -163,6 +163,7 @@ def aggregate(
         [*(part for key, part in parts.items() if key in wanted), *gaps],
         run_id=run.run_id,
         generated_at=run.generated_at,
+        settings=settings,
     )
     outcome = after_audit(report, settings, session, now=now, deadline=deadline)
     results_bucket.write_report(s3, bucket, outcome.report)

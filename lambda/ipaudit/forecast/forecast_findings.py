@@ -56,7 +56,7 @@ def forecast_findings(
                 continue
             key = (cluster.account_id, cluster.region, cluster.name, subnet.subnet_id)
             outlook = forecast(series[key], now)
-            severity = _severity(outlook)
+            severity = outlook_severity(outlook)
             if severity is None:
                 continue
             assert outlook.slope_per_day is not None and outlook.days_until_zero is not None
@@ -108,7 +108,7 @@ def _what_it_blocks(
     return f"; it blocks no pod while the rest of the pool has room: {pods}", "WARNING"
 
 
-def _severity(outlook: Forecast) -> Severity | None:
+def outlook_severity(outlook: Forecast) -> Severity | None:
     if outlook.status != "ok" or outlook.days_until_zero is None:
         return None
     if outlook.days_until_zero <= CRITICAL_DAYS:

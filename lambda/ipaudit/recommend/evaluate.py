@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from ipaudit.analysis.pool_subnets import discovery_pools, primary_excluded
+from ipaudit.capacity.nau import step_units
 from ipaudit.capacity.nodes import node_state
 from ipaudit.capacity.room import Room
 from ipaudit.capacity.rules import AddressRules
@@ -67,6 +68,9 @@ class Outcome:
     held_by_subnet: Mapping[tuple[str, ...], int] = field(default_factory=dict)
     burst_held_by_subnet: Mapping[tuple[str, ...], int] = field(default_factory=dict)
     burst_prefixes_by_subnet: Mapping[tuple[str, ...], int] = field(default_factory=dict)
+    # Network Address Usage units the nodes take once settled (capacity/nau.py): an address or
+    # a /28 prefix one each, an ENI beyond a node's first one more.
+    units: int = 0
 
     @property
     def calls_per_pod_start(self) -> float:
@@ -173,7 +177,7 @@ def node_loads(
 
 
 def evaluate(settings: CniSettings, loads: Sequence[NodeLoad]) -> Outcome:
-    held = warm = pending = burst_held = burst_prefixes = calls = starts = 0
+    held = warm = pending = burst_held = burst_prefixes = calls = starts = units = 0
     burst_seconds: int | None = 0
     by_subnet: Counter[tuple[str, ...]] = Counter()
     burst_by_subnet: Counter[tuple[str, ...]] = Counter()
@@ -190,6 +194,7 @@ def evaluate(settings: CniSettings, loads: Sequence[NodeLoad]) -> Outcome:
         settled_held = (settled.ips_held + load.other_cards_ips) * alike
         burst_ips = (burst.ips_held + extra_cards_ips_held(load.limits, settings)) * alike
         held += settled_held
+        units += (step_units(settled, _prefix_mode(load, settings)) + load.other_cards_ips) * alike
         warm += settled.warm_ips * alike
         pending += max(settled.pending, burst.pending) * alike
         burst_held += burst_ips
@@ -215,14 +220,18 @@ def evaluate(settings: CniSettings, loads: Sequence[NodeLoad]) -> Outcome:
         dict(by_subnet),
         dict(burst_by_subnet),
         dict(prefixes_by_subnet),
+        units,
     )
+
+
+def _prefix_mode(load: NodeLoad, settings: CniSettings) -> bool:
+    return settings.prefix_delegation and load.limits.supports_prefix_delegation
 
 
 def settled_step(load: NodeLoad, settings: CniSettings) -> StepResult:
     """The node as ipamd settles it under `settings` from its ENIs as they are (a brand-new
     node when the address mode changes), card 0 only."""
-    prefix_mode = settings.prefix_delegation and load.limits.supports_prefix_delegation
-    start = load.layout if prefix_mode == load.prefix_mode else None
+    start = load.layout if _prefix_mode(load, settings) == load.prefix_mode else None
     return _run(load, settings, start, load.pods)
 
 

@@ -269,7 +269,8 @@ class _Recommender:
             f"{settings}{replaced} they would hold "
             f"{outcome.ips_held} addresses instead of {now.ips_held} under "
             f"{now.settings.describe()} (the nodes report {self.observed_held} now): "
-            f"{returned} addresses back, and {self._free_line(changes)}.{starving}"
+            f"{returned} addresses back, and {self._free_line(changes)}."
+            f"{_units_line(now.units - outcome.units, self.cluster)}{starving}"
             f"{_trade_off(now, outcome, self._burst_size())}{blocked}"
         )
         applied = self._apply(candidate.changes)
@@ -282,6 +283,7 @@ class _Recommender:
             current_ips_held=now.ips_held,
             kind="tune",
             subnets=changes,
+            units_returned=now.units - outcome.units,
         )
 
     def _structural(self, best: tuple[Candidate, Outcome] | None) -> Recommendation:
@@ -457,6 +459,14 @@ def split_by_warm(addresses: int, subnets: list[SubnetReport]) -> dict[str, int]
     warmest = max(warm, key=lambda subnet_id: (warm[subnet_id], subnet_id))
     shares[warmest] += addresses - sum(shares.values())
     return shares
+
+
+def _units_line(returned: int, cluster: ClusterReport) -> str:
+    """What the change does to the VPC's Network Address Usage (capacity/nau.py)."""
+    vpc = cluster.vpc_id
+    if returned >= 0:
+        return f" In Network Address Usage units of {vpc}: {returned} back."
+    return f" In Network Address Usage units of {vpc}: {-returned} more."
 
 
 def _burst(seconds: int | None) -> str:

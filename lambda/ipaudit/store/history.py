@@ -7,6 +7,7 @@ pod count and every subnet's free addresses — so one Query reads every cluster
 
 - history:  pk HISTORY, sk <account>#<region>#<cluster>;
             "t" [epoch seconds], "pods" [count or null], "free" {subnet id: [free or null]}
+            (and `nau:<vpc id>`: the VPC's free NAU units, forecast/nau_forecast.py)
             (the three aligned), "last_run_id", trimmed to WINDOW_DAYS, expiring with the runs.
 
 A run appends itself once (the put is conditional on the stored item's last run being the one
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from ipaudit.forecast.nau_forecast import history_points
 from ipaudit.forecast.trend import WINDOW_DAYS, Point
 from ipaudit.report import ClusterReport, Report
 from ipaudit.store.codec import epoch, from_item, parse_time, to_item
@@ -74,6 +76,7 @@ class ClusterHistory:
     def with_run(self, run_id: str, moment: datetime, cluster: ClusterReport) -> ClusterHistory:
         """This history with one more run at its end."""
         now_free = {subnet.subnet_id: subnet.free for subnet in cluster.subnets}
+        now_free |= history_points(cluster)  # the VPC's free NAU units, as a subnet's free
         runs = len(self.times)
         free = {s: (*v, now_free.get(s)) for s, v in self.free.items()}
         for subnet, value in now_free.items():

@@ -94,3 +94,29 @@ def test_an_empty_week_says_so() -> None:
     week = build_week([], [], NOW)
     assert "No audit runs were stored this week." in render_text(week, "s")
     assert "No audit runs were stored this week." in render_html(week, "s")
+
+
+def test_the_vpcs_network_address_usage_is_a_line_of_both_parts() -> None:
+    from dataclasses import replace
+
+    from ipaudit.report import NetworkAddressUsage
+
+    # 57,600 of 64,000 (AWS's default, unread): 6,400 free, 10%; 405 of them warm (0.7%).
+    nau = NetworkAddressUsage(
+        vpc_id="vpc-1",
+        units=57_600,
+        quota=64_000,
+        quota_source="default",
+        free=6_400,
+        free_pct=10.0,
+        warm_units=405,
+        warm_pct=0.7,
+    )
+    runs = [(at, replace(c, network_address_usage=nau)) for at, c in history()]
+    week = build_week(runs, [], NOW)
+    line = (
+        "VPC vpc-1: 57,600 Network Address Usage units of 64,000 (AWS's default, not read), "
+        "6,400 free (10.0%); aws-node's warm pools hold 405 (0.7%)"
+    )
+    assert f"  {line}\n" in render_text(week, "s")
+    assert line.replace("'", "&#x27;") in render_html(week, "s")

@@ -135,3 +135,23 @@ def test_a_subnet_that_appears_later_joins_the_series_from_then_on(
     assert [(moment, free) for moment, free in series["subnet-b"]] == [
         (T0 + timedelta(hours=1), 900)
     ]
+
+
+def test_the_vpcs_free_network_address_usage_units_are_kept_beside_the_subnets(
+    dynamodb: DynamoDBClient,
+) -> None:
+    from ipaudit.report import NetworkAddressUsage
+
+    def with_units(units: int) -> ClusterReport:
+        # Free units are the quota less the units: 100 - 60 = 40, then 100 - 70 = 30.
+        nau = NetworkAddressUsage("vpc-1", units, 100, "applied", 100 - units, 100.0 - units)
+        return replace(busy("prod", 10, 500), network_address_usage=nau)
+
+    audit(dynamodb, 0, [with_units(60)])
+    audit(dynamodb, 1, [with_units(70)])
+
+    series = load_histories(
+        dynamodb, TABLE, [with_units(70)], now=T0 + timedelta(hours=2), run_id="run-2"
+    )["111111111111/eu-west-1/prod"].subnet_points()
+
+    assert [free for _, free in series["nau:vpc-1"]] == [40, 30]
