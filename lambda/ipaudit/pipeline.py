@@ -38,6 +38,7 @@ from ipaudit.notify.destinations import (
 )
 from ipaudit.notify.sns import PUBLISHED_CHANGES, SnsMessage, build_messages
 from ipaudit.report import SEVERITY_RANK, ClusterReport, Finding, Report
+from ipaudit.report_codec import encode
 from ipaudit.settings import Settings
 from ipaudit.store.alert_state import commit, load_states
 from ipaudit.store.codec import key_time
@@ -53,7 +54,6 @@ from ipaudit.store.deliveries import (
 from ipaudit.store.deliveries import Destination as DestinationName
 from ipaudit.store.history import ClusterHistory, load_histories, record_run
 from ipaudit.store.mute_items import load_mutes
-from ipaudit.store.records import dump
 from ipaudit.store.runs import store_run
 
 if TYPE_CHECKING:
@@ -549,7 +549,7 @@ def _deliveries(
             if destination == "sns":
                 if change.change not in PUBLISHED_CHANGES:
                     continue
-                message = dump(build_messages([change], report)[0])
+                message = encode(build_messages([change], report)[0])
             result.append(
                 Delivery(destination, change, now, report.run_id, message, version, invocation)
             )

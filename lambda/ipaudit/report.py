@@ -7,7 +7,6 @@ here goes there too (optional, typed) and into docs/report.md.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass, field
 from importlib import resources
@@ -372,7 +371,10 @@ class TargetReport:
     coverage: list[Coverage] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        from ipaudit.report_codec import encode  # the codec reads this module's classes
+
+        result: dict[str, Any] = encode(self)
+        return result
 
 
 @dataclass(frozen=True)
@@ -384,7 +386,9 @@ class Report:
     coverage: list[Coverage] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"schema_version": SCHEMA_VERSION, **dataclasses.asdict(self)}
+        from ipaudit.report_codec import encode  # the codec reads this module's classes
+
+        return {"schema_version": SCHEMA_VERSION, **encode(self)}
 
 
 def json_schema() -> dict[str, Any]:

@@ -1,7 +1,12 @@
-"""The report's dataclasses back from their JSON form (`dataclasses.asdict`, then `json`).
+"""The report's dataclasses to plain values and back: the one codec the JSON report, stored
+runs and pending deliveries all use.
 
-Driven by the dataclasses' own type hints, so a field added to the report round-trips without a
-change here. Keys the dataclass does not know are dropped: a newer writer may add fields.
+`encode` gives `dataclasses.asdict`'s answer, without its copies; `decode`
+rebuilds any dataclass from what `encode` made, after JSON or a round trip through DynamoDB,
+driven by the dataclasses' own type hints, so a field added to the report round-trips without
+a change here. Keys the dataclass does not know are dropped (a newer writer may add fields);
+fields an older writer did not write take their defaults; a whole float DynamoDB gives back as
+an int is a float again.
 """
 
 from __future__ import annotations
@@ -24,6 +29,31 @@ def report_from_dict(values: dict[str, Any]) -> Report:
 
 def target_report_from_dict(values: dict[str, Any]) -> TargetReport:
     return decode(TargetReport, values)
+
+
+_PLAIN = (str, int, float, bool, type(None))
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
+def encode(value: Any) -> Any:
+    """`dataclasses.asdict`'s answer for the report's dataclasses (lists, tuples, dicts and
+    plain values inside them), without its deep copies: the values are immutable, and copying
+    them was most of turning a 10,000-node report into JSON."""
+    if isinstance(value, _PLAIN):
+        return value
+    if isinstance(value, list):
+        return [encode(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(encode(item) for item in value)
+    if isinstance(value, dict):
+        return {encode(key): encode(item) for key, item in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {name: encode(getattr(value, name)) for name in _field_names(type(value))}
+    return value
 
 
 def decode(cls: type[T], values: Any) -> T:
@@ -49,9 +79,10 @@ def _value(hint: Any, value: Any) -> Any:
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if origin in (types.UnionType, typing.Union):
-        # `X | None`: the value is not None here, so it is the other member.
-        (inner,) = [arg for arg in args if arg is not type(None)] or [Any]
-        return _value(inner, value)
+        # `X | None`: the value is not None here, so it is the other member; a union of
+        # several (`int | str`) is taken as it came.
+        options = [arg for arg in args if arg is not type(None)]
+        return _value(options[0], value) if len(options) == 1 else value
     if origin is list:
         return [_value(args[0], item) for item in value]
     if origin is tuple:
@@ -61,4 +92,6 @@ def _value(hint: Any, value: Any) -> Any:
     if origin in (dict, collections.abc.Mapping):
         inner_hint = args[1] if len(args) == 2 else Any
         return {key: _value(inner_hint, item) for key, item in value.items()}
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)  # DynamoDB gives a whole float back as an int
     return value

@@ -15,13 +15,13 @@ import boto3
 
 from ipaudit.pipeline import after_audit
 from ipaudit.report import Report
+from ipaudit.report_codec import decode
 from ipaudit.settings import Settings
 from ipaudit.store.codec import parse_time
-from ipaudit.store.records import load
 
 if __name__ == "__main__":
     with open(sys.argv[1], encoding="utf-8") as file:
-        report = load(Report, json.load(file))
+        report = decode(Report, json.load(file))
     outcome = after_audit(
         report, Settings.from_env(os.environ), boto3.Session(), now=parse_time(sys.argv[2])
     )

@@ -25,8 +25,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ipaudit.alerts.lifecycle import AlertChange
 from ipaudit.report import Finding
+from ipaudit.report_codec import decode, encode
 from ipaudit.store.codec import epoch, from_item, key_time, parse_time, to_item
-from ipaudit.store.records import dump, load
 from ipaudit.store.runs import HISTORY_DAYS, query_items
 
 if TYPE_CHECKING:
@@ -281,7 +281,7 @@ def _item(delivery: Delivery, claimed_by: str, now: datetime) -> dict[str, Any]:
         "sk": delivery.sk,
         "destination": delivery.destination,
         "change": change.change,
-        "finding": dump(change.finding),
+        "finding": encode(change.finding),
         "previous_severity": change.previous_severity,
         "previous_value": change.previous_value,
         "at": key_time(delivery.at),
@@ -302,7 +302,7 @@ def _delivery(values: dict[str, Any]) -> Delivery:
         destination=values["destination"],
         change=AlertChange(
             values["change"],
-            load(Finding, values["finding"]),
+            decode(Finding, values["finding"]),
             values.get("previous_severity"),
             values.get("previous_value"),
         ),

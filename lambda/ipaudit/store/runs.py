@@ -20,8 +20,8 @@ from botocore.exceptions import ClientError
 
 from ipaudit.errors import InputError
 from ipaudit.report import ClusterReport, Finding, NodeReport, Report
+from ipaudit.report_codec import decode, encode
 from ipaudit.store.codec import epoch, from_item, key_time, parse_time, to_item
-from ipaudit.store.records import dump, load
 from ipaudit.store.table import GSI
 
 if TYPE_CHECKING:
@@ -77,11 +77,11 @@ def store_run(
                     "pk": f"NODES#{cluster.key.replace('/', '#')}",
                     "sk": f"{stamp}#{report.run_id}#{index:04d}",
                     "run_id": report.run_id,
-                    "nodes": [dump(node) for node in nodes],
+                    "nodes": [encode(node) for node in nodes],
                     "expires_at": expires,
                 },
             )
-    top = dump(replace(report, clusters=[], findings=[]))
+    top = encode(replace(report, clusters=[], findings=[]))
     return _put_new(
         client,
         table,
@@ -93,7 +93,7 @@ def store_run(
             "generated_at": stamp,
             "report_generated_at": report.generated_at,
             "clusters": [cluster.key for cluster in report.clusters],
-            "findings": [dump(f) for f in report.findings if _cluster_key(f) not in clusters],
+            "findings": [encode(f) for f in report.findings if _cluster_key(f) not in clusters],
             "finding_order": [f.id for f in report.findings],
             "expires_at": expires,
         },
@@ -107,7 +107,7 @@ def load_run(client: DynamoDBClient, table: str, run_id: str) -> Report | None:
         return None
     stamp = values["generated_at"]
     clusters: list[ClusterReport] = []
-    findings = [load(Finding, f) for f in values["findings"]]
+    findings = [decode(Finding, f) for f in values["findings"]]
     for key in values["clusters"]:
         account_id, region, name = key.split("/", 2)
         (item,) = query_items(
@@ -129,14 +129,14 @@ def load_run(client: DynamoDBClient, table: str, run_id: str) -> Report | None:
             ),
             ConsistentRead=True,
         )
-        nodes = [load(NodeReport, n) for i in node_items for n in from_item(i)["nodes"]]
+        nodes = [decode(NodeReport, n) for i in node_items for n in from_item(i)["nodes"]]
         clusters.append(replace(stored.cluster, nodes=nodes))
         findings += stored.findings
     order = {finding_id: index for index, finding_id in enumerate(values["finding_order"])}
     findings.sort(key=lambda f: order.get(f.id, len(order)))
     values["generated_at"] = values.get("report_generated_at", stamp)
     return replace(
-        load(Report, {**values, "clusters": [], "findings": []}),
+        decode(Report, {**values, "clusters": [], "findings": []}),
         clusters=clusters,
         findings=findings,
     )
@@ -169,11 +169,12 @@ def cluster_runs_since(
 
 
 def finding_dict(finding: Finding) -> dict[str, Any]:
-    return dump(finding)
+    plain: dict[str, Any] = encode(finding)
+    return plain
 
 
 def finding_from(values: dict[str, Any]) -> Finding:
-    return load(Finding, values)
+    return decode(Finding, values)
 
 
 def _cluster_key(finding: Finding) -> tuple[str, str, str | None]:
@@ -183,7 +184,7 @@ def _cluster_key(finding: Finding) -> tuple[str, str, str | None]:
 def _cluster_item(
     report: Report, cluster: ClusterReport, stamp: str, expires: int
 ) -> dict[str, Any]:
-    summary = dump(cluster)
+    summary = encode(cluster)
     del summary["nodes"]
     return {
         "pk": cluster_pk(cluster.account_id, cluster.region, cluster.name),
@@ -208,8 +209,8 @@ def _stored_run(item: dict[str, Any]) -> StoredClusterRun:
     return StoredClusterRun(
         run_id=values["run_id"],
         generated_at=parse_time(values["generated_at"]),
-        cluster=load(ClusterReport, {**values["cluster"], "nodes": []}),
-        findings=[load(Finding, f) for f in values["findings"]],
+        cluster=decode(ClusterReport, {**values["cluster"], "nodes": []}),
+        findings=[decode(Finding, f) for f in values["findings"]],
     )
 
 
