@@ -7,7 +7,6 @@ the question, and prints. Nothing is stored or posted: a live audit here is a qu
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -225,11 +224,13 @@ def _report(args: argparse.Namespace) -> Report:
 
 def answers_document(report: Report, answers: list[Answer]) -> dict[str, Any]:
     """The JSON shape (docs/commands.md "What if")."""
+    from ipaudit.report_codec import encode
+
     return {
         "run_id": report.run_id,
         "generated_at": report.generated_at,
         "fits": all(a.fits for a in answers),
-        "answers": [dataclasses.asdict(a) for a in answers],
+        "answers": [encode(a) for a in answers],
     }
 
 

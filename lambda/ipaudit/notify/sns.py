@@ -5,7 +5,6 @@ Reminders go to Slack only: SNS subscribers (pagers, ticket systems) act on chan
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from ipaudit.alerts.lifecycle import AlertChange
 from ipaudit.audit.bounded import remaining
 from ipaudit.aws.error_line import one_line
 from ipaudit.report import ClusterReport, Report
+from ipaudit.report_codec import encode
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
@@ -58,7 +58,7 @@ def build_messages(changes: Sequence[AlertChange], report: Report) -> list[SnsMe
         cluster = clusters.get((finding.account_id, finding.region, finding.cluster))
         summary = None
         if cluster is not None:
-            summary = dataclasses.asdict(cluster)
+            summary = encode(cluster)
             del summary["nodes"]  # a cluster's node list can exceed SNS's 256 KB
             del summary["recommendation"]
         recommendation = None if cluster is None else cluster.recommendation
@@ -68,11 +68,9 @@ def build_messages(changes: Sequence[AlertChange], report: Report) -> list[SnsMe
                 body={
                     "change": change.change,
                     "previous_severity": change.previous_severity,
-                    "finding": dataclasses.asdict(finding),
+                    "finding": encode(finding),
                     "cluster": summary,
-                    "recommendation": (
-                        None if recommendation is None else dataclasses.asdict(recommendation)
-                    ),
+                    "recommendation": (None if recommendation is None else encode(recommendation)),
                     "run_id": report.run_id,
                     "generated_at": report.generated_at,
                     "late": False,
