@@ -1,4 +1,5 @@
-"""Shared fixtures: one moto server over HTTP for the whole run, wiped before each test."""
+"""Shared fixtures: one moto server over HTTP for the whole run, wiped before each test, and
+ipaudit's DynamoDB table in it. Builders of reports and other test support: tests/support/."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
+from mypy_boto3_dynamodb import DynamoDBClient
 
 from ipaudit_sim.aws import MotoServer, point_environment_at
 
@@ -32,3 +34,18 @@ def aws(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[bo
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     yield boto3.Session(region_name=REGION)
+
+
+# The table the store's tests use (a test module naming another sets its own TABLE).
+TABLE = "ipaudit-test"
+
+
+@pytest.fixture
+def dynamodb(aws: boto3.Session, request: pytest.FixtureRequest) -> DynamoDBClient:
+    """ipaudit's table, created in the clean moto state `aws` gives: named by the test
+    module's `TABLE`, else "ipaudit-test"."""
+    from ipaudit.store.table import create_table
+
+    client = aws.client("dynamodb")
+    create_table(client, getattr(request.module, "TABLE", TABLE))
+    return client

@@ -138,7 +138,7 @@ def test_a_stored_report_with_a_bad_count_is_refused_before_what_if_reads_it(
     value: object,
     question: list[str],
 ) -> None:
-    from unit.alerts.factories import cluster, report, subnet
+    from support.reports import cluster, report, subnet
 
     document = report([cluster(subnets=[subnet(free=50)])]).to_dict()
     document["clusters"][0][field] = value

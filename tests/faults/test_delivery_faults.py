@@ -23,7 +23,7 @@ import boto3
 import pytest
 from faults.stand_ins import FaultyAws
 from pytest_httpserver import HTTPServer
-from unit.alerts.factories import T0, cluster, report, subnet
+from support.reports import T0, cluster, report, subnet
 from werkzeug import Request, Response
 
 from ipaudit.analysis.findings import ceiling_findings

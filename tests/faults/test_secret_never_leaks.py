@@ -12,7 +12,7 @@ from dataclasses import replace
 import boto3
 import pytest
 from pytest_httpserver import HTTPServer
-from unit.alerts.factories import REGION, T0, cluster, report, subnet
+from support.reports import REGION, T0, cluster, report, subnet
 from werkzeug import Request, Response
 
 from ipaudit import redact

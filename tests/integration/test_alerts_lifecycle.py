@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 import pytest
 from pytest_httpserver import HTTPServer
-from unit.alerts.factories import T0, cluster, report, subnet
+from support.reports import T0, cluster, report, subnet
 
 from ipaudit.notify import slack
 from ipaudit.pipeline import after_audit

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import boto3
 import pytest
-from unit.alerts.factories import cluster, report, subnet
+from support.reports import cluster, report, subnet
 
 from ipaudit.cli import main
 from ipaudit.settings import Settings

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 from pytest_httpserver import HTTPServer
-from unit.alerts.factories import ACCOUNT, REGION, T0, cluster, report, subnet
+from support.reports import ACCOUNT, REGION, T0, cluster, report, subnet
 
 from ipaudit.alerts.mutes import Mute
 from ipaudit.digest import weekly_digest

@@ -10,7 +10,7 @@ from typing import Any
 
 import boto3
 import pytest
-from unit.alerts.factories import REGION, T0, cluster, report, subnet
+from support.reports import REGION, T0, cluster, report, subnet
 
 from ipaudit.pipeline import after_audit
 from ipaudit.report import Report, SubnetReport

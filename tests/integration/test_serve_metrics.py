@@ -24,7 +24,7 @@ import pytest
 from prometheus_client.openmetrics.parser import (
     text_string_to_metric_families as strict_openmetrics,
 )
-from unit.alerts.factories import cluster, report, subnet
+from support.reports import cluster, report, subnet
 from unit.openmetrics_spec import DERIVED, from_report, scraped, series, without
 
 from ipaudit.cli import main

@@ -96,3 +96,24 @@ def test_pure_packages_import_only_downwards(module: Path) -> None:
     assert own is not None
     above = {n for n in imported(module) if (_layer(n) or -1) > own}
     assert not above, f"{module.relative_to(PACKAGE)} imports {sorted(above)} from above"
+
+
+SERVERS = (
+    "moto_server",
+    "aws: boto3.Session",
+    "httpserver",
+    "subprocess",
+    "HTTPServer",
+    "KubeApiServer",
+)
+
+
+def test_unit_tests_start_no_server_and_no_process() -> None:
+    """tests/README.md: the unit suite is pure logic; servers belong to tests/integration."""
+    unit = PACKAGE.parents[1] / "tests" / "unit"
+    starting = sorted(
+        str(path.relative_to(unit))
+        for path in unit.rglob("*.py")
+        if path.name != "test_layers.py" and any(name in path.read_text() for name in SERVERS)
+    )
+    assert starting == []

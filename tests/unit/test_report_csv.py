@@ -6,7 +6,7 @@ import csv
 import io
 from dataclasses import replace
 
-from unit.alerts.factories import cluster, report, subnet
+from support.reports import cluster, report, subnet
 
 from ipaudit.report_csv import COLUMNS, render_csv
 

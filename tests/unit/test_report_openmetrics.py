@@ -8,7 +8,7 @@ from dataclasses import replace
 from prometheus_client.openmetrics.parser import (
     text_string_to_metric_families as strict_openmetrics,
 )
-from unit.alerts.factories import ACCOUNT, REGION, cluster, report, subnet
+from support.reports import ACCOUNT, REGION, cluster, report, subnet
 from unit.openmetrics_spec import DERIVED, from_report, scraped, series, without
 
 from ipaudit.report import Coverage, Finding, LeakedEni, Report, SubnetReport

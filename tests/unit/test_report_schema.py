@@ -8,7 +8,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from unit.alerts.factories import cluster, report, subnet
+from support.reports import cluster, report, subnet
 
 from ipaudit.report import (
     ClusterReport,

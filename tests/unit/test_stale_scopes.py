@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from unit.alerts.factories import ACCOUNT, REGION, T0, cluster, report, subnet
+from support.reports import ACCOUNT, REGION, T0, cluster, report, subnet
 
 from ipaudit.report import Coverage, Finding, Report
 from ipaudit.stale_scopes import Served, carry_over

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from unit.alerts.factories import ACCOUNT, REGION, T0, cluster, report, subnet
+from support.reports import ACCOUNT, REGION, T0, cluster, report, subnet
 
 from ipaudit.alerts.lifecycle import AlertState, Transition, plan
 from ipaudit.report import Coverage, Finding, Report

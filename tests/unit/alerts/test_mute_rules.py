@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from unit.alerts.factories import ACCOUNT, REGION, T0, cluster, report, subnet
+from support.reports import ACCOUNT, REGION, T0, cluster, report, subnet
 
 from ipaudit.alerts.mutes import (
     Mute,

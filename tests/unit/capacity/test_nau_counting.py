@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from botocore.stub import Stubber
-from unit.alerts.factories import REGION, T0, cluster, report
+from support.reports import REGION, T0, cluster, report
 from unit.aws.aws_stubs import stubbed_client
 
 from ipaudit.analysis.network_address_usage import usage_findings, with_usage

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from unit.alerts.factories import T0, cluster, report, subnet
+from support.reports import T0, cluster, report, subnet
 
 from ipaudit.alerts.lifecycle import AlertEvent
 from ipaudit.digest.html import render_html

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from unit.alerts.factories import ACCOUNT, REGION, cluster, report, subnet
+from support.reports import ACCOUNT, REGION, cluster, report, subnet
 
 from ipaudit.notify.asff import (
     MAX_BYTES_PER_CALL,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from unit.alerts.factories import cluster, report, subnet
+from support.reports import cluster, report, subnet
 
 from ipaudit.alerts.lifecycle import AlertChange
 from ipaudit.notify.slack_blocks import MAX_BLOCKS, MAX_SECTION_CHARS, build_payload

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from unit.alerts.factories import cluster, report, subnet
+from support.reports import cluster, report, subnet
 
 from ipaudit.alerts.lifecycle import AlertChange
 from ipaudit.notify.sns import MAX_SUBJECT, build_messages

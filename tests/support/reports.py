@@ -2,7 +2,7 @@
 
 Findings follow the analysis' conventions (ids `kind:account:region:cluster:resource`, subnet
 findings below 25% / 10% free, value = free addresses).
-Import as `from unit.alerts.factories import ...` (tests/ is on sys.path through its conftest).
+Import as `from support.reports import ...` (tests/ is on sys.path through its conftest).
 """
 
 from __future__ import annotations

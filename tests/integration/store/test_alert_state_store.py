@@ -4,23 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import boto3
-import pytest
 from mypy_boto3_dynamodb import DynamoDBClient
-from unit.alerts.factories import T0, cluster, report, subnet
+from support.reports import T0, cluster, report, subnet
 
 from ipaudit.alerts.lifecycle import plan
 from ipaudit.store.alert_state import commit, events_since, load_states
-from ipaudit.store.table import create_table
 
 TABLE = "ipaudit-alerts"
-
-
-@pytest.fixture
-def dynamodb(aws: boto3.Session) -> DynamoDBClient:
-    client = aws.client("dynamodb")
-    create_table(client, TABLE)
-    return client
 
 
 def test_two_overlapping_runs_announce_a_new_alert_once(dynamodb: DynamoDBClient) -> None:

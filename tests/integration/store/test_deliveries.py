@@ -4,23 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import boto3
-import pytest
 from mypy_boto3_dynamodb import DynamoDBClient
-from unit.alerts.factories import T0, cluster, report, subnet
+from support.reports import T0, cluster, report, subnet
 
 from ipaudit.alerts.lifecycle import AlertChange, alerting, stateless
 from ipaudit.store.deliveries import LEASE, Delivery, Held, claim, delivered, put_items, release
-from ipaudit.store.table import create_table
 
 TABLE = "ipaudit-test"
-
-
-@pytest.fixture
-def dynamodb(aws: boto3.Session) -> DynamoDBClient:
-    client = aws.client("dynamodb")
-    create_table(client, TABLE)
-    return client
 
 
 def pending_from(dynamodb: DynamoDBClient, run_id: str) -> Delivery:

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import boto3
 from mypy_boto3_dynamodb import DynamoDBClient
-from unit.alerts.factories import T0, cluster, report, subnet
+from support.reports import T0, cluster, report, subnet
 
 from ipaudit.store.codec import key_time
 from ipaudit.store.latest import latest_run

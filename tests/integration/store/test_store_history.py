@@ -6,24 +6,14 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-import boto3
-import pytest
 from mypy_boto3_dynamodb import DynamoDBClient
-from unit.alerts.factories import T0, cluster, report, subnet
+from support.reports import T0, cluster, report, subnet
 
 from ipaudit.report import ClusterReport
 from ipaudit.store.history import load_histories, record_run
 from ipaudit.store.runs import store_run
-from ipaudit.store.table import create_table
 
 TABLE = "ipaudit-test"
-
-
-@pytest.fixture
-def dynamodb(aws: boto3.Session) -> DynamoDBClient:
-    client = aws.client("dynamodb")
-    create_table(client, TABLE)
-    return client
 
 
 def busy(name: str, pods: int, free: int) -> ClusterReport:

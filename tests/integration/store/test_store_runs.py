@@ -10,7 +10,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from mypy_boto3_dynamodb import DynamoDBClient
-from unit.alerts.factories import T0, cluster, report, subnet
+from support.reports import T0, cluster, report, subnet
 
 from ipaudit.errors import InputError
 from ipaudit.report import Coverage, LeakedEni
@@ -19,13 +19,6 @@ from ipaudit.store.runs import cluster_history, cluster_runs_since, load_run, st
 from ipaudit.store.table import create_table
 
 TABLE = "ipaudit-test"
-
-
-@pytest.fixture
-def dynamodb(aws: boto3.Session) -> DynamoDBClient:
-    client = aws.client("dynamodb")
-    create_table(client, TABLE)
-    return client
 
 
 def test_init_table_creates_keys_index_and_ttl_once(aws: boto3.Session) -> None:
