@@ -40,7 +40,7 @@ RUNTIME = lambda_.Runtime.PYTHON_3_12
 RUNTIME_PYTHON_VERSION = "3.12"
 # What the functions run, relative to lambda/ipaudit: the handlers and everything they import
 # (tests/infra/test_function_asset.py checks the list against the handlers' imports). Not the
-# CLI (cli/, __main__.py, report_csv.py), not the simulators.
+# CLI (cli/, __main__.py), not the simulators.
 PACKAGE = "ipaudit"
 FUNCTION_CODE = (
     "__init__.py",
@@ -55,7 +55,13 @@ FUNCTION_CODE = (
     "report.py",
     "report_codec.py",
     "report.schema.json",
-    "terminal.py",
+    # The renderers the handlers use (not the CLI's CSV and OpenMetrics).
+    "render/__init__.py",
+    "render/text.py",
+    "render/slack_blocks.py",
+    "render/asff.py",
+    "render/digest_html.py",
+    "render/digest_text.py",
     "aws",
     "kube",
     "audit",

@@ -40,7 +40,7 @@ from ipaudit_sim.aws import MotoServer
 TABLE = "ipaudit"
 HOOK = "/services/T0001/B0001/faults-webhook-token"
 CHILD = Path(__file__).with_name("after_audit_child.py")
-# What a Slack line starts with, per change (notify/slack_blocks.py).
+# What a Slack line starts with, per change (render/slack_blocks.py).
 SLACK_MARKS = {
     "new": ":rotating_light: *NEW",
     "escalated": ":arrow_double_up: *ESCALATED",

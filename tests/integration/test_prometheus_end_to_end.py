@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 import boto3
 import pytest
-from unit.openmetrics_spec import scraped, series
+from support.openmetrics_spec import scraped, series
 
 from ipaudit.cli.serve_metrics import LISTENING, RESTORED, SERVING
 from ipaudit.store.latest import latest_run

@@ -24,8 +24,8 @@ import pytest
 from prometheus_client.openmetrics.parser import (
     text_string_to_metric_families as strict_openmetrics,
 )
+from support.openmetrics_spec import DERIVED, from_report, scraped, series, without
 from support.reports import cluster, report, subnet
-from unit.openmetrics_spec import DERIVED, from_report, scraped, series, without
 
 from ipaudit.cli import main
 from ipaudit.cli.serve_metrics import (
@@ -36,9 +36,9 @@ from ipaudit.cli.serve_metrics import (
     MetricsServer,
     audit_loop,
 )
+from ipaudit.render.openmetrics import CONTENT_TYPE, REPORT_GAUGES, render_openmetrics
 from ipaudit.report import Coverage, Report
 from ipaudit.report_codec import report_from_dict
-from ipaudit.report_openmetrics import CONTENT_TYPE, REPORT_GAUGES, render_openmetrics
 from ipaudit_sim.aws import MotoServer
 from ipaudit_sim.kube_api import KubeApiServer
 from ipaudit_sim.seed import NodeSpec, SubnetSpec, seed_cluster

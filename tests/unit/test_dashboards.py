@@ -15,7 +15,7 @@ import yaml
 from ipaudit.alert_rules import render_rules
 from ipaudit.cli.serve_metrics import EXPORTER_GAUGES
 from ipaudit.finding_kinds import FINDING_KINDS, KINDS, readme_table
-from ipaudit.report_openmetrics import REPORT_GAUGES
+from ipaudit.render.openmetrics import REPORT_GAUGES
 
 DASHBOARDS = Path(__file__).resolve().parents[2] / "dashboards"
 PACKAGE = DASHBOARDS.parent / "lambda" / "ipaudit"

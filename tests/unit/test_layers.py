@@ -13,12 +13,10 @@ PURE = [
     "snapshot.py",
     "report.py",
     "report_codec.py",
-    "report_csv.py",
-    "report_openmetrics.py",
     "finding_kinds.py",
     "alert_rules.py",
     "stale_scopes.py",
-    "terminal.py",
+    "render",
     "errors.py",
     "cni",
     "capacity",
@@ -27,8 +25,6 @@ PURE = [
     "forecast",
     "alerts",
     "digest/week.py",
-    "digest/html.py",
-    "digest/text.py",
     "audit/assemble.py",
 ]
 CLIENTS = ("boto3", "botocore", "kubernetes", "requests", "urllib3", "moto")

@@ -18,10 +18,10 @@ from ipaudit.cli.options import (
     session_from,
     settings_from,
 )
+from ipaudit.render.csv_rows import render_csv
+from ipaudit.render.openmetrics import DEFAULT_NODE_SERIES, render_openmetrics
+from ipaudit.render.text import DEFAULT_WIDTH, render_report
 from ipaudit.report import SEVERITY_RANK, Report
-from ipaudit.report_csv import render_csv
-from ipaudit.report_openmetrics import DEFAULT_NODE_SERIES, render_openmetrics
-from ipaudit.terminal import DEFAULT_WIDTH, render_report
 
 if TYPE_CHECKING:
     import boto3

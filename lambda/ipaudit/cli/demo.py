@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 from ipaudit.cli.audit import add_output_flags, emit, progress, terminal_width
 from ipaudit.errors import InputError
+from ipaudit.render.text import DEFAULT_WIDTH, plural, wrap
 from ipaudit.report import SEVERITY_RANK, Report
 from ipaudit.settings import Settings
-from ipaudit.terminal import DEFAULT_WIDTH, plural, wrap
 
 if TYPE_CHECKING:
     from ipaudit.notify.sns import SnsMessage
@@ -77,7 +77,7 @@ def render_alerts(outcome: AfterAudit, width: int = DEFAULT_WIDTH) -> str:
     up in the demo, so it is shown, not posted) and what the simulated SNS topic received."""
     if not outcome.changes:
         return "Alerts: nothing new, worse or resolved: nothing posted\n"
-    from ipaudit.notify.slack_blocks import build_payload
+    from ipaudit.render.slack_blocks import build_payload
 
     slack = build_payload(outcome.changes, outcome.report).get("text", "")
     lines = [

@@ -21,8 +21,8 @@ from ipaudit.alerts.mutes import (
 )
 from ipaudit.cli.options import add_aws_flags, session_from, settings_from
 from ipaudit.errors import InputError
+from ipaudit.render.text import table
 from ipaudit.settings import Settings
-from ipaudit.terminal import table
 
 if TYPE_CHECKING:
     import boto3

@@ -26,8 +26,7 @@ from ipaudit.cli.audit import (
 )
 from ipaudit.cli.options import seconds_flag
 from ipaudit.errors import InputError
-from ipaudit.report import Report
-from ipaudit.report_openmetrics import (
+from ipaudit.render.openmetrics import (
     CONTENT_TYPE,
     DEFAULT_NODE_SERIES,
     NO_CLUSTER,
@@ -38,6 +37,7 @@ from ipaudit.report_openmetrics import (
     exposition,
     report_samples,
 )
+from ipaudit.report import Report
 from ipaudit.stale_scopes import Served, carry_over
 
 MIN_INTERVAL = 60.0  # an audit makes AWS calls in every account: not a tight loop

@@ -16,8 +16,8 @@ from ipaudit.cli.audit import progress
 from ipaudit.cli.options import add_aws_flags, add_setting_flags, session_from, settings_from
 from ipaudit.cni.cni_settings import MODELLED_VARIABLES
 from ipaudit.errors import InputError
+from ipaudit.render.text import table
 from ipaudit.report import Report
-from ipaudit.terminal import table
 
 if TYPE_CHECKING:
     from ipaudit.analysis.what_if import Answer, Question

@@ -9,11 +9,11 @@ from pathlib import Path
 import boto3
 
 from ipaudit.aws.session import make_client
-from ipaudit.digest.html import render_html
-from ipaudit.digest.text import render_text
 from ipaudit.digest.week import WEEK_DAYS, Week, build_week, still_muted
 from ipaudit.errors import InputError
 from ipaudit.forecast.trend import WINDOW_DAYS
+from ipaudit.render.digest_html import render_html
+from ipaudit.render.digest_text import render_text
 from ipaudit.settings import Settings
 from ipaudit.store.alert_state import events_since
 from ipaudit.store.runs import cluster_runs_since

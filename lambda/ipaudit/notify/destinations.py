@@ -21,8 +21,8 @@ from ipaudit.alerts.lifecycle import AlertChange
 from ipaudit.aws.session import make_client
 from ipaudit.notify import slack
 from ipaudit.notify.security_hub import import_findings
-from ipaudit.notify.slack_blocks import build_payload
 from ipaudit.notify.sns import SnsMessage, late, publish
+from ipaudit.render.slack_blocks import build_payload
 from ipaudit.report import Report
 from ipaudit.settings import Settings
 from ipaudit.store.codec import key_time

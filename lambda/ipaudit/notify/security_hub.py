@@ -17,7 +17,7 @@ from ipaudit.alerts.lifecycle import alerting
 from ipaudit.alerts.mutes import iso
 from ipaudit.aws.error_line import one_line
 from ipaudit.aws.session import TargetError, caller_account, make_client, target_session
-from ipaudit.notify.asff import State, batches, group_by_target, to_asff
+from ipaudit.render.asff import State, batches, group_by_target, to_asff
 from ipaudit.report import Finding, Report
 from ipaudit.settings import Settings
 

@@ -7,9 +7,9 @@ from datetime import timedelta
 from support.reports import T0, cluster, report, subnet
 
 from ipaudit.alerts.lifecycle import AlertEvent
-from ipaudit.digest.html import render_html
-from ipaudit.digest.text import render_text
 from ipaudit.digest.week import build_week
+from ipaudit.render.digest_html import render_html
+from ipaudit.render.digest_text import render_text
 from ipaudit.report import LeakedEni
 
 NOW = T0 + timedelta(days=8)

@@ -2,6 +2,13 @@
 
 from dataclasses import replace
 
+from ipaudit.render.text import (
+    command_lines,
+    free_bar,
+    pod_pool_lines,
+    render_report,
+    same_precision,
+)
 from ipaudit.report import (
     ClusterReport,
     Coverage,
@@ -12,13 +19,6 @@ from ipaudit.report import (
     Report,
     SubnetReport,
     no_addresses,
-)
-from ipaudit.terminal import (
-    command_lines,
-    free_bar,
-    pod_pool_lines,
-    render_report,
-    same_precision,
 )
 
 

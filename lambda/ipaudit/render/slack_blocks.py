@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from ipaudit.alerts.lifecycle import AlertChange
+from ipaudit.render.text import free_bar
 from ipaudit.report import SEVERITY_RANK, ClusterReport, Report
-from ipaudit.terminal import free_bar
 
 MAX_BLOCKS = 50
 MAX_SECTION_CHARS = 3000

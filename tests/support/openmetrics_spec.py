@@ -2,7 +2,7 @@
 README's metrics table as code. Shared by the unit tests (hand-built reports) and the integration
 tests (the demo's and a seeded audit's own `--output json`).
 
-Import as `from unit.openmetrics_spec import ...`.
+Import as `from support.openmetrics_spec import ...`.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from support.reports import cluster, report, subnet
 
-from ipaudit.report_csv import COLUMNS, render_csv
+from ipaudit.render.csv_rows import COLUMNS, render_csv
 
 
 def rows(text: str) -> list[dict[str, str]]:

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from support.reports import ACCOUNT, REGION, cluster, report, subnet
 
-from ipaudit.notify.asff import (
+from ipaudit.render.asff import (
     MAX_BYTES_PER_CALL,
     batches,
     product_arn,

@@ -8,12 +8,12 @@ from dataclasses import replace
 from prometheus_client.openmetrics.parser import (
     text_string_to_metric_families as strict_openmetrics,
 )
+from support.openmetrics_spec import DERIVED, from_report, scraped, series, without
 from support.reports import ACCOUNT, REGION, cluster, report, subnet
-from unit.openmetrics_spec import DERIVED, from_report, scraped, series, without
 
+from ipaudit.render.openmetrics import REPORT_GAUGES, render_openmetrics
 from ipaudit.report import Coverage, Finding, LeakedEni, Report, SubnetReport
 from ipaudit.report_codec import report_from_dict
-from ipaudit.report_openmetrics import REPORT_GAUGES, render_openmetrics
 from ipaudit.snapshot import InstanceTypeLimits
 
 M5_8XLARGE = InstanceTypeLimits(

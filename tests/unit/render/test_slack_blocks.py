@@ -7,7 +7,7 @@ import json
 from support.reports import cluster, report, subnet
 
 from ipaudit.alerts.lifecycle import AlertChange
-from ipaudit.notify.slack_blocks import MAX_BLOCKS, MAX_SECTION_CHARS, build_payload
+from ipaudit.render.slack_blocks import MAX_BLOCKS, MAX_SECTION_CHARS, build_payload
 from ipaudit.report import Finding
 
 
