@@ -49,6 +49,7 @@ FUNCTION_CODE = (
     "pipeline.py",
     "settings.py",
     "errors.py",
+    "timestamps.py",
     "loopback.py",
     "redact.py",
     "snapshot.py",

@@ -11,9 +11,9 @@ import boto3
 from ipaudit.errors import InputError
 from ipaudit.report import ClusterReport, Report, SubnetReport
 from ipaudit.settings import Settings
-from ipaudit.store.codec import key_time, parse_time
 from ipaudit.store.history import record_run
 from ipaudit.store.runs import store_run
+from ipaudit.timestamps import key_time, parse_time
 
 # Each subnet loses this share of its usable addresses a day, give or take a little wobble so
 # the chart does not look ruled and the robust trend has something to shrug off.

@@ -16,7 +16,7 @@ import boto3
 
 from ipaudit.aws.instance_types import parse_instance_type
 from ipaudit.cni.kubelet_max_pods import max_pods
-from ipaudit.store.codec import key_time
+from ipaudit.timestamps import key_time
 from ipaudit_sim.kube_api import (
     KUBERNETES_VERSION,
     aws_node_daemonset,

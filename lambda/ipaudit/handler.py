@@ -26,8 +26,8 @@ from ipaudit.digest import weekly_digest
 from ipaudit.errors import InputError
 from ipaudit.pipeline import after_audit
 from ipaudit.settings import Settings
-from ipaudit.store.codec import parse_time
 from ipaudit.store.runs import check_table
+from ipaudit.timestamps import parse_time
 
 redact.install()  # before any record: LOG_LEVEL=DEBUG must not log AssumeRole's answers
 logger = Logger(service=audit_metrics.SERVICE)

@@ -41,7 +41,6 @@ from ipaudit.report import SEVERITY_RANK, ClusterReport, Finding, Report
 from ipaudit.report_codec import encode
 from ipaudit.settings import Settings
 from ipaudit.store.alert_state import commit, load_states
-from ipaudit.store.codec import key_time
 from ipaudit.store.deliveries import (
     Claimed,
     Delivery,
@@ -55,6 +54,7 @@ from ipaudit.store.deliveries import Destination as DestinationName
 from ipaudit.store.history import ClusterHistory, load_histories, record_run
 from ipaudit.store.mute_items import load_mutes
 from ipaudit.store.runs import store_run
+from ipaudit.timestamps import key_time
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

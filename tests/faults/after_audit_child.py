@@ -17,7 +17,7 @@ from ipaudit.pipeline import after_audit
 from ipaudit.report import Report
 from ipaudit.report_codec import decode
 from ipaudit.settings import Settings
-from ipaudit.store.codec import parse_time
+from ipaudit.timestamps import parse_time
 
 if __name__ == "__main__":
     with open(sys.argv[1], encoding="utf-8") as file:

@@ -12,9 +12,9 @@ from ipaudit.pipeline import after_audit
 from ipaudit.report import ClusterReport, NodeReport, Report, SubnetReport
 from ipaudit.settings import Settings
 from ipaudit.snapshot import InstanceTypeLimits
-from ipaudit.store.codec import key_time
 from ipaudit.store.runs import store_run
 from ipaudit.store.table import create_table
+from ipaudit.timestamps import key_time
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 M5_8XLARGE = InstanceTypeLimits("m5.8xlarge", 8, 30, 32, "nitro")

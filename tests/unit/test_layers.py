@@ -18,6 +18,7 @@ PURE = [
     "stale_scopes.py",
     "render",
     "errors.py",
+    "timestamps.py",
     "cni",
     "capacity",
     "analysis",
@@ -64,7 +65,7 @@ def test_only_the_demo_command_imports_the_simulators() -> None:
 # contracts (snapshot, report, errors) are below them all; analysis and the recommender are
 # peers that both ask the capacity model, which asks the CNI model.
 LAYERS = [
-    {"snapshot", "report", "errors"},
+    {"snapshot", "report", "errors", "timestamps"},
     {"cni"},
     {"capacity"},
     {"analysis", "recommend", "forecast"},

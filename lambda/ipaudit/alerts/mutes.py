@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from ipaudit.errors import InputError
 from ipaudit.report import Finding, Report
-from ipaudit.store.codec import parse_time
+from ipaudit.timestamps import parse_time
 
 # The finding fields a pattern may name, in the order they appear in a finding id.
 PATTERN_FIELDS = ("account_id", "region", "cluster", "kind", "resource")

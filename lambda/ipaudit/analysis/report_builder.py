@@ -28,6 +28,7 @@ from ipaudit.report import (
 )
 from ipaudit.settings import Settings
 from ipaudit.snapshot import Cluster, TargetSnapshot
+from ipaudit.timestamps import parse_time
 
 
 def with_recommendation(cluster: ClusterReport, peak_pods: int | None = None) -> ClusterReport:
@@ -154,7 +155,7 @@ def combine_reports(
 def build_report(
     targets: Iterable[TargetSnapshot], settings: Settings, *, run_id: str, generated_at: str
 ) -> Report:
-    now = datetime.fromisoformat(generated_at.replace("Z", "+00:00"))
+    now = parse_time(generated_at)
     return combine_reports(
         (target_report(target, settings, now) for target in targets),
         run_id=run_id,

@@ -11,7 +11,7 @@ from ipaudit.capacity.nau import describe as describe_nau
 from ipaudit.forecast.forecast_findings import cluster_series
 from ipaudit.forecast.trend import Forecast, forecast
 from ipaudit.report import ClusterReport, Finding, Recommendation
-from ipaudit.store.codec import parse_time
+from ipaudit.timestamps import parse_time
 
 WEEK_DAYS = 7
 

@@ -25,7 +25,7 @@ from ipaudit.fanout import results_bucket
 from ipaudit.pipeline import AfterAudit, after_audit
 from ipaudit.report import Coverage, TargetReport
 from ipaudit.settings import Settings
-from ipaudit.store.codec import parse_time
+from ipaudit.timestamps import parse_time
 
 # The coverage error of a target whose batch never wrote its part.
 BATCH_FAILED = (

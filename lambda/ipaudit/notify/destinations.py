@@ -25,9 +25,9 @@ from ipaudit.notify.sns import SnsMessage, late, publish
 from ipaudit.render.slack_blocks import build_payload
 from ipaudit.report import Report
 from ipaudit.settings import Settings
-from ipaudit.store.codec import key_time
 from ipaudit.store.deliveries import Delivery
 from ipaudit.store.deliveries import Destination as DestinationName
+from ipaudit.timestamps import key_time
 
 logger = logging.getLogger(__name__)
 

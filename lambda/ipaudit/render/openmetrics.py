@@ -20,10 +20,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 from ipaudit.forecast.forecast_findings import KIND as FORECAST_KIND
 from ipaudit.report import ClusterReport, NodeReport, Report, SubnetReport
+from ipaudit.timestamps import parse_time
 
 DAY_SECONDS = 86400.0
 CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
@@ -480,7 +480,7 @@ def _coverage_samples(report: Report) -> Iterator[Sample]:
 
 
 def epoch_seconds(iso: str) -> float:
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+    return parse_time(iso).timestamp()
 
 
 def _labels(names: Sequence[str], values: Sequence[str]) -> str:

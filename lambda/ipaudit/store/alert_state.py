@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from ipaudit.alerts.lifecycle import AlertEvent, AlertState, Transition
-from ipaudit.store.codec import epoch, from_item, key_time, parse_time, to_item
+from ipaudit.store.codec import from_item, to_item
 from ipaudit.store.runs import (
     HISTORY_DAYS,
     finding_dict,
@@ -24,6 +24,7 @@ from ipaudit.store.runs import (
     index_since,
     query_items,
 )
+from ipaudit.timestamps import epoch, key_time, parse_time
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

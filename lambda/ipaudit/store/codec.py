@@ -1,4 +1,5 @@
-"""Plain Python values to and from DynamoDB attribute values, and the timestamps in keys.
+"""Plain Python values to and from DynamoDB attribute values (the timestamps in keys are
+`ipaudit.timestamps`'s).
 
 DynamoDB has no floats: numbers travel as Decimal and come back as int when whole.
 """
@@ -8,7 +9,6 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 
 @functools.cache
 def _types() -> tuple[TypeSerializer, TypeDeserializer]:
-    # Made on first use: importing boto3 costs ~0.1 s, and parse_time's readers (the mutes in
-    # the settings, `ipaudit --help`) need none of it.
+    # Made on first use: importing boto3 costs ~0.1 s, and most of this module's readers need
+    # none of it.
     from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
     return TypeSerializer(), TypeDeserializer()
@@ -32,21 +32,6 @@ def to_item(values: Mapping[str, Any]) -> dict[str, AttributeValueTypeDef]:
 
 def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
     return {key: _numbers(_types()[1].deserialize(value)) for key, value in item.items()}
-
-
-def key_time(moment: datetime) -> str:
-    """A UTC timestamp that sorts as text, to the second: the form every key uses."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(text: str) -> datetime:
-    """An ISO 8601 timestamp (with Z or an offset; naive means UTC) as an aware datetime."""
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def epoch(moment: datetime) -> int:
-    return int(moment.timestamp())
 
 
 def _decimals(value: Any) -> Any:

@@ -26,8 +26,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ipaudit.alerts.lifecycle import AlertChange
 from ipaudit.report import Finding
 from ipaudit.report_codec import decode, encode
-from ipaudit.store.codec import epoch, from_item, key_time, parse_time, to_item
+from ipaudit.store.codec import from_item, to_item
 from ipaudit.store.runs import HISTORY_DAYS, query_items
+from ipaudit.timestamps import epoch, key_time, parse_time
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -27,8 +27,9 @@ from botocore.exceptions import ClientError
 from ipaudit.forecast.nau_forecast import history_points
 from ipaudit.forecast.trend import WINDOW_DAYS, Point
 from ipaudit.report import ClusterReport, Report
-from ipaudit.store.codec import epoch, from_item, parse_time, to_item
+from ipaudit.store.codec import from_item, to_item
 from ipaudit.store.runs import HISTORY_DAYS, cluster_history, query_items
+from ipaudit.timestamps import epoch, parse_time
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

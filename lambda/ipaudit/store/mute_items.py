@@ -12,8 +12,9 @@ from botocore.exceptions import ClientError
 
 from ipaudit.alerts.mutes import Mute
 from ipaudit.errors import InputError
-from ipaudit.store.codec import epoch, from_item, key_time, parse_time, to_item
+from ipaudit.store.codec import from_item, to_item
 from ipaudit.store.runs import query_items
+from ipaudit.timestamps import epoch, key_time, parse_time
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -21,8 +21,9 @@ from botocore.exceptions import ClientError
 from ipaudit.errors import InputError
 from ipaudit.report import ClusterReport, Finding, NodeReport, Report
 from ipaudit.report_codec import decode, encode
-from ipaudit.store.codec import epoch, from_item, key_time, parse_time, to_item
+from ipaudit.store.codec import from_item, to_item
 from ipaudit.store.table import GSI
+from ipaudit.timestamps import epoch, key_time, parse_time
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

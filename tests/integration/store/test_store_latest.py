@@ -8,10 +8,10 @@ import boto3
 from mypy_boto3_dynamodb import DynamoDBClient
 from support.reports import T0, cluster, report, subnet
 
-from ipaudit.store.codec import key_time
 from ipaudit.store.latest import latest_run
 from ipaudit.store.runs import store_run
 from ipaudit.store.table import create_table
+from ipaudit.timestamps import key_time
 
 TABLE = "ipaudit-latest"
 
