@@ -6,15 +6,15 @@ Import as `from faults.stand_ins import ...` (tests/ is on sys.path through its 
 
 from __future__ import annotations
 
-import http.client
 import json
 import math
 import re
 import threading
 import urllib.parse
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from support.loopback import Loopback, QuietHandler
 
 # Each service's real throttling answer, in its own protocol: (status, content type, body).
 _EC2_THROTTLE = (
@@ -80,71 +80,44 @@ class FaultyAws:
         self._seen: dict[str, int] = {}
         self._lock = threading.Lock()
         self._released = threading.Event()
-        target = urllib.parse.urlsplit(upstream)
         proxy = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             protocol_version = "HTTP/1.1"
 
             def _forward(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                body = self.body()
                 service, region = service_of(self.headers)
                 if proxy.hang(service, region, body):
                     proxy._released.wait()
                     self.close_connection = True
                     return
                 if service == "ec2" and proxy.fail(service, region, body):
-                    self._answer(*_EC2_REFUSED)
+                    self.answer(*_EC2_REFUSED)
                     return
                 # A presigned GetCallerIdentity is EKS checking a token, not the auditor's call.
                 presigned = "X-Amz-Signature=" in self.path
                 if not presigned and (
                     proxy._throttle_matching(service, body) or proxy._throttle(service)
                 ):
-                    self._answer(*proxy._throttle_answer(service))
+                    self.answer(*proxy._throttle_answer(service))
                     return
-                connection = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
-                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
-                headers["Host"] = target.netloc
-                connection.request(self.command, self.path, body=body, headers=headers)
-                answer = connection.getresponse()
-                data = answer.read()
-                connection.close()
+                status, headers, data = self.forward(upstream, body)
                 with proxy._lock:
                     proxy.forwarded[service] = proxy.forwarded.get(service, 0) + 1
-                proxy.on_answer(service, body, answer.status)
-                self._answer(
-                    answer.status,
-                    answer.getheader("Content-Type") or "application/octet-stream",
+                proxy.on_answer(service, body, status)
+                kind = dict((k.lower(), v) for k, v in headers).get("content-type")
+                self.answer(
+                    status,
+                    kind or "application/octet-stream",
                     data,
-                    [(k, v) for k, v in answer.getheaders() if k.lower().startswith("x-amz")],
+                    [(k, v) for k, v in headers if k.lower().startswith("x-amz")],
                 )
-
-            def _answer(
-                self,
-                status: int,
-                content_type: str,
-                data: bytes | str,
-                extra: list[tuple[str, str]] | None = None,
-            ) -> None:
-                payload = data.encode() if isinstance(data, str) else data
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                for name, value in extra or []:
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
 
             do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _forward
 
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
-        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+        self._server = Loopback(Handler)
+        self.url = self._server.start()
 
     def _throttle_matching(self, service: str, body: bytes) -> bool:
         if not self.throttle_when(service, body):
@@ -181,8 +154,7 @@ class FaultyAws:
 
     def stop(self) -> None:
         self._released.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        self._server.stop()
 
 
 def node_list_items(items: list[Any]) -> dict[str, Any]:
@@ -201,7 +173,7 @@ class BrokenKubeApi:
         released = self._released = threading.Event()
         api = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:
@@ -224,15 +196,9 @@ class BrokenKubeApi:
                     return
                 self.wfile.write(body)
 
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
-        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+        self._server = Loopback(Handler)
+        self.url = self._server.start()
 
     def stop(self) -> None:
         self._released.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        self._server.stop()

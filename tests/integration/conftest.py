@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import http.client
 import json
 import re
-import threading
 import urllib.parse
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from support.loopback import Loopback, QuietHandler
 
 from ipaudit_sim.aws import MotoServer
 
@@ -37,63 +35,40 @@ class DenyingProxy:
     def __init__(self, upstream: str) -> None:
         self.denied: set[str] = set()
         self.addons: dict[tuple[str, str], dict[str, Any]] = {}
-        target = urllib.parse.urlsplit(upstream)
         proxy = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def _forward(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                body = self.body()
                 form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
                 role = (form.get("RoleArn") or [""])[0]
                 if form.get("Action") == ["AssumeRole"] and role in proxy.denied:
-                    payload = ACCESS_DENIED.format(role=role).encode()
-                    self.send_response(403)
-                    self.send_header("Content-Type", "text/xml")
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
+                    self.answer(403, "text/xml", ACCESS_DENIED.format(role=role))
                     return
                 addon = ADDON_PATH.fullmatch(urllib.parse.urlsplit(self.path).path)
                 if self.command == "GET" and addon and addon.groups() in proxy.addons:
                     found = {"addon": proxy.addons[addon.groups()]}
-                    payload = json.dumps(found).encode()
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
+                    self.answer(200, "application/json", json.dumps(found))
                     return
-                connection = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
-                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
-                headers["Host"] = target.netloc
-                connection.request(self.command, self.path, body=body, headers=headers)
-                answer = connection.getresponse()
-                data = answer.read()
-                self.send_response(answer.status)
-                for name, value in answer.getheaders():
+                status, headers, data = self.forward(upstream, body)
+                self.send_response(status)
+                for name, value in headers:
                     if name.lower() not in ("content-length", "transfer-encoding", "connection"):
                         self.send_header(name, value)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
-                connection.close()
 
             do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _forward
 
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._server = Loopback(Handler)
+        self.url = self._server.url
 
     def start(self) -> None:
-        self._thread.start()
+        self._server.start()
 
     def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        self._server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -9,13 +9,12 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
 import pytest
+from support.loopback import Loopback, QuietHandler
 
 from ipaudit_sim.kube_api import KubeApiServer
 from ipaudit_sim.seed import NodeSpec, SeededCluster, SubnetSpec, seed_cluster
@@ -104,25 +103,16 @@ def html_endpoint() -> Iterator[str]:
     """What a proxy or a wrong endpoint answers: a web page, with no AWS error inside."""
     page = b"<html><head><title>403 Forbidden</title></head><body>Access denied</body></html>"
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def _answer(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            self.send_response(403)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(page)))
-            self.end_headers()
-            self.wfile.write(page)
+            self.body()
+            self.answer(403, "text/html", page)
 
         do_GET = do_POST = _answer
 
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    server = Loopback(Handler)
+    yield server.start()
+    server.stop()
 
 
 def test_an_endpoint_answering_html_is_one_coverage_line_not_the_page(

@@ -12,15 +12,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from moto.ec2.models import ec2_backends
+from support.loopback import Loopback, QuietHandler
 
 from ipaudit_sim.aws import MotoServer
 from ipaudit_sim.kube_api import aws_node_daemonset
@@ -49,9 +48,9 @@ class QuotasStandIn:
         self.deny = False
         stand_in = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+                body = json.loads(self.body())
                 target = self.headers.get("X-Amz-Target", "")
                 code = body.get("QuotaCode", "")
                 if stand_in.deny:
@@ -75,25 +74,13 @@ class QuotasStandIn:
                     )
                 else:
                     status, answer = 400, {"__type": "NoSuchResourceException", "message": code}
-                payload = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/x-amz-json-1.1")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                self.answer(status, "application/x-amz-json-1.1", json.dumps(answer))
 
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-        self._thread.start()
+        self._server = Loopback(Handler)
+        self.url = self._server.start()
 
     def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        self._server.stop()
 
 
 def _hosts(prefix: str, first: int, count: int) -> list[str]:

@@ -3,14 +3,12 @@ pages before it are not read twice (moto does not page, so a small EC2 endpoint 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 from urllib.parse import parse_qsl
 
 import boto3
 import pytest
+from support.loopback import Loopback, QuietHandler
 
 from ipaudit.aws.ec2 import describe_vpc
 from ipaudit.aws.session import client_config
@@ -47,10 +45,9 @@ class PagedEc2:
         self.failed_once = False
         api = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                params = dict(parse_qsl(self.rfile.read(length).decode()))
+                params = dict(parse_qsl(self.body().decode()))
                 api.asked.append(params)
                 status, data = api.answer(params)
                 self.send_response(status)
@@ -58,11 +55,8 @@ class PagedEc2:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.server = Loopback(Handler)
+        self.url = self.server.url
 
     def answer(self, params: dict[str, str]) -> tuple[int, bytes]:
         action = params["Action"]
@@ -85,11 +79,9 @@ class PagedEc2:
 @pytest.fixture
 def ec2_api() -> Iterator[PagedEc2]:
     api = PagedEc2()
-    thread = threading.Thread(target=api.server.serve_forever, daemon=True)
-    thread.start()
+    api.server.start()
     yield api
-    api.server.shutdown()
-    api.server.server_close()
+    api.server.stop()
 
 
 def test_a_failed_page_is_asked_again_alone_and_every_page_asks_for_1000(
