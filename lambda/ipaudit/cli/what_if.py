@@ -12,11 +12,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ipaudit.cli.audit import progress
+from ipaudit.cli.audit import progress, terminal_width
 from ipaudit.cli.options import add_aws_flags, add_setting_flags, session_from, settings_from
 from ipaudit.cni.cni_settings import MODELLED_VARIABLES
 from ipaudit.errors import InputError
-from ipaudit.render.text import table
+from ipaudit.render.text import DEFAULT_WIDTH, table, wrap
 from ipaudit.report import Report
 
 if TYPE_CHECKING:
@@ -128,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(answers_document(report, answers), indent=2))
     else:
-        sys.stdout.write(render_answers(answers))
+        sys.stdout.write(render_answers(answers, terminal_width()))
     if args.check and not all(a.fits for a in answers):
         return EXIT_DOES_NOT_FIT
     return 0
@@ -234,12 +234,13 @@ def answers_document(report: Report, answers: list[Answer]) -> dict[str, Any]:
     }
 
 
-def render_answers(answers: list[Answer]) -> str:
+def render_answers(answers: list[Answer], width: int = DEFAULT_WIDTH) -> str:
+    """The answers for people, wrapped to the terminal as the audit's text report is."""
     if not answers:
         return "what if: no cluster to answer for\n"
     lines = []
     for result in answers:
-        lines.append(result.line)
+        lines.append(wrap(result.line, width))
         if not result.modelled:
             continue
         changed = [s for s in result.subnets if s.free_after != s.free_now]
@@ -261,5 +262,5 @@ def render_answers(answers: list[Answer]) -> str:
                 )
             )
         lines += [f"  zone {z.az}: {z.free_now} -> {z.free_after} free" for z in result.zones]
-        lines += [f"  after: {c.note}" for c in result.ceilings]
+        lines += [wrap(f"after: {c.note}", width, "  ") for c in result.ceilings]
     return "\n".join(lines) + "\n"
