@@ -50,6 +50,7 @@ FUNCTION_CODE = (
     "settings.py",
     "errors.py",
     "timestamps.py",
+    "words.py",
     "loopback.py",
     "redact.py",
     "snapshot.py",

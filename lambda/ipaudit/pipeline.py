@@ -55,6 +55,7 @@ from ipaudit.store.history import ClusterHistory, load_histories, record_run
 from ipaudit.store.mute_items import load_mutes
 from ipaudit.store.runs import store_run
 from ipaudit.timestamps import key_time
+from ipaudit.words import plural
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -149,7 +150,8 @@ class AfterAudit:
             return None
         runs = ", ".join(sorted({h.run_id for h in self.held}))
         return (
-            f"{len(self.held)} pending announcement(s) not sent: run {runs} holds them until "
+            f"{plural(len(self.held), 'pending announcement')} not sent: run {runs} holds them "
+            "until "
             f"{key_time(until)} (it is sending them; if it dies, the first run after that "
             "time sends them)"
         )
@@ -392,9 +394,8 @@ class _Run:
             )
             if unreleased.deliveries:
                 logger.error(
-                    "%d committed announcement(s) could not be released: the first run after "
-                    "their lease sends them",
-                    len(unreleased.deliveries),
+                    "%s could not be released: the first run after their lease sends them",
+                    plural(len(unreleased.deliveries), "committed announcement"),
                 )
             return replace(outcome, storage_error=line, changes=tuple(changes))
         outcome = replace(kept[0], changes=tuple(changes), held=tuple(claimed.held))
@@ -466,7 +467,7 @@ class _Run:
                 failure = error
             if failure is not None:
                 storage_error = storage_error or _storage_failed(
-                    f"marking {len(unmarked)} delivered announcement(s) as sent (they "
+                    f"marking {plural(len(unmarked), 'delivered announcement')} as sent (they "
                     "may be sent once more after their lease)",
                     failure,
                 )

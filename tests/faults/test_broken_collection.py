@@ -174,7 +174,7 @@ def test_odd_shapes_are_counted_out_loud_in_coverage_notes_naming_them(world: Wo
     )
     assert f"ENI {no_attachment.id} is in use without an attachment" in notes
     assert (
-        "2 pod(s) left out of the pod counts, their metadata, spec or status null: "
+        "2 pods left out of the pod counts, their metadata, spec or status null: "
         "shop/ghost (spec null), shop/limbo (status null)"
     ) in notes
 

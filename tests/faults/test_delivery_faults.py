@@ -233,7 +233,7 @@ def test_what_a_live_run_is_sending_is_not_sent_again_by_an_overlapping_run_and_
     assert summary["held_deliveries"] == 2  # Slack and SNS, held by r1 for its lease
     assert summary["held_until"] == "2026-03-02T09:15:00Z"
     assert (
-        "2 pending announcement(s) not sent: run r1 holds them until 2026-03-02T09:15:00Z"
+        "2 pending announcements not sent: run r1 holds them until 2026-03-02T09:15:00Z"
         in "\n".join(delivery_lines(second))  # what `ipaudit audit` prints on stderr
     )
 
@@ -464,7 +464,7 @@ def test_a_mark_that_keeps_failing_costs_one_late_duplicate_and_says_so(
     eight = {f"subnet-{n}": 50 for n in range(8)}
     first = run(stage, subnets_report(eight, "r1", 0), 0)
     assert first.slack_changes == 8
-    assert first.storage_error and "marking 1 delivered announcement(s)" in first.storage_error
+    assert first.storage_error and "marking 1 delivered announcement " in first.storage_error
     stage.proxy.on_answer = lambda service, body, status: None
 
     stage.slack.clear_all_handlers()
@@ -610,7 +610,7 @@ STUCK = Ceiling(
     severity="CRITICAL",
     note="ng-1 cannot start one more node",
 )
-UNKNOWN_TYPE = "not modelled: instance type(s) m5.large unknown to DescribeInstanceTypes"
+UNKNOWN_TYPE = "not modelled: instance type m5.large unknown to DescribeInstanceTypes"
 
 
 def test_a_finding_that_cannot_be_evaluated_keeps_its_state_and_says_why(
@@ -662,9 +662,9 @@ def test_what_a_run_says_it_delivered_counts_what_destinations_accepted_once_per
     caught_up = run(stage, two_new("r3", 2), 2)
     lines = delivery_lines(caught_up)
     assert caught_up.changes == ()  # nothing new this run: both changes are r1's
-    assert "Slack: posted 2 change(s)" in lines
-    assert "SNS: published 2 message(s)" in lines
-    assert "delivered 2 announcement(s) an earlier run could not (Slack 2, SNS 2)" in lines
+    assert "Slack: posted 2 changes" in lines
+    assert "SNS: published 2 messages" in lines
+    assert "delivered 2 announcements an earlier run could not (Slack 2, SNS 2)" in lines
     assert caught_up.summary()["slack_changes"] == 2
     assert caught_up.summary()["late_delivered"] == 4
 

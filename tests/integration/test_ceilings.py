@@ -244,7 +244,7 @@ def test_a_group_that_stops_part_way_warns_naming_the_zone_that_runs_out_first(
     assert finding["severity"] == "WARNING"
     assert finding["resource"] == "nodegroup/partway-ng"
     assert finding["value"] == 12
-    assert "can start 12 of the 22 more node(s)" in finding["message"]
+    assert "can start 12 of the 22 more nodes" in finding["message"]
     assert (
         f"first to run out: {A} runs out after 2 (25 free, 10 per node); then {B} runs out "
         "after 10 (100 free, 10 per node)"
@@ -276,9 +276,7 @@ def test_karpenter_node_pools_count_their_selected_subnets_and_limits_sharing_th
     assert (default["max_nodes"], default["current_nodes"], default["nodes_possible"]) == (4, 1, 3)
     assert default["limit"] == "NodePool limits: nodes 4"
     assert (capped["max_nodes"], capped["nodes_possible"]) == (2, 2)
-    assert capped["limit"] == (
-        "NodePool limits: cpu 4 (0 used by 0 node(s), 2 per m5.large: 2 more)"
-    )
+    assert capped["limit"] == ("NodePool limits: cpu 4 (0 used by 0 nodes, 2 per m5.large: 2 more)")
     assert _findings(report, "karpenter") == []
     [node] = _cluster(report, "karpenter")["nodes"]
     assert node["group"] == "default"

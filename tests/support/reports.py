@@ -135,7 +135,7 @@ def cluster_findings(c: ClusterReport) -> list[Finding]:
                 region=c.region,
                 cluster=c.name,
                 resource=c.vpc_id,
-                message=f"{len(c.leaked_enis)} leaked CNI ENI(s) hold {ips} addresses",
+                message=f"{len(c.leaked_enis)} leaked CNI ENIs hold {ips} addresses",
                 value=ips,
             )
         )

@@ -19,6 +19,7 @@ PURE = [
     "render",
     "errors.py",
     "timestamps.py",
+    "words.py",
     "cni",
     "capacity",
     "analysis",
@@ -65,7 +66,7 @@ def test_only_the_demo_command_imports_the_simulators() -> None:
 # contracts (snapshot, report, errors) are below them all; analysis and the recommender are
 # peers that both ask the capacity model, which asks the CNI model.
 LAYERS = [
-    {"snapshot", "report", "errors", "timestamps"},
+    {"snapshot", "report", "errors", "timestamps", "words"},
     {"cni"},
     {"capacity"},
     {"analysis", "recommend", "forecast"},

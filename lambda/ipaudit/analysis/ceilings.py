@@ -39,6 +39,7 @@ from ipaudit.report import (
     Severity,
 )
 from ipaudit.snapshot import Cluster, InstanceTypeLimits, Subnet, SubnetSelectorTerm
+from ipaudit.words import noun, plural
 
 CUSTOM_NETWORKING = "AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG"
 HOST_NETWORK_PODS = 2  # aws-node and kube-proxy: kubelet's max pods counts them
@@ -135,7 +136,8 @@ def group_shapes(cluster: Cluster, nodes: Sequence[NodeReport], pools: Pools) ->
             largest = max(known, key=lambda t: _size(cluster.instance_types[t]), default=None)
             if largest is not None:
                 notes.append(
-                    f"its requirements allow {len(types)} type(s) by family and size: counted "
+                    f"its requirements allow {plural(len(types), 'type')} by family and size: "
+                    f"counted "
                     f"for the largest DescribeInstanceTypes knows, {largest}"
                 )
                 types = [largest]
@@ -315,7 +317,8 @@ def _unmodelled(cluster: ClusterReport, ceiling: Ceiling) -> str | None:
                 "not modelled: it names no instance type and runs no node, so a new node's "
                 "start-up need is unknown"
             )
-        return f"not modelled: instance type(s) {named} unknown to DescribeInstanceTypes"
+        types = noun(len(ceiling.instance_types), "instance type")
+        return f"not modelled: {types} {named} unknown to DescribeInstanceTypes"
     return None
 
 
@@ -400,7 +403,8 @@ def _max_nodes(
         bounds.append(
             (
                 ceiling.current_nodes + more,
-                f"{resource} {text} ({used:g} used by {len(members)} node(s), {per_node:g} per "
+                f"{resource} {text} ({used:g} used by {plural(len(members), 'node')}, "
+                f"{per_node:g} per "
                 f"{limits.instance_type}: {more} more)",
             )
         )
@@ -485,16 +489,19 @@ def ceiling_line(ceiling: Ceiling) -> str:
     head = f"{what} {ceiling.group}"
     if not ceiling.modelled:
         return f"{head}: {ceiling.note}"
-    blocks = f" and {ceiling.startup_prefixes} /28 block(s)" if ceiling.startup_prefixes else ""
+    blocks = (
+        f" and {plural(ceiling.startup_prefixes, '/28 block')}" if ceiling.startup_prefixes else ""
+    )
     head += f" ({ceiling.instance_type}, {ceiling.startup_need} addresses{blocks} at start-up)"
     possible = ceiling.nodes_possible or 0
     if ceiling.nodes_wanted is None:
-        parts = [f"{head} can start {possible} more node(s) ({ceiling.limit})"]
+        parts = [f"{head} can start {possible} more {noun(possible, 'node')} ({ceiling.limit})"]
     elif ceiling.nodes_wanted == 0:
         parts = [f"{head} is at its maximum ({ceiling.current_nodes} nodes; {ceiling.limit})"]
     else:
         parts = [
-            f"{head} can start {possible} of the {ceiling.nodes_wanted} more node(s) its "
+            f"{head} can start {possible} of the {ceiling.nodes_wanted} more "
+            f"{noun(ceiling.nodes_wanted, 'node')} its "
             f"maximum allows ({ceiling.current_nodes} now; {ceiling.limit})"
         ]
     caps = {zone.az: zone.nodes_possible for zone in ceiling.zones}

@@ -24,6 +24,7 @@ from ipaudit.report import (
 )
 from ipaudit.settings import Settings
 from ipaudit.snapshot import HealthIssue, InstanceTypeLimits, SandboxFailure
+from ipaudit.words import noun
 
 # Warm addresses count as waste worth a warning when they are this share of what the CNI holds.
 WASTE_SHARE = 0.2
@@ -301,7 +302,7 @@ def leak_findings(cluster: ClusterReport) -> list[Finding]:
     ids = ", ".join(leak.eni_id for leak in cluster.leaked_enis[:5])
     more = len(cluster.leaked_enis) - 5
     count = len(cluster.leaked_enis)
-    enis = f"{count} leaked CNI {_noun(count, 'ENI holds', 'ENIs hold')}"
+    enis = f"{count} leaked CNI {noun(count, 'ENI holds', 'ENIs hold')}"
     message = f"{enis} {ips} addresses: {ids}" + (f" and {more} more" if more > 0 else "")
     return [_finding("leaked_enis", "WARNING", cluster, cluster.vpc_id, message, ips)]
 
@@ -402,9 +403,9 @@ def sandbox_findings(
     pods = sorted({f"{f.namespace}/{f.pod}" for f in recent})
     nodes = sorted({f.node_name for f in recent if f.node_name})
     shown = ", ".join(pods[:5]) + (f" and {len(pods) - 5} more" if len(pods) > 5 else "")
-    where = f" on {_noun(len(nodes), 'node', 'nodes')} {', '.join(nodes)}" if nodes else ""
+    where = f" on {noun(len(nodes), 'node', 'nodes')} {', '.join(nodes)}" if nodes else ""
     message = (
-        f"{len(pods)} {_noun(len(pods), 'pod', 'pods')} could not get an IP address in the last "
+        f"{len(pods)} {noun(len(pods), 'pod', 'pods')} could not get an IP address in the last "
         f"hour{where}: {shown}"
     )
     return [
@@ -450,7 +451,3 @@ def coverage_findings(coverage: Iterable[Coverage]) -> list[Finding]:
             )
         )
     return findings
-
-
-def _noun(count: int, one: str, many: str) -> str:
-    return one if count == 1 else many

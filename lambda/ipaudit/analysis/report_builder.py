@@ -29,6 +29,7 @@ from ipaudit.report import (
 from ipaudit.settings import Settings
 from ipaudit.snapshot import Cluster, TargetSnapshot
 from ipaudit.timestamps import parse_time
+from ipaudit.words import plural
 
 
 def with_recommendation(cluster: ClusterReport, peak_pods: int | None = None) -> ClusterReport:
@@ -66,7 +67,8 @@ def coverage_notes(cluster: Cluster, notes: Iterable[str] = ()) -> list[str]:
         count = sum(i.instance_type == instance_type for i in cluster.instances)
         said.append(
             f"instance type {instance_type} is unknown to DescribeInstanceTypes: its "
-            f"{count} node(s) have no max pods and no start-up need"
+            f"{plural(count, 'node')} {'has' if count == 1 else 'have'} no max pods and no "
+            "start-up need"
         )
     return said
 

@@ -35,6 +35,7 @@ from ipaudit.kube.kube_view import KubeError, collect_kube
 from ipaudit.kube.token import EksTokens, presigned_token
 from ipaudit.settings import Settings
 from ipaudit.snapshot import InstanceTypeLimits, KubeView, Subnet, TargetSnapshot
+from ipaudit.words import plural
 
 logger = logging.getLogger(__name__)
 
@@ -162,7 +163,7 @@ def _collect_target(
         logger.warning("target %s/%s failed: %s", account_id, region, one_line(error))
         return TargetSnapshot(account_id, region, error=one_line(error))
     if progress is not None:
-        progress(f"{account_id}/{region}: {len(clusters)} cluster(s)")
+        progress(f"{account_id}/{region}: {plural(len(clusters), 'cluster')}")
     assembled = []
     for c in clusters:
         try:

@@ -21,6 +21,7 @@ from ipaudit.errors import InputError
 from ipaudit.report import Report
 from ipaudit.settings import Settings
 from ipaudit.snapshot import TargetSnapshot
+from ipaudit.words import plural
 
 # Targets are I/O bound; a bounded pool keeps a large organization within API rate limits.
 MAX_PARALLEL_TARGETS = 8
@@ -82,7 +83,7 @@ def collect_targets(
     ]
     if progress is not None and DEADLINE_ERROR in {s.error for s in snapshots}:
         late = sum(s.error == DEADLINE_ERROR for s in snapshots)
-        progress(f"deadline reached: {late} target(s) not audited")
+        progress(f"deadline reached: {plural(late, 'target')} not audited")
     return snapshots
 
 
@@ -109,7 +110,7 @@ def run_audit(
     if progress is not None:
         accounts = len({account for account, _ in targets})
         regions = len({region for _, region in targets})
-        progress(f"auditing {accounts} account(s) x {regions} region(s)")
+        progress(f"auditing {plural(accounts, 'account')} x {plural(regions, 'region')}")
     snapshots = collect_targets(
         session, targets, caller=caller, settings=settings, progress=progress, deadline=deadline
     )

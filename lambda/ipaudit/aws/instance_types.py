@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 
 from ipaudit.errors import InputError
 from ipaudit.snapshot import InstanceTypeLimits
+from ipaudit.words import noun
 
 # DescribeInstanceTypes accepts at most 100 names per request.
 BATCH_SIZE = 100
@@ -22,7 +23,9 @@ class UnknownInstanceTypeError(InputError):
 
     def __init__(self, names: Iterable[str]) -> None:
         self.names = tuple(sorted(set(names)))
-        super().__init__(f"unknown instance type(s): {', '.join(self.names)}")
+        super().__init__(
+            f"unknown {noun(len(self.names), 'instance type')}: {', '.join(self.names)}"
+        )
 
 
 def describe_instance_types(ec2_client: Any, types: Iterable[str]) -> dict[str, InstanceTypeLimits]:

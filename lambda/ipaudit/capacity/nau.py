@@ -35,6 +35,7 @@ from ipaudit.cni.cni_settings import CniSettings
 from ipaudit.cni.simulator import StepResult
 from ipaudit.report import NAU_OWNERS, ClusterReport, NauPeer, NetworkAddressUsage
 from ipaudit.snapshot import Eni, VpcNetwork
+from ipaudit.words import noun, plural
 
 SERVICE_UNITS = 6  # AWS's weight for a load balancer's or endpoint's zone, a NAT gateway, ...
 IPS_PER_PREFIX = 16
@@ -200,7 +201,8 @@ def with_peers(clusters: Sequence[ClusterReport]) -> list[ClusterReport]:
         unknown = [p.vpc_id for p in peers if p.units is None]
         if unknown:
             notes.append(
-                f"peered VPC(s) {', '.join(unknown)} are not in an audited account and region: "
+                f"peered {noun(len(unknown), 'VPC')} {', '.join(unknown)} "
+                f"{'is' if len(unknown) == 1 else 'are'} not in an audited account and region: "
                 "their units, and so the peered total, are unknown"
             )
         result.append(
@@ -247,7 +249,7 @@ def describe(nau: NetworkAddressUsage) -> str:
         line += f"; aws-node's warm pools hold {nau.warm_units:,} ({nau.warm_pct or 0:.1f}%)"
     if nau.peers:
         if nau.peered_units is None:
-            line += f"; with its {len(nau.peers)} same-region peer(s): unknown"
+            line += f"; with its {plural(len(nau.peers), 'same-region peer')}: unknown"
         else:
             line += (
                 f"; with its same-region peers {nau.peered_units:,} of {nau.peered_quota:,} "

@@ -29,6 +29,7 @@ from ipaudit.cli import (
     what_if,
 )
 from ipaudit.errors import InputError
+from ipaudit.words import plural
 
 _COMMANDS = (
     audit,
@@ -73,7 +74,7 @@ def unrecognized(tokens: Sequence[str]) -> str:
     """argparse's complaint without the values: a mistyped flag's value may be a secret (a
     webhook URL given to `--slack-webhook-urls`), and argparse would echo it."""
     flags = [token.split("=", 1)[0] for token in tokens if token.startswith("-")]
-    named = " ".join(flags) if flags else f"{len(tokens)} value(s)"
+    named = " ".join(flags) if flags else plural(len(tokens), "value")
     return f"unrecognized arguments: {named} (values not repeated: one may be a secret)"
 
 

@@ -22,6 +22,7 @@ from ipaudit.render.csv_rows import render_csv
 from ipaudit.render.openmetrics import DEFAULT_NODE_SERIES, render_openmetrics
 from ipaudit.render.text import DEFAULT_WIDTH, render_report
 from ipaudit.report import SEVERITY_RANK, Report
+from ipaudit.words import plural
 
 if TYPE_CHECKING:
     import boto3
@@ -220,7 +221,7 @@ def late_line(outcome: AfterAudit) -> str | None:
     changes = {(d.change.finding.id, d.change.change, d.at) for d in accepted}
     per = {name: sum(d.destination == name for d in accepted) for name in ("slack", "sns")}
     where = ", ".join(f"{_NAMES[name]} {count}" for name, count in per.items() if count)
-    return f"delivered {len(changes)} announcement(s) an earlier run could not ({where})"
+    return f"delivered {plural(len(changes), 'announcement')} an earlier run could not ({where})"
 
 
 _NAMES = {"slack": "Slack", "sns": "SNS"}
@@ -232,15 +233,15 @@ def delivery_lines(outcome: AfterAudit) -> list[str]:
     if outcome.stored:
         lines.append("run stored")
     if outcome.slack_posted:
-        lines.append(f"Slack: posted {outcome.slack_changes} change(s)")
+        lines.append(f"Slack: posted {plural(outcome.slack_changes, 'change')}")
     if outcome.slack_error:
         lines.append(f"Slack: failed: {outcome.slack_error}")
     if outcome.sns_published:
-        lines.append(f"SNS: published {outcome.sns_published} message(s)")
+        lines.append(f"SNS: published {plural(outcome.sns_published, 'message')}")
     if outcome.sns_error:
         lines.append(f"SNS: failed: {outcome.sns_error}")
     if outcome.security_hub_imported:
-        lines.append(f"Security Hub: imported {outcome.security_hub_imported} finding(s)")
+        lines.append(f"Security Hub: imported {plural(outcome.security_hub_imported, 'finding')}")
     lines += [f"Security Hub: failed: {error}" for error in outcome.security_hub_errors]
     if late := late_line(outcome):
         lines.append(late)

@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 from ipaudit.cli.audit import add_output_flags, emit, progress, terminal_width
 from ipaudit.errors import InputError
-from ipaudit.render.text import DEFAULT_WIDTH, plural, wrap
+from ipaudit.render.text import DEFAULT_WIDTH, wrap
 from ipaudit.report import SEVERITY_RANK, Report
 from ipaudit.settings import Settings
+from ipaudit.words import plural
 
 if TYPE_CHECKING:
     from ipaudit.notify.sns import SnsMessage

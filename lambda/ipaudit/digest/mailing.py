@@ -17,6 +17,7 @@ from ipaudit.render.digest_text import render_text
 from ipaudit.settings import Settings
 from ipaudit.store.alert_state import events_since
 from ipaudit.store.runs import cluster_runs_since
+from ipaudit.words import plural
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,8 @@ def weekly_digest(
     muted = still_muted((f for run in latest.values() for f in run.findings), now)
     week = build_week([(run.generated_at, run.cluster) for run in runs], events, now, muted)
     subject = (
-        f"ipaudit weekly summary {now:%d %b %Y}: {len(week.clusters)} cluster(s), "
-        f"{len(week.raised)} alert(s) raised, {len(week.resolved)} resolved"
+        f"ipaudit weekly summary {now:%d %b %Y}: {plural(len(week.clusters), 'cluster')}, "
+        f"{plural(len(week.raised), 'alert')} raised, {len(week.resolved)} resolved"
     )
     digest = Digest(subject, render_html(week, subject), render_text(week, subject), week)
     if html_path is not None:

@@ -34,6 +34,7 @@ from ipaudit.snapshot import (
     SandboxFailure,
     SubnetSelectorTerm,
 )
+from ipaudit.words import plural
 
 # The kubernetes client is imported where a cluster is read, not with this module: it was half
 # of the Lambda handler's cold import (kubernetes.client loads its ~700 model modules).
@@ -428,7 +429,7 @@ def _odd_pods_note(odd: set[str]) -> tuple[str, ...]:
     named = sorted(odd)
     more = f" and {len(named) - _NAMED} more" if len(named) > _NAMED else ""
     return (
-        f"{len(named)} pod(s) left out of the pod counts, their metadata, spec or status "
+        f"{plural(len(named), 'pod')} left out of the pod counts, their metadata, spec or status "
         f"null: {', '.join(named[:_NAMED])}{more}",
     )
 

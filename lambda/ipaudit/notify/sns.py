@@ -17,6 +17,7 @@ from ipaudit.audit.bounded import remaining
 from ipaudit.aws.error_line import one_line
 from ipaudit.report import ClusterReport, Report
 from ipaudit.report_codec import encode
+from ipaudit.words import plural
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
@@ -137,7 +138,7 @@ def publish(
     if failures:
         failed = len(messages) - len(accepted)
         return Published(
-            accepted, f"{failed} of {len(messages)} SNS message(s) failed: {failures[0]}"
+            accepted, f"{failed} of {plural(len(messages), 'SNS message')} failed: {failures[0]}"
         )
     return Published(accepted)
 

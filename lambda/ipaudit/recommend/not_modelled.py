@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ipaudit.report import ClusterReport, NodeReport, Recommendation
+from ipaudit.words import plural
 
 WHY_NOT = {
     "auto-mode": (
@@ -79,10 +80,10 @@ def _unmodelled_nodes(nodes: Sequence[NodeReport]) -> str:
     others = sum(1 for node in nodes if not node.aws_node and node.os != "windows")
     parts = []
     if windows:
-        parts.append(f"{windows} Windows node(s). {WINDOWS}")
+        parts.append(f"{plural(windows, 'Windows node')}. {WINDOWS}")
     if others:
         parts.append(
-            f"{others} node(s) aws-node does not manage (EKS Auto Mode nodes, whose networking "
-            f"Auto Mode runs itself)."
+            f"{plural(others, 'node')} aws-node does not manage (EKS Auto Mode nodes, whose "
+            "networking Auto Mode runs itself)."
         )
     return " ".join(parts)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from html import escape
 
 from ipaudit.digest.week import ClusterWeek, SubnetWeek, Week
+from ipaudit.words import plural
 
 BAR_HEIGHT = 60  # pixels for a subnet's best day of the week
 FONT = "font-family:Arial,Helvetica,sans-serif;"
@@ -82,7 +83,7 @@ def _overview(week: Week) -> str:
     return (
         '<table role="presentation" width="100%" cellpadding="0" cellspacing="0" '
         f'style="border-collapse:collapse"><tr>{head}</tr>{"".join(rows)}</table>'
-        f'<p style="{FONT}font-size:13px">{len(week.raised)} alert(s) raised and '
+        f'<p style="{FONT}font-size:13px">{plural(len(week.raised), "alert")} raised and '
         f"{len(week.resolved)} resolved this week.</p>"
     )
 

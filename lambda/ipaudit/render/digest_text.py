@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ipaudit.digest.week import Week
+from ipaudit.words import plural
 
 
 def render_text(week: Week, subject: str) -> str:
@@ -10,7 +11,7 @@ def render_text(week: Week, subject: str) -> str:
         subject,
         f"{week.start:%a %d %b %H:%M} - {week.end:%a %d %b %Y %H:%M} UTC",
         "",
-        f"{len(week.raised)} alert(s) raised and {len(week.resolved)} resolved this week.",
+        f"{plural(len(week.raised), 'alert')} raised and {len(week.resolved)} resolved this week.",
     ]
     if not week.clusters:
         lines += ["", "No audit runs were stored this week."]

@@ -12,6 +12,7 @@ from typing import Any
 from ipaudit.alerts.lifecycle import AlertChange
 from ipaudit.render.text import free_bar
 from ipaudit.report import SEVERITY_RANK, ClusterReport, Report
+from ipaudit.words import noun
 
 MAX_BLOCKS = 50
 MAX_SECTION_CHARS = 3000
@@ -69,7 +70,10 @@ def build_payload(changes: Sequence[AlertChange], report: Report) -> dict[str, A
     if left:
         rest = [change for _, group in left for change in group]
         body.append(
-            _section(f"…and {_counts(rest)} in {len(left)} more cluster(s), not shown here.")
+            _section(
+                f"…and {_counts(rest)} in {len(left)} more {noun(len(left), 'cluster')}, "
+                "not shown here."
+            )
         )
     return {
         "text": f"ipaudit: {_headline(changes)}",
@@ -159,7 +163,7 @@ def _fit(lines: list[str]) -> str:
     kept: list[str] = []
     for index, line in enumerate(lines):
         more = len(lines) - index
-        tail = f"\n…and {more} more line(s)"
+        tail = f"\n…and {more} more {noun(more, 'line')}"
         candidate = "\n".join([*kept, line])
         if len(candidate) + (len(tail) if index < len(lines) - 1 else 0) > MAX_SECTION_CHARS:
             room = MAX_SECTION_CHARS - len(tail)

@@ -20,6 +20,7 @@ from ipaudit.report import (
     Report,
     SubnetReport,
 )
+from ipaudit.words import plural
 
 BAR_WIDTH = 20
 TOP_NODES = 5
@@ -34,11 +35,6 @@ def free_bar(free: int, usable: int, width: int = BAR_WIDTH) -> str:
     if free > 0 and filled == 0:
         filled = 1  # a sliver left must not look like none
     return "[" + "#" * filled + "-" * (width - filled) + "]"
-
-
-def plural(count: int, singular: str, plural_form: str | None = None) -> str:
-    """`1 node`, `2 nodes`."""
-    return f"{count} {singular if count == 1 else plural_form or singular + 's'}"
 
 
 def percent(value: float) -> str:

@@ -32,4 +32,4 @@ def test_unknown_names_are_reported_by_name(aws: boto3.Session) -> None:
     ec2 = aws.client("ec2", config=client_config())
     with pytest.raises(UnknownInstanceTypeError) as raised:
         describe_instance_types(ec2, ["m5.large", "m5.humongous"])
-    assert str(raised.value) == "unknown instance type(s): m5.humongous"
+    assert str(raised.value) == "unknown instance type: m5.humongous"

@@ -148,7 +148,7 @@ def test_unknown_types_are_named_in_one_line() -> None:
         with pytest.raises(UnknownInstanceTypeError) as raised:
             describe_instance_types(ec2, ["m5.large", "m5.huge", "q9.small"])
     assert isinstance(raised.value, InputError)
-    assert str(raised.value) == "unknown instance type(s): m5.huge, q9.small"
+    assert str(raised.value) == "unknown instance types: m5.huge, q9.small"
     assert "\n" not in str(raised.value)
 
 

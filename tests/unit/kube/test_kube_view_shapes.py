@@ -16,6 +16,6 @@ def test_a_pod_with_a_null_part_is_left_out_and_named() -> None:
     }
     assert _running_pod(running, odd) is not None
     assert _odd_pods_note(odd) == (
-        "2 pod(s) left out of the pod counts, their metadata, spec or status null: "
+        "2 pods left out of the pod counts, their metadata, spec or status null: "
         "a pod without a name (metadata null), n/p (spec, status null)",
     )

@@ -48,7 +48,7 @@ def test_windows_only_nodes_are_not_modelled() -> None:
     nodes = [replace(n, aws_node=False, os="windows") for n in _article().nodes]
     rec = recommend(replace(_article(), nodes=nodes), LIMITS)
     assert rec is not None and rec.kind == "not-modelled"
-    assert "30 Windows node(s)" in rec.rationale and "VPC resource controller" in rec.rationale
+    assert "30 Windows nodes" in rec.rationale and "VPC resource controller" in rec.rationale
 
 
 def test_a_mixed_cluster_is_recommended_for_its_modelled_nodes_only_and_says_so() -> None:
@@ -71,4 +71,4 @@ def test_a_mixed_cluster_is_recommended_for_its_modelled_nodes_only_and_says_so(
     assert "This covers the 30 nodes aws-node manages; the other 2 are not modelled" in (
         rec.rationale
     )
-    assert "2 Windows node(s)" in rec.rationale
+    assert "2 Windows nodes" in rec.rationale
