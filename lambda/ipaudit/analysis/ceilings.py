@@ -27,7 +27,7 @@ from ipaudit.capacity.launches import place, zone_launches
 from ipaudit.capacity.nodes import NodeState, node_state
 from ipaudit.capacity.room import Room, equal_share
 from ipaudit.capacity.rules import AddressRules
-from ipaudit.capacity.startup import startup_need
+from ipaudit.capacity.startup import launch_need, startup_need
 from ipaudit.cni.cni_settings import CniSettings
 from ipaudit.errors import InputError
 from ipaudit.report import (
@@ -330,10 +330,7 @@ def _zone(
     launch = zone.launch_subnet_ids
     need = startup_need(limits, rules, launch[0])
     unit = rules.limits(limits).unit
-    primary = need.layout[0] if need.primary_pods else 0
-    trunk_here = need.trunk and rules.trunk_subnet(launch[0]) in launch
-    in_launch = 1 + primary * unit + int(trunk_here)
-    total = need.addresses(unit)
+    in_launch, elsewhere = launch_need(limits, rules, launch[0])
     pool = [s for s in zone.pool_subnet_ids if s not in launch]
     blocks = None
     if unit > 1:
@@ -343,10 +340,10 @@ def _zone(
         zone,
         free_launch=sum(room.free.get(s, 0) for s in launch),
         free_by_subnet={s: room.free.get(s, 0) for s in launch},
-        free_pool=sum(room.free.get(s, 0) for s in pool) if total > in_launch else None,
+        free_pool=sum(room.free.get(s, 0) for s in pool) if elsewhere else None,
         free_prefix_blocks=blocks,
         need_launch=in_launch,
-        need_pool=total - in_launch,
+        need_pool=elsewhere,
         need_prefix_blocks=(sum(need.layout) + need.extra_cards) if unit > 1 else 0,
     )
     started = zone_launches(limits, rules, launch, room, cap)

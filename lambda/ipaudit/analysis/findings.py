@@ -236,8 +236,8 @@ def subnet_finding(
     value: float | None,
     clusters: Sequence[str],
 ) -> Finding:
-    """A finding about a subnet: the cluster's when only it draws on the subnet (today's id),
-    no single cluster's when several do."""
+    """A finding about a subnet (or a VPC): the cluster's when only it draws on it (today's
+    id), no single cluster's when several do."""
     shared = len(set(clusters)) > 1
     name = None if shared else cluster.name
     return Finding(

@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+from ipaudit.analysis.findings import subnet_finding
 from ipaudit.capacity.nau import usage
-from ipaudit.report import ClusterReport, Finding, NetworkAddressUsage, Severity, finding_id
+from ipaudit.report import ClusterReport, Finding, NetworkAddressUsage, Severity
 from ipaudit.settings import Settings
 from ipaudit.snapshot import VpcNetwork
 
@@ -71,8 +72,7 @@ def usage_findings(clusters: Sequence[ClusterReport], settings: Settings) -> lis
             if (c.account_id, c.region, c.vpc_id)
             == (cluster.account_id, cluster.region, nau.vpc_id)
         )
-        owner = names[0] if len(names) == 1 else None
-        also = "" if owner else f"; clusters in it: {', '.join(names)}"
+        also = f"; clusters in it: {', '.join(names)}" if len(names) > 1 else ""
         own = _severity(nau.free, nau.quota, settings)
         if own is not None:
             severity, why = own
@@ -84,8 +84,14 @@ def usage_findings(clusters: Sequence[ClusterReport], settings: Settings) -> lis
                 f"{_warm_words(nau)}{also}"
             )
             found.append(
-                _finding(
-                    "network_address_usage", severity, cluster, owner, nau.vpc_id, message, nau.free
+                subnet_finding(
+                    "network_address_usage",
+                    severity,
+                    cluster,
+                    nau.vpc_id,
+                    message,
+                    float(nau.free),
+                    names,
                 )
             )
         if nau.peered_units is None or nau.peered_free is None or not nau.peers:
@@ -103,36 +109,14 @@ def usage_findings(clusters: Sequence[ClusterReport], settings: Settings) -> lis
             f"(NetworkAddressUsagePeeredLimitExceeded) in every VPC of the group{also}"
         )
         found.append(
-            _finding(
+            subnet_finding(
                 "peered_network_address_usage",
                 severity,
                 cluster,
-                owner,
                 nau.vpc_id,
                 message,
-                nau.peered_free,
+                float(nau.peered_free),
+                names,
             )
         )
     return found
-
-
-def _finding(
-    kind: str,
-    severity: Severity,
-    cluster: ClusterReport,
-    owner: str | None,
-    vpc_id: str,
-    message: str,
-    value: int,
-) -> Finding:
-    return Finding(
-        id=finding_id(kind, cluster.account_id, cluster.region, owner, vpc_id),
-        severity=severity,
-        kind=kind,
-        account_id=cluster.account_id,
-        region=cluster.region,
-        cluster=owner,
-        resource=vpc_id,
-        message=message,
-        value=float(value),
-    )

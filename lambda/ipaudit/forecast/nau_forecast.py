@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+from ipaudit.analysis.findings import subnet_finding
 from ipaudit.forecast.forecast_findings import SubnetKey, outlook_severity
 from ipaudit.forecast.trend import Point, forecast
-from ipaudit.report import ClusterReport, Finding, Report, finding_id
+from ipaudit.report import ClusterReport, Finding, Report
+from ipaudit.timestamps import parse_time
 
 KIND = "network_address_usage_forecast"
 KEY_PREFIX = "nau:"
@@ -30,7 +32,7 @@ def nau_forecast_findings(
 ) -> list[Finding]:
     """One finding per VPC whose free units are forecast to run out; a VPC already past its
     quota has its `network_address_usage` finding instead."""
-    generated = datetime.fromisoformat(report.generated_at)
+    generated = parse_time(report.generated_at)
     findings = []
     raised: set[tuple[str, str, str]] = set()
     for cluster in sorted(report.clusters, key=lambda c: c.name):
@@ -51,26 +53,23 @@ def nau_forecast_findings(
             if c.network_address_usage is not None
             and (c.account_id, c.region, c.network_address_usage.vpc_id) == where
         )
-        owner = names[0] if len(names) == 1 else None
         message = (
             f"VPC {nau.vpc_id} is forecast to reach its Network Address Usage quota "
             f"({nau.quota:,}) in ~{outlook.days_until_zero:.1f} days: {nau.free:,} units "
             f"free, losing ~{-outlook.slope_per_day:.0f} a day over the last "
             f"{outlook.days_of_data} days"
         )
-        if owner is None:
+        if len(names) > 1:
             message += f"; clusters in it: {', '.join(names)}"
         findings.append(
-            Finding(
-                id=finding_id(KIND, cluster.account_id, cluster.region, owner, nau.vpc_id),
-                severity=severity,
-                kind=KIND,
-                account_id=cluster.account_id,
-                region=cluster.region,
-                cluster=owner,
-                resource=nau.vpc_id,
-                message=message,
-                value=round(outlook.days_until_zero, 1),
+            subnet_finding(
+                KIND,
+                severity,
+                cluster,
+                nau.vpc_id,
+                message,
+                round(outlook.days_until_zero, 1),
+                names,
             )
         )
     return findings
