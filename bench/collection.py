@@ -21,6 +21,7 @@ import boto3
 
 from bench.org import CLUSTER, REGIONS, SUBNETS, VPC, Recording, aws_answer, kube_answer
 from bench.replay import replaying_aws, replaying_kube
+from ipaudit.aws.nau import NAU_QUOTA_CODE, PEERED_NAU_QUOTA_CODE
 
 PHASES = ("kubernetes", "ec2", "other collection", "analysis", "recommendation", "history")
 
@@ -188,6 +189,11 @@ def floor_cpu(recording: Recording) -> float:
                 ):
                     pass
                 ec2.describe_instance_types(InstanceTypes=["m5.2xlarge"])
+                quotas = base.client("service-quotas", region_name=region, **credentials)
+                for code in (NAU_QUOTA_CODE, PEERED_NAU_QUOTA_CODE):
+                    quotas.get_service_quota(ServiceCode="vpc", QuotaCode=code)
+                for _ in ec2.get_paginator("describe_vpc_peering_connections").paginate():
+                    pass
                 for resource in ("nodes", "pods", "events"):
                     token = ""
                     while True:

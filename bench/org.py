@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.replay import xml_answer
+from ipaudit.aws.nau import NAU_QUOTA_CODE
 
 NODES_PER_CLUSTER = 250
 PODS_PER_NODE = 27
@@ -307,6 +308,9 @@ def record(
             ]
         },
     )
+    recording.small["DescribeVpcPeeringConnections"] = xml_answer(
+        "ec2", "DescribeVpcPeeringConnections", {"VpcPeeringConnections": []}
+    )
     recording.small["DescribeAutoScalingGroups"] = xml_answer(
         "autoscaling",
         "DescribeAutoScalingGroups",
@@ -349,7 +353,12 @@ def aws_answer(recording: Recording) -> Any:
         service = host.split(".")[0]
         action = params.get("Action", "")
         if service == "ec2":
-            if action in ("DescribeInstanceTypes", "GetSubnetCidrReservations", "DescribeVpcs"):
+            if action in (
+                "DescribeInstanceTypes",
+                "GetSubnetCidrReservations",
+                "DescribeVpcs",
+                "DescribeVpcPeeringConnections",
+            ):
                 return 200, recording.small[action]
             size = int(params.get("MaxResults", 0))
             body, _ = recording.ec2_pages[(action, size, params.get("NextToken", ""))]
@@ -378,6 +387,11 @@ def aws_answer(recording: Recording) -> Any:
             return 200, _eks(path, params)
         if service == "dynamodb":
             return 200, _dynamodb(recording, action, document)
+        if service == "servicequotas":
+            # GetServiceQuota: the Network Address Usage quotas, at AWS's defaults.
+            code = document.get("QuotaCode", "")
+            value = 64000 if code == NAU_QUOTA_CODE else 128000
+            return 200, json.dumps({"Quota": {"QuotaCode": code, "Value": value}}).encode()
         raise KeyError(f"no recorded answer for {host} {action} {path}")
 
     return answer

@@ -18,6 +18,7 @@ import types
 import typing
 from typing import Any, TypeVar
 
+from ipaudit.gc_pause import collection_paused
 from ipaudit.report import Report, TargetReport
 
 T = TypeVar("T")
@@ -32,10 +33,14 @@ def target_report_from_dict(values: dict[str, Any]) -> TargetReport:
 
 
 _PLAIN = (str, int, float, bool, type(None))
+_PLAIN_TYPES = frozenset(_PLAIN)
 
 
 @functools.cache
-def _field_names(cls: type) -> tuple[str, ...]:
+def _field_names(cls: type) -> tuple[str, ...] | None:
+    """A dataclass's field names, None for any other type."""
+    if not dataclasses.is_dataclass(cls):
+        return None
     return tuple(f.name for f in dataclasses.fields(cls))
 
 
@@ -43,22 +48,42 @@ def encode(value: Any) -> Any:
     """`dataclasses.asdict`'s answer for the report's dataclasses (lists, tuples, dicts and
     plain values inside them), without its deep copies: the values are immutable, and copying
     them was most of turning a 10,000-node report into JSON."""
-    if isinstance(value, _PLAIN):
+    with collection_paused():
+        return _encoded(value)
+
+
+def _encoded(value: Any) -> Any:
+    kind: type = type(value)
+    if kind in _PLAIN_TYPES:
+        return value
+    if kind is list:
+        return [_encoded(item) for item in value]
+    names = _field_names(kind)
+    if names is not None:
+        # Read from the instance's own dict when it holds exactly the fields (no slots, no
+        # cached extras), and a plain value kept without a call: most of a report's are.
+        own = getattr(value, "__dict__", None)
+        if own is None or len(own) != len(names):
+            own = {name: getattr(value, name) for name in names}
+        return {
+            name: item if type(item) in _PLAIN_TYPES else _encoded(item)
+            for name, item in own.items()
+        }
+    if isinstance(value, _PLAIN):  # a subclass: an enum's str, a bool's int
         return value
     if isinstance(value, list):
-        return [encode(item) for item in value]
+        return [_encoded(item) for item in value]
     if isinstance(value, tuple):
-        return tuple(encode(item) for item in value)
+        return tuple(_encoded(item) for item in value)
     if isinstance(value, dict):
-        return {encode(key): encode(item) for key, item in value.items()}
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {name: encode(getattr(value, name)) for name in _field_names(type(value))}
+        return {_encoded(key): _encoded(item) for key, item in value.items()}
     return value
 
 
 def decode(cls: type[T], values: Any) -> T:
     """An instance of the dataclass `cls` from its `asdict` form."""
-    result: T = _value(cls, values)
+    with collection_paused():
+        result: T = _value(cls, values)
     return result
 
 

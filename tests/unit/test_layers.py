@@ -20,6 +20,7 @@ PURE = [
     "errors.py",
     "timestamps.py",
     "words.py",
+    "gc_pause.py",
     "cni",
     "capacity",
     "analysis",
@@ -66,7 +67,7 @@ def test_only_the_demo_command_imports_the_simulators() -> None:
 # contracts (snapshot, report, errors) are below them all; analysis and the recommender are
 # peers that both ask the capacity model, which asks the CNI model.
 LAYERS = [
-    {"snapshot", "report", "errors", "timestamps", "words"},
+    {"snapshot", "report", "errors", "timestamps", "words", "gc_pause"},
     {"cni"},
     {"capacity"},
     {"analysis", "recommend", "forecast"},

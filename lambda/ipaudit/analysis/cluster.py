@@ -40,14 +40,18 @@ class TargetView:
     users: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # subnet -> clusters
 
 
+def fargate_nodes(kube: KubeView) -> frozenset[str]:
+    return frozenset(n.name for n in kube.nodes if n.fargate)
+
+
 def fargate_pod_ips(kube: KubeView | None) -> frozenset[str]:
     if kube is None:
         return frozenset()
-    fargate_nodes = {n.name for n in kube.nodes if n.fargate}
+    nodes = fargate_nodes(kube)
+    if not nodes:
+        return frozenset()
     return frozenset(
-        p.pod_ip
-        for p in kube.pods
-        if p.pod_ip and p.node_name in fargate_nodes and holds_vpc_address(p)
+        p.pod_ip for p in kube.pods if p.pod_ip and p.node_name in nodes and holds_vpc_address(p)
     )
 
 
@@ -60,12 +64,13 @@ def target_view(clusters: Sequence[Cluster], now: datetime | None = None) -> Tar
         if owner:
             owners[eni.eni_id] = owner
     for eni in enis.values():  # a branch ENI belongs to its trunk's cluster
-        trunk_owner = owners.get(eni.tags.get(VPC_RC_TRUNK_TAG, ""))
-        if eni.eni_id not in owners and trunk_owner:
-            owners[eni.eni_id] = trunk_owner
+        if eni.eni_id not in owners and VPC_RC_TRUNK_TAG in eni.tags:
+            trunk_owner = owners.get(eni.tags[VPC_RC_TRUNK_TAG])
+            if trunk_owner:
+                owners[eni.eni_id] = trunk_owner
     for cluster in clusters:
         fargate = fargate_pod_ips(cluster.kube)
-        for eni in cluster.enis:
+        for eni in cluster.enis if fargate else ():
             if fargate.intersection(eni.private_ips):
                 owners.setdefault(eni.eni_id, cluster.name)
     users: defaultdict[str, list[str]] = defaultdict(list)
@@ -93,7 +98,8 @@ def analyze_cluster(
     view = view if view is not None else target_view([cluster], now)
     aws_node = aws_node_instances(cluster)
     kube = cluster.kube
-    pod_addresses = None if kube is None else PodAddresses.of(kube.pods)
+    pod_addresses = None if kube is None else PodAddresses.of(kube.pods, fargate_nodes(kube))
+    launch = sorted({i.subnet_id for i in cluster.instances})
     nodes = node_reports(
         cluster.instances,
         cluster.enis,
@@ -101,24 +107,11 @@ def analyze_cluster(
         aws_node_instances=aws_node,
         known_types=cluster.instance_types.keys(),
         pod_addresses=pod_addresses,
+        excluded=excluded_subnets(cluster),
+        pools=dict(zip(launch, cluster_pools(cluster, launch), strict=True)),
+        groups=node_groups_of(cluster),
     )
-    pools = cluster_pools(cluster, [n.subnet_id for n in nodes])
-    group_of = node_groups_of(cluster)
-    excluded = excluded_subnets(cluster)
-    nodes = [
-        replace(
-            n,
-            pool_subnet_id=pool[0] if pool else None,
-            pool_subnet_ids=pool,
-            group=group_of.get(n.instance_id),
-            interfaces=[
-                replace(i, excluded=i.subnet_id in excluded) if i.subnet_id in excluded else i
-                for i in n.interfaces
-            ],
-        )
-        for n, pool in zip(nodes, pools, strict=True)
-    ]
-    fargate = fargate_pod_ips(kube)
+    fargate = frozenset() if pod_addresses is None else pod_addresses.fargate_ips
     lens = ClusterLens(
         cluster=cluster.name,
         instances=frozenset(i.instance_id for i in cluster.instances),

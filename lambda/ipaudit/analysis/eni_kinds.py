@@ -111,13 +111,16 @@ def odd_eni_notes(enis: Iterable[Eni]) -> list[str]:
     written, or an ENI in use with no attachment (not a branch ENI, which has none)."""
     notes = []
     for eni in enis:
-        where = f"as node {eni.instance_id}'s" if eni.instance_id else f"in {service_kind(eni)}"
-        addresses = f"its {address_count(eni)} address(es) are counted {where}"
         if eni.interface_type not in KNOWN_INTERFACE_TYPES:
             notes.append(
                 f"ENI {eni.eni_id} has an InterfaceType ipaudit does not know "
-                f"({eni.interface_type!r}): {addresses}"
+                f"({eni.interface_type!r}): {_counted_as(eni)}"
             )
         elif eni.status == "in-use" and not eni.attached and not is_branch_eni(eni):
-            notes.append(f"ENI {eni.eni_id} is in use without an attachment: {addresses}")
+            notes.append(f"ENI {eni.eni_id} is in use without an attachment: {_counted_as(eni)}")
     return notes
+
+
+def _counted_as(eni: Eni) -> str:
+    where = f"as node {eni.instance_id}'s" if eni.instance_id else f"in {service_kind(eni)}"
+    return f"its {address_count(eni)} address(es) are counted {where}"

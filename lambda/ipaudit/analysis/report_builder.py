@@ -17,6 +17,7 @@ from ipaudit.analysis.findings import (
 from ipaudit.analysis.network_address_usage import usage_findings, with_usage
 from ipaudit.analysis.network_mode import cni_version, subnet_discovery
 from ipaudit.capacity.nau import with_peers
+from ipaudit.gc_pause import collection_paused
 from ipaudit.recommend import recommend
 from ipaudit.report import (
     SEVERITY_RANK,
@@ -88,16 +89,17 @@ def target_report(target: TargetSnapshot, settings: Settings, now: datetime) -> 
     for name, error in target.cluster_errors:
         result.coverage.append(Coverage(target.account_id, target.region, name, "error", error))
     try:
-        reports = [with_recommendation(r) for r in analyze_target(target.clusters, now)]
-        reports = with_usage(reports, target.vpcs)
-        found = target_findings(
-            [(r, c.instance_types) for r, c in zip(reports, target.clusters, strict=True)],
-            settings,
-        )
-        for cluster, report in zip(target.clusters, reports, strict=True):
-            if cluster.kube is not None:
-                found.extend(sandbox_findings(report, cluster.kube.sandbox_failures, now))
-            found.extend(health_findings(report, cluster.health_issues))
+        with collection_paused():
+            reports = [with_recommendation(r) for r in analyze_target(target.clusters, now)]
+            reports = with_usage(reports, target.vpcs)
+            found = target_findings(
+                [(r, c.instance_types) for r, c in zip(reports, target.clusters, strict=True)],
+                settings,
+            )
+            for cluster, report in zip(target.clusters, reports, strict=True):
+                if cluster.kube is not None:
+                    found.extend(sandbox_findings(report, cluster.kube.sandbox_failures, now))
+                found.extend(health_findings(report, cluster.health_issues))
     except Exception as error:
         # One target's odd data must not cost the other targets their report.
         problem = f"analysis failed ({type(error).__name__})"
