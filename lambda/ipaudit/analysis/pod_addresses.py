@@ -9,6 +9,7 @@ import socket
 from collections import Counter
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
+from typing import cast
 
 from ipaudit.snapshot import Eni, KubePod
 
@@ -29,6 +30,7 @@ def ipv4_int(address: str) -> int:
         return -1  # not an IPv4 address (an IPv6 pod's, say)
 
 
+_node_name = operator.attrgetter("node_name")
 _pod_ip = operator.attrgetter("pod_ip")
 
 
@@ -48,9 +50,13 @@ class PodAddresses:
     @classmethod
     def of(cls, pods: Iterable[KubePod], fargate_nodes: Collection[str] = ()) -> PodAddresses:
         running = list(filter(holds_vpc_address, pods))
-        per_node: Counter[str] = Counter(p.node_name for p in running if p.node_name)
-        ips = frozenset(map(_pod_ip, running))
-        fargate = frozenset(p.pod_ip for p in running if p.node_name in fargate_nodes and p.pod_ip)
+        counted = Counter(map(_node_name, running))  # counted in C, then the unbound dropped
+        counted.pop(None, None)
+        per_node = cast("Counter[str]", counted)
+        ips: frozenset[str] = frozenset(map(_pod_ip, running))
+        fargate: frozenset[str] = frozenset()
+        if fargate_nodes:
+            fargate = frozenset(p.pod_ip or "" for p in running if p.node_name in fargate_nodes)
         return cls(ips, per_node, fargate)
 
     @functools.cached_property

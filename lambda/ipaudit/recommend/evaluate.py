@@ -116,6 +116,7 @@ def node_loads(
         for s in cluster.subnets
     }
     alike: dict[NodeLoad, NodeLoad] = {}
+    loaded: dict[tuple[object, ...], NodeLoad] = {}
     scale = 1.0
     if peak_pods is not None and cluster.pods and peak_pods > cluster.pods:
         scale = peak_pods / cluster.pods
@@ -148,6 +149,11 @@ def node_loads(
             ),
             tuple(node.network_cards),
         )
+        # A node of a shape already seen, with the same pods and holdings, loads the same.
+        seen = (shape, pool, node.pods, node.max_pods, node.branch_enis, node.ips_held)
+        if seen in loaded:
+            loads.append(loaded[seen])
+            continue
         if shape not in obtainable:
             obtainable[shape] = _obtainable(node, node_limits, rules, free_room)
         room = obtainable[shape]
@@ -172,7 +178,8 @@ def node_loads(
             other_cards_ips=other_cards,
         )
         # Alike loads as one object: evaluate groups them by identity, without comparing.
-        loads.append(alike.setdefault(load, load))
+        loaded[seen] = alike.setdefault(load, load)
+        loads.append(loaded[seen])
     return loads
 
 
