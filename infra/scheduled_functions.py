@@ -56,6 +56,7 @@ FUNCTION_CODE = (
     "snapshot.py",
     "report.py",
     "report_codec.py",
+    "gc_pause.py",
     "report.schema.json",
     # The renderers the handlers use (not the CLI's CSV and OpenMetrics).
     "render/__init__.py",

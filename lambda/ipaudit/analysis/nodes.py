@@ -76,12 +76,14 @@ def node_report(
     """One node from its ENIs. `pod_addresses` None: Kubernetes was unreachable; `excluded`:
     the subnets whose ENIs give no pod address (subnet discovery's exclusion); `pool`: where
     its pods take addresses (None: not known); `group`: its node group or NodePool."""
-    # One pass over the node's ENIs (five each on ten thousand nodes, at scale).
+    # One pass over the node's ENIs (five each on ten thousand nodes, at scale), in card and
+    # device order: the order the capacity model grows them in.
     secondary = 0
     warm: int | None = 0 if aws_node and pod_addresses is not None else None
-    cards: dict[int, list[int]] = {}  # card -> [ENIs, addresses held]
+    cards: dict[int, list[int]] = {}  # card -> [ENIs, addresses held], cards in order
     held = 0
-    for eni in enis.attached:
+    described = []
+    for eni in sorted(enis.attached, key=_card_and_device):
         count = address_count(eni)
         held += count
         card = cards.setdefault(eni.network_card_index, [0, 0])
@@ -91,6 +93,18 @@ def node_report(
             secondary += count - 1 if eni.private_ips else count
             if warm is not None and pod_addresses is not None:
                 warm += pod_addresses.split(eni)[1]
+        described.append(
+            NodeInterface(
+                eni_id=eni.eni_id,
+                subnet_id=eni.subnet_id,
+                device_index=eni.device_index or 0,
+                card=eni.network_card_index,
+                interface_type=eni.interface_type,
+                secondary_ips=len(eni.private_ips) - 1 if eni.private_ips else 0,
+                prefixes=len(eni.prefixes),
+                excluded=eni.subnet_id in excluded,
+            )
+        )
     return NodeReport(
         instance_id=instance.instance_id,
         instance_type=instance.instance_type,
@@ -105,8 +119,8 @@ def node_report(
         os=kube_node.os if kube_node else None,
         branch_enis=len(enis.branches),
         aws_node=aws_node,
-        network_cards=[NetworkCardHolding(c, *cards[c]) for c in sorted(cards)],
-        interfaces=interfaces(enis.attached, excluded),
+        network_cards=[NetworkCardHolding(card, *totals) for card, totals in cards.items()],
+        interfaces=described,
         pool_subnet_id=pool[0] if pool else None,
         pool_subnet_ids=list(pool or ()),
         group=group,
@@ -115,23 +129,6 @@ def node_report(
 
 def _card_and_device(eni: Eni) -> tuple[int, int]:
     return eni.network_card_index, eni.device_index or 0
-
-
-def interfaces(attached: Iterable[Eni], excluded: Collection[str] = ()) -> list[NodeInterface]:
-    """The node's ENIs as the capacity model grows them, in card and device order."""
-    return [
-        NodeInterface(
-            eni_id=eni.eni_id,
-            subnet_id=eni.subnet_id,
-            device_index=eni.device_index or 0,
-            card=eni.network_card_index,
-            interface_type=eni.interface_type,
-            secondary_ips=len(eni.private_ips) - 1 if eni.private_ips else 0,
-            prefixes=len(eni.prefixes),
-            excluded=eni.subnet_id in excluded,
-        )
-        for eni in sorted(attached, key=_card_and_device)
-    ]
 
 
 def node_reports(
