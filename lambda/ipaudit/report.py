@@ -84,14 +84,14 @@ class SubnetReport:
     addresses: dict[str, int] = field(default_factory=no_addresses)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NetworkCardHolding:
     card: int  # the ENIs' NetworkCardIndex
     enis: int
     ips_held: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NodeInterface:
     """One ENI attached to a node, as DescribeNetworkInterfaces gave it: where the capacity
     model (capacity/) grows it, and whether aws-node may put pod addresses on it."""
@@ -121,7 +121,7 @@ class VpcSubnet:
     public: bool = False  # tagged `kubernetes.io/role/elb`: internet-facing load balancers
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NodeReport:
     instance_id: str
     instance_type: str
@@ -376,6 +376,12 @@ class TargetReport:
         result: dict[str, Any] = encode(self)
         return result
 
+    def to_json(self, **options: Any) -> str:
+        """`json.dumps(self.to_dict(), **options)`, written without the dicts in between."""
+        from ipaudit.report_codec import dumps
+
+        return dumps(self, **options)
+
 
 @dataclass(frozen=True)
 class Report:
@@ -389,6 +395,12 @@ class Report:
         from ipaudit.report_codec import encode  # the codec reads this module's classes
 
         return {"schema_version": SCHEMA_VERSION, **encode(self)}
+
+    def to_json(self, **options: Any) -> str:
+        """`json.dumps(self.to_dict(), **options)`, written without the dicts in between."""
+        from ipaudit.report_codec import dumps, field_values
+
+        return dumps({"schema_version": SCHEMA_VERSION, **field_values(self)}, **options)
 
 
 def json_schema() -> dict[str, Any]:

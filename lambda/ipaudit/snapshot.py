@@ -35,7 +35,7 @@ class Subnet:
         return not self.cidr
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Eni:
     eni_id: str
     subnet_id: str
@@ -61,7 +61,7 @@ class Eni:
         return self.private_ips[0] if self.private_ips else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Instance:
     instance_id: str
     instance_type: str
@@ -100,7 +100,7 @@ class InstanceTypeLimits:
         return self.supports_prefix_delegation
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class KubeNode:
     name: str
     instance_id: str | None  # from spec.providerID aws:///<az>/<instance-id>
@@ -111,7 +111,7 @@ class KubeNode:
     node_pool: str | None = None  # the `karpenter.sh/nodepool` label: the NodePool that made it
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class KubePod:
     namespace: str
     name: str

@@ -11,6 +11,7 @@ from ipaudit.report import (
     LeakedEni,
     NodeReport,
     Recommendation,
+    Report,
     SubnetReport,
     TargetReport,
 )
@@ -37,8 +38,8 @@ def cluster() -> ClusterReport:
     )
 
 
-def test_a_target_report_round_trips_through_json_with_every_nested_part() -> None:
-    part = TargetReport(
+def a_target_report() -> TargetReport:
+    return TargetReport(
         "111111111111",
         "eu-west-1",
         clusters=[cluster()],
@@ -57,7 +58,19 @@ def test_a_target_report_round_trips_through_json_with_every_nested_part() -> No
         ],
         coverage=[Coverage("111111111111", "eu-west-1", "shop-prod", "ok")],
     )
+
+
+def test_a_target_report_round_trips_through_json_with_every_nested_part() -> None:
+    part = a_target_report()
     assert target_report_from_dict(json.loads(json.dumps(part.to_dict()))) == part
+
+
+def test_the_json_written_directly_is_the_dict_form_written() -> None:
+    part = a_target_report()
+    assert part.to_json() == json.dumps(part.to_dict())
+    report = Report("run-1", "2026-12-07T09:00:00Z", part.clusters, part.findings, part.coverage)
+    assert report.to_json(indent=2) == json.dumps(report.to_dict(), indent=2)
+    assert json.loads(report.to_json())["schema_version"] == report.to_dict()["schema_version"]
 
 
 def test_fields_a_newer_writer_added_are_ignored() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 import time
@@ -121,8 +120,7 @@ def node_series_flag(raw: str) -> int | None:
 def emit(report: Report, args: argparse.Namespace) -> int:
     """Print the report as asked and turn --fail-on into the exit code."""
     if args.output == "json":
-        json.dump(report.to_dict(), sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        sys.stdout.write(report.to_json(indent=2) + "\n")
     elif args.output == "csv":
         sys.stdout.write(render_csv(report))
     elif args.output == "openmetrics":

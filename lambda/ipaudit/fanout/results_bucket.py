@@ -65,7 +65,9 @@ def read_targets(s3: S3Client, bucket: str, run_id: str) -> list[Target]:
 
 
 def write_target_report(s3: S3Client, bucket: str, run_id: str, part: TargetReport) -> None:
-    _put_json(s3, bucket, target_key(run_id, part.account_id, part.region), part.to_dict())
+    _put_body(
+        s3, bucket, target_key(run_id, part.account_id, part.region), part.to_json(**_COMPACT)
+    )
 
 
 def read_target_reports(s3: S3Client, bucket: str, run_id: str) -> dict[Target, TargetReport]:
@@ -84,17 +86,19 @@ def read_target_reports(s3: S3Client, bucket: str, run_id: str) -> dict[Target, 
 
 def write_report(s3: S3Client, bucket: str, report: Report) -> str:
     key = report_key(report.run_id)
-    _put_json(s3, bucket, key, report.to_dict())
+    _put_body(s3, bucket, key, report.to_json(**_COMPACT))
     return key
 
 
+_COMPACT: dict[str, Any] = {"separators": (",", ":")}
+
+
 def _put_json(s3: S3Client, bucket: str, key: str, value: Any) -> None:
-    s3.put_object(
-        Bucket=bucket,
-        Key=key,
-        Body=json.dumps(value, separators=(",", ":")).encode(),
-        ContentType="application/json",
-    )
+    _put_body(s3, bucket, key, json.dumps(value, **_COMPACT))
+
+
+def _put_body(s3: S3Client, bucket: str, key: str, body: str) -> None:
+    s3.put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType="application/json")
 
 
 def _get_json(s3: S3Client, bucket: str, key: str) -> Any:
