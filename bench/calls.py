@@ -4,8 +4,9 @@ a counting proxy in front of the moto server and the local Kubernetes API.
 Lower bound (issue 12): per member account one AssumeRole; per target ListClusters and one
 DescribeInstanceTypes; per cluster DescribeCluster and DescribeAddon; per VPC the three
 describes' pages at 1000 items; plus the one GetCallerIdentity that tells who is auditing. Issue
-8 and 9 added reads whose answers the audit uses (node groups, subnet CIDR reservations, the
-VPC's CIDR blocks): they are printed beside the bound, not hidden in it.
+8, 9 and 25 added reads whose answers the audit uses (node groups, subnet CIDR reservations, the
+VPC's CIDR blocks; the two Network Address Usage quotas and the region's VPC peerings): they are
+printed beside the bound, not hidden in it.
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ def _operation(path: str, headers: Any, body: bytes) -> str:
 class Outcome:
     counts: Counter[str]
     bound: Counter[str]  # the issue's lower bound
-    read_since: Counter[str]  # reads issue 8 added whose answers the audit uses
+    read_since: Counter[str]  # reads issues 8, 9 and 25 added whose answers the audit uses
     kube_requests: dict[int, int]  # nodes -> requests for that cluster
 
 
@@ -210,12 +211,15 @@ def count_calls() -> Outcome:
         )
         # Issue 8's reads: node groups (their subnets and Auto Scaling groups) per cluster, and
         # each used subnet's CIDR reservations (the API takes one subnet); issue 9's: the VPC's
-        # CIDR blocks, where a structural fix's secondary block must not go.
+        # CIDR blocks, where a structural fix's secondary block must not go; issue 25's: the
+        # per-VPC and peered NAU quotas (one GetServiceQuota each) and the region's peerings.
         read_since = Counter(
             {
                 "ListNodegroups": len(targets),
                 "GetSubnetCidrReservations": 3 * len(targets),
                 "DescribeVpcs": len(targets),
+                "GetServiceQuota": 2 * len(targets),
+                "DescribeVpcPeeringConnections": len(targets),
             }
         )
         return Outcome(
