@@ -37,3 +37,14 @@ def test_a_caller_that_paused_collection_keeps_it_paused() -> None:
     with collection_paused():
         pass
     assert not gc.isenabled()
+
+
+def test_overlapping_steps_keep_collection_off_until_the_last_one_ends() -> None:
+    gc.enable()
+    first, second = collection_paused(), collection_paused()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert not gc.isenabled()  # the second step (another target's thread) is still reading
+    second.__exit__(None, None, None)
+    assert gc.isenabled()

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ipaudit.gc_pause import collection_paused
 from ipaudit.snapshot import Eni, Instance, Subnet
 
 # Terminated and shutting-down instances no longer hold addresses worth auditing; stopped ones
@@ -96,7 +97,10 @@ def vpc_cidrs(ec2_client: Any, vpc_ids: Iterable[str]) -> dict[str, tuple[str, .
 
 def _pages(ec2_client: Any, operation: str, **params: Any) -> Iterator[Mapping[str, Any]]:
     paginator = ec2_client.get_paginator(operation)
-    yield from paginator.paginate(**params, PaginationConfig={"PageSize": PAGE_SIZE})
+    # Pages of a thousand ENIs or instances, parsed and read into the snapshot: nothing there
+    # makes a cycle for the collector to find (gc_pause.py).
+    with collection_paused():
+        yield from paginator.paginate(**params, PaginationConfig={"PageSize": PAGE_SIZE})
 
 
 def _tags(tags: Iterable[Mapping[str, str]] | None) -> dict[str, str]:

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 import urllib3
 
+from ipaudit.gc_pause import collection_paused
 from ipaudit.loopback import is_loopback
 from ipaudit.snapshot import (
     EniConfig,
@@ -341,12 +342,13 @@ def _list(
 
     for attempt in (1, 2):
         try:
-            return [
-                kept
-                for page in _pages(call, what, request, page_size, **params)
-                for kept in map(keep, page.get("items") or [])
-                if kept is not None
-            ]
+            with collection_paused():  # pages of thousands of objects, none in a cycle
+                return [
+                    kept
+                    for page in _pages(call, what, request, page_size, **params)
+                    for kept in map(keep, page.get("items") or [])
+                    if kept is not None
+                ]
         except ApiException as error:
             if attempt == 2:
                 raise KubeError(
