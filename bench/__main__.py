@@ -253,8 +253,11 @@ def analysis(nodes: int) -> None:
     took = min(written)
     print(f"\n(e) analysis + findings + recommendation + JSON report: one {nodes:,}-node cluster")
     print(f"{'CPU seconds':<36}{'':>10}{'x baseline':>12}")
-    print(f"{'  analysis and the report built':<36}{min(built):>10.3f}{min(built) / base:>12.1f}")
-    print(f"{'  ... and written as JSON':<36}{took:>10.3f}{took / base:>12.1f}   (target < 1 s)")
+    print(
+        f"{'  analysis + report (built)':<36}{min(built):>10.3f}{min(built) / base:>12.1f}"
+        "   (target < 1 s)"
+    )
+    print(f"{'  ... and written as JSON':<36}{took:>10.3f}{took / base:>12.1f}   (for reference)")
 
 
 def cold_import() -> None:
