@@ -22,7 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ipaudit.alerts.lifecycle import AlertChange, AlertState, audible, plan, stateless, why_kept
 from ipaudit.alerts.mutes import Mute, apply_mutes
 from ipaudit.analysis.report_builder import with_recommendation
-from ipaudit.audit.bounded import DeadlineExceeded, call_by, remaining
+from ipaudit.audit.bounded import DeadlineExceeded, call_by, leaving, remaining
 from ipaudit.aws.error_line import one_line
 from ipaudit.aws.session import make_client
 from ipaudit.forecast.forecast_findings import KIND as FORECAST_KIND
@@ -192,7 +192,7 @@ def after_audit(
         invocation=invocation or f"{report.run_id}@{uuid.uuid4().hex[:12]}",
         now=now,
         end=deadline,
-        storing_by=_storing_by(deadline),
+        storing_by=leaving(deadline, NOTIFY_SHARE, NOTIFY_RESERVE_MAX_SECONDS),
     )
     report, storage_error = run.forecast_and_mute(report)
     stored, storage_error = run.store(report, storage_error)
@@ -563,13 +563,6 @@ OUT_OF_TIME = "did not finish by the run's deadline"
 # large run is many writes, a post and a few PublishBatch calls are few.
 NOTIFY_SHARE = 0.3
 NOTIFY_RESERVE_MAX_SECONDS = 30.0
-
-
-def _storing_by(end: float | None) -> float | None:
-    left = remaining(end)
-    if end is None or left is None:
-        return None
-    return end - min(NOTIFY_RESERVE_MAX_SECONDS, left * NOTIFY_SHARE)
 
 
 def _storage_failed(doing: str, error: Exception) -> str:

@@ -10,7 +10,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from ipaudit.analysis.eni_kinds import (
-    EKS_CONTROL_PLANE_PREFIX,
     address_count,
     eks_control_plane_of,
     is_branch_eni,
@@ -59,8 +58,7 @@ def attribute(subnet: Subnet, enis: Iterable[Eni], lens: ClusterLens) -> tuple[d
 def _add(counts: dict[str, int], eni: Eni, lens: ClusterLens) -> None:
     held = address_count(eni)
     owner = lens.owners.get(eni.eni_id)
-    # The prefix test first: the control plane's few ENIs among a large cluster's many.
-    if eni.description.startswith(EKS_CONTROL_PLANE_PREFIX) and eks_control_plane_of(eni):
+    if eks_control_plane_of(eni) is not None:
         counts["eks_control_plane"] += held
     elif eni.eni_id in lens.leaked:
         counts["leaked"] += held

@@ -31,12 +31,18 @@ STORE_AND_NOTIFY_SHARE = 0.25
 STORE_AND_NOTIFY_MAX_SECONDS = 90.0
 
 
-def collection_deadline(end: float | None) -> float | None:
-    """When collection must stop for the run to store and notify by `end`."""
+def leaving(end: float | None, share: float, at_most: float) -> float | None:
+    """When a step must stop to leave what follows it `share` of the time until `end`, and
+    no more than `at_most` seconds of it."""
     left = remaining(end)
     if end is None or left is None:
         return None
-    return end - min(STORE_AND_NOTIFY_MAX_SECONDS, left * STORE_AND_NOTIFY_SHARE)
+    return end - min(at_most, left * share)
+
+
+def collection_deadline(end: float | None) -> float | None:
+    """When collection must stop for the run to store and notify by `end`."""
+    return leaving(end, STORE_AND_NOTIFY_SHARE, STORE_AND_NOTIFY_MAX_SECONDS)
 
 
 def call_by(work: Callable[[], _R], deadline: float | None) -> _R:
