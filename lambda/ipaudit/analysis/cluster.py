@@ -20,13 +20,13 @@ from ipaudit.analysis.network_mode import (
     subnet_discovery,
 )
 from ipaudit.analysis.nodes import node_reports
-from ipaudit.analysis.pod_addresses import PodAddresses, holds_vpc_address
+from ipaudit.analysis.pod_addresses import PodAddresses
 from ipaudit.analysis.pool_subnets import pool_subnet_ids
 from ipaudit.analysis.roles import node_subnets, pod_subnets, subnet_roles
 from ipaudit.analysis.subnets import subnet_report
 from ipaudit.cni.subnet_discovery import DISCOVERY_TAG, excluded
 from ipaudit.report import ClusterReport, VpcSubnet
-from ipaudit.snapshot import Cluster, Eni, KubeView
+from ipaudit.snapshot import Cluster, Eni
 
 
 @dataclass(frozen=True)
@@ -38,21 +38,16 @@ class TargetView:
     leaked: frozenset[str] = frozenset()  # every leaked ENI id
     leak_reporter: Mapping[str, str] = field(default_factory=dict)  # ENI id -> reporting cluster
     users: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # subnet -> clusters
+    # cluster -> its running pods' addresses (None: Kubernetes unreachable), read once for
+    # the ownership here and the cluster's own report
+    running: Mapping[str, PodAddresses | None] = field(default_factory=dict)
 
 
-def fargate_nodes(kube: KubeView) -> frozenset[str]:
-    return frozenset(n.name for n in kube.nodes if n.fargate)
-
-
-def fargate_pod_ips(kube: KubeView | None) -> frozenset[str]:
+def running_pods(cluster: Cluster) -> PodAddresses | None:
+    kube = cluster.kube
     if kube is None:
-        return frozenset()
-    nodes = fargate_nodes(kube)
-    if not nodes:
-        return frozenset()
-    return frozenset(
-        p.pod_ip for p in kube.pods if p.pod_ip and p.node_name in nodes and holds_vpc_address(p)
-    )
+        return None
+    return PodAddresses.of(kube.pods, frozenset(n.name for n in kube.nodes if n.fargate))
 
 
 def target_view(clusters: Sequence[Cluster], now: datetime | None = None) -> TargetView:
@@ -68,8 +63,10 @@ def target_view(clusters: Sequence[Cluster], now: datetime | None = None) -> Tar
             trunk_owner = owners.get(eni.tags[VPC_RC_TRUNK_TAG])
             if trunk_owner:
                 owners[eni.eni_id] = trunk_owner
+    running = {cluster.name: running_pods(cluster) for cluster in clusters}
     for cluster in clusters:
-        fargate = fargate_pod_ips(cluster.kube)
+        pods = running[cluster.name]
+        fargate = frozenset() if pods is None else pods.fargate_ips
         for eni in cluster.enis if fargate else ():
             if fargate.intersection(eni.private_ips):
                 owners.setdefault(eni.eni_id, cluster.name)
@@ -89,6 +86,7 @@ def target_view(clusters: Sequence[Cluster], now: datetime | None = None) -> Tar
         leaked=leaked,
         leak_reporter=reporter,
         users={k: tuple(v) for k, v in users.items()},
+        running=running,
     )
 
 
@@ -98,7 +96,9 @@ def analyze_cluster(
     view = view if view is not None else target_view([cluster], now)
     aws_node = aws_node_instances(cluster)
     kube = cluster.kube
-    pod_addresses = None if kube is None else PodAddresses.of(kube.pods, fargate_nodes(kube))
+    pod_addresses = (
+        view.running[cluster.name] if cluster.name in view.running else running_pods(cluster)
+    )
     launch = sorted({i.subnet_id for i in cluster.instances})
     nodes = node_reports(
         cluster.instances,
